@@ -1,0 +1,196 @@
+//! moto server, installed on first use into a private virtualenv and started on
+//! a free loopback port.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto release range foundry is tested against.
+pub const MOTO_REQUIREMENT: &str = "moto[server]>=5.1,<6";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error(
+        "could not run `{python}` to create the private virtualenv for moto ({source}); install Python 3 with the venv module (Debian: apt-get install python3 python3-venv) or set FOUNDRY_PYTHON to a Python 3 interpreter"
+    )]
+    PythonMissing { python: String, source: io::Error },
+    #[error("{step} failed while installing moto into {venv}; see {log} for pip's output, then run the command again")]
+    InstallFailed { step: &'static str, venv: PathBuf, log: PathBuf },
+    #[error("moto server did not start on 127.0.0.1:{port} within {waited:?}; its output is in {log}")]
+    StartTimeout { port: u16, waited: Duration, log: PathBuf },
+    #[error("moto server exited at start ({status}); its output is in {log}")]
+    Exited { status: std::process::ExitStatus, log: PathBuf },
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> MotoError + '_ {
+    move |source| MotoError::Io { path: path.to_path_buf(), source }
+}
+
+/// The private virtualenv that holds moto.
+pub fn venv_dir() -> PathBuf {
+    crate::foundry_home().join("moto-venv")
+}
+
+/// Path of `moto_server` inside the private virtualenv, installing it first if
+/// needed. Safe to call from many processes at once: installs are serialised by
+/// a file lock and published by an atomic rename.
+pub fn ensure_installed() -> Result<PathBuf, MotoError> {
+    let venv = venv_dir();
+    let server = venv.join("bin").join("moto_server");
+    if server.exists() {
+        return Ok(server);
+    }
+    let home = crate::foundry_home();
+    fs::create_dir_all(&home).map_err(io_err(&home))?;
+    let lock_path = home.join("moto-venv.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    if server.exists() {
+        return Ok(server);
+    }
+    let staging = home.join(format!("moto-venv.partial-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    let log = home.join("moto-install.log");
+    let log_file = File::create(&log).map_err(io_err(&log))?;
+    let python = std::env::var("FOUNDRY_PYTHON").unwrap_or_else(|_| "python3".into());
+    eprintln!("foundry: installing moto into {} (first use only)…", venv.display());
+    let status = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(&staging)
+        .stdout(log_file.try_clone().map_err(io_err(&log))?)
+        .stderr(log_file.try_clone().map_err(io_err(&log))?)
+        .status()
+        .map_err(|source| MotoError::PythonMissing { python: python.clone(), source })?;
+    if !status.success() {
+        return Err(MotoError::InstallFailed { step: "python3 -m venv", venv, log });
+    }
+    let status = Command::new(staging.join("bin").join("pip"))
+        .args(["install", "--disable-pip-version-check", "--quiet", MOTO_REQUIREMENT])
+        .stdout(log_file.try_clone().map_err(io_err(&log))?)
+        .stderr(log_file)
+        .status()
+        .map_err(io_err(&staging))?;
+    if !status.success() {
+        return Err(MotoError::InstallFailed { step: "pip install moto[server]", venv, log });
+    }
+    // A virtualenv's scripts name its own path in their shebang lines, so it
+    // cannot be renamed after the fact: rewrite them to the final location.
+    rewrite_shebangs(&staging, &venv)?;
+    fs::rename(&staging, &venv).map_err(io_err(&venv))?;
+    Ok(server)
+}
+
+fn rewrite_shebangs(staging: &Path, venv: &Path) -> Result<(), MotoError> {
+    let bin = staging.join("bin");
+    let (from, to) = (staging.to_string_lossy().into_owned(), venv.to_string_lossy().into_owned());
+    for entry in fs::read_dir(&bin).map_err(io_err(&bin))? {
+        let path = entry.map_err(io_err(&bin))?.path();
+        let Ok(text) = fs::read_to_string(&path) else { continue };
+        if text.contains(&from) {
+            fs::write(&path, text.replace(&from, &to)).map_err(io_err(&path))?;
+        }
+    }
+    let cfg = staging.join("pyvenv.cfg");
+    if let Ok(text) = fs::read_to_string(&cfg) {
+        fs::write(&cfg, text.replace(&from, &to)).map_err(io_err(&cfg))?;
+    }
+    Ok(())
+}
+
+/// The command line that serves moto on `port`, with the settings foundry needs.
+pub fn server_command(moto_server: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(moto_server);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Without this, AWS-managed IAM policies cannot be attached.
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+    cmd
+}
+
+/// A free loopback port, as the OS hands it out.
+pub fn free_port() -> Result<u16, MotoError> {
+    let addr = Path::new("127.0.0.1:0");
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err(addr))?;
+    Ok(listener.local_addr().map_err(io_err(addr))?.port())
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_until_listening(port: u16, timeout: Duration) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A moto server owned by this process; stopped when dropped.
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl MotoServer {
+    /// Installs moto if needed and starts it on a free port, with its output in
+    /// a log file under the foundry home.
+    pub fn start() -> Result<Self, MotoError> {
+        let moto_server = ensure_installed()?;
+        let port = free_port()?;
+        let logs = crate::foundry_home().join("logs");
+        fs::create_dir_all(&logs).map_err(io_err(&logs))?;
+        let log = logs.join(format!("moto-{port}.log"));
+        let out = File::create(&log).map_err(io_err(&log))?;
+        let err = out.try_clone().map_err(io_err(&log))?;
+        let mut child = server_command(&moto_server, port)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(io_err(&moto_server))?;
+        let waited = Duration::from_secs(60);
+        let start = Instant::now();
+        while start.elapsed() < waited {
+            if let Some(status) = child.try_wait().map_err(io_err(&moto_server))? {
+                return Err(MotoError::Exited { status, log });
+            }
+            if wait_until_listening(port, Duration::from_millis(100)) {
+                return Ok(Self { child, port, log });
+            }
+        }
+        let _ = child.kill();
+        Err(MotoError::StartTimeout { port, waited, log })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`, the value for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
