@@ -1,1 +1,10 @@
-pub fn placeholder() {}
+//! foundry: provision and operate an AI-app stack on AWS from a declarative
+//! stack file. The binary's commands are thin; everything lives here.
+//! See ARCHITECTURE.md for the map.
+
+pub mod aws;
+pub mod engine;
+pub mod local;
+pub mod resources;
+pub mod stack;
+pub mod state;

@@ -17,18 +17,36 @@ pub enum MotoError {
         "could not run `{python}` to create the private virtualenv for moto ({source}); install Python 3 with the venv module (Debian: apt-get install python3 python3-venv) or set FOUNDRY_PYTHON to a Python 3 interpreter"
     )]
     PythonMissing { python: String, source: io::Error },
-    #[error("{step} failed while installing moto into {venv}; see {log} for pip's output, then run the command again")]
-    InstallFailed { step: &'static str, venv: PathBuf, log: PathBuf },
-    #[error("moto server did not start on 127.0.0.1:{port} within {waited:?}; its output is in {log}")]
-    StartTimeout { port: u16, waited: Duration, log: PathBuf },
+    #[error(
+        "{step} failed while installing moto into {venv}; see {log} for pip's output, then run the command again"
+    )]
+    InstallFailed {
+        step: &'static str,
+        venv: PathBuf,
+        log: PathBuf,
+    },
+    #[error(
+        "moto server did not start on 127.0.0.1:{port} within {waited:?}; its output is in {log}"
+    )]
+    StartTimeout {
+        port: u16,
+        waited: Duration,
+        log: PathBuf,
+    },
     #[error("moto server exited at start ({status}); its output is in {log}")]
-    Exited { status: std::process::ExitStatus, log: PathBuf },
+    Exited {
+        status: std::process::ExitStatus,
+        log: PathBuf,
+    },
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> MotoError + '_ {
-    move |source| MotoError::Io { path: path.to_path_buf(), source }
+    move |source| MotoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The private virtualenv that holds moto.
@@ -63,25 +81,44 @@ pub fn ensure_installed() -> Result<PathBuf, MotoError> {
     let log = home.join("moto-install.log");
     let log_file = File::create(&log).map_err(io_err(&log))?;
     let python = std::env::var("FOUNDRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    eprintln!("foundry: installing moto into {} (first use only)…", venv.display());
+    eprintln!(
+        "foundry: installing moto into {} (first use only)…",
+        venv.display()
+    );
     let status = Command::new(&python)
         .args(["-m", "venv"])
         .arg(&staging)
         .stdout(log_file.try_clone().map_err(io_err(&log))?)
         .stderr(log_file.try_clone().map_err(io_err(&log))?)
         .status()
-        .map_err(|source| MotoError::PythonMissing { python: python.clone(), source })?;
+        .map_err(|source| MotoError::PythonMissing {
+            python: python.clone(),
+            source,
+        })?;
     if !status.success() {
-        return Err(MotoError::InstallFailed { step: "python3 -m venv", venv, log });
+        return Err(MotoError::InstallFailed {
+            step: "python3 -m venv",
+            venv,
+            log,
+        });
     }
     let status = Command::new(staging.join("bin").join("pip"))
-        .args(["install", "--disable-pip-version-check", "--quiet", MOTO_REQUIREMENT])
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            MOTO_REQUIREMENT,
+        ])
         .stdout(log_file.try_clone().map_err(io_err(&log))?)
         .stderr(log_file)
         .status()
         .map_err(io_err(&staging))?;
     if !status.success() {
-        return Err(MotoError::InstallFailed { step: "pip install moto[server]", venv, log });
+        return Err(MotoError::InstallFailed {
+            step: "pip install moto[server]",
+            venv,
+            log,
+        });
     }
     // A virtualenv's scripts name its own path in their shebang lines, so it
     // cannot be renamed after the fact: rewrite them to the final location.
@@ -92,10 +129,15 @@ pub fn ensure_installed() -> Result<PathBuf, MotoError> {
 
 fn rewrite_shebangs(staging: &Path, venv: &Path) -> Result<(), MotoError> {
     let bin = staging.join("bin");
-    let (from, to) = (staging.to_string_lossy().into_owned(), venv.to_string_lossy().into_owned());
+    let (from, to) = (
+        staging.to_string_lossy().into_owned(),
+        venv.to_string_lossy().into_owned(),
+    );
     for entry in fs::read_dir(&bin).map_err(io_err(&bin))? {
         let path = entry.map_err(io_err(&bin))?.path();
-        let Ok(text) = fs::read_to_string(&path) else { continue };
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
         if text.contains(&from) {
             fs::write(&path, text.replace(&from, &to)).map_err(io_err(&path))?;
         }

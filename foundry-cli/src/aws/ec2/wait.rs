@@ -1,0 +1,54 @@
+//! Polling until an EC2 resource reaches a state. The SDK has waiters for a
+//! few EC2 types but not for VPC endpoints, so all types share this one loop
+//! and its error wording.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::aws::AwsError;
+
+/// Polls `read` until it answers a state in `target`. A state in `failed`
+/// ends the wait with an error; `None` (not found) counts as `gone`.
+pub async fn until<F, Fut>(
+    what: &str,
+    target: &[&str],
+    failed: &[&str],
+    timeout: Duration,
+    mut read: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<(String, String)>, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let (state, reason) = read()
+            .await?
+            .unwrap_or_else(|| ("gone".into(), String::new()));
+        if target.contains(&state.as_str()) {
+            return Ok(());
+        }
+        if failed.contains(&state.as_str()) {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            };
+            return Err(AwsError::BadState {
+                what: what.to_string(),
+                state,
+                reason,
+            });
+        }
+        if start.elapsed() >= timeout {
+            return Err(AwsError::WaitTimeout {
+                what: what.to_string(),
+                state,
+                waited: timeout,
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}

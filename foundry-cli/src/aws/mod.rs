@@ -1,0 +1,222 @@
+//! AWS access: SDK configuration (credential chain, endpoints, retries), the
+//! request counter behind `--stats`, and the one place SDK errors become
+//! messages a person can act on. Per-service find/wait helpers live in the
+//! service's submodule.
+
+pub mod ec2;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The standard chain: env, profiles, SSO; `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_<SERVICE>` honoured by the SDK itself.
+    Aws,
+    /// The local emulator foundry manages (`--local`), with fixed dummy keys.
+    Local { endpoint: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation} failed: {message}")]
+    Api {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+    },
+    #[error(
+        "could not reach AWS for {operation} ({detail}). Check the network connection, and AWS_ENDPOINT_URL if you set it; with --local, `foundry local status` tells whether the emulator runs."
+    )]
+    Unreachable {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error(
+        "no usable AWS credentials: {detail}. Set AWS_PROFILE (and run `aws sso login` for SSO profiles) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --local to run against the local emulator."
+    )]
+    Credentials { detail: String },
+    #[error(
+        "gave up waiting for {what} after {waited:?}; it is still {state}. Run the command again to keep waiting."
+    )]
+    WaitTimeout {
+        what: String,
+        state: String,
+        waited: Duration,
+    },
+    #[error("{what} ended in state `{state}`{reason}")]
+    BadState {
+        what: String,
+        state: String,
+        reason: String,
+    },
+}
+
+impl AwsError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// AWS says the thing is already gone; deletes treat that as success.
+    pub fn is_not_found(&self) -> bool {
+        self.code()
+            .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFoundException"))
+    }
+
+    /// Turns an SDK error into one sentence naming the operation.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match &err {
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => AwsError::Unreachable {
+                operation,
+                detail: root_cause(&err),
+            },
+            SdkError::TimeoutError(_) => AwsError::Unreachable {
+                operation,
+                detail: "the request timed out".into(),
+            },
+            SdkError::ServiceError(s) => {
+                let e = s.err();
+                AwsError::Api {
+                    operation,
+                    code: e.code().map(str::to_string),
+                    message: match (e.code(), e.message()) {
+                        (Some(c), Some(m)) => format!("{c}: {m}"),
+                        (Some(c), None) => c.to_string(),
+                        _ => root_cause(&err),
+                    },
+                }
+            }
+            _ => AwsError::Api {
+                operation,
+                code: None,
+                message: root_cause(&err),
+            },
+        }
+    }
+}
+
+/// The innermost error message: what went wrong, without the SDK's layers.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let text = cur.to_string();
+    if text.is_empty() {
+        DisplayErrorContext(err).to_string()
+    } else {
+        text
+    }
+}
+
+/// Counts HTTP requests sent (retries included), for `--stats` and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicUsize>);
+
+impl RequestCounter {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Clients for one region, sharing a request counter.
+#[derive(Clone)]
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub region: String,
+    pub requests: RequestCounter,
+}
+
+impl Aws {
+    /// Loads configuration and checks that credentials resolve, so a missing
+    /// profile fails here with one clear sentence instead of on the first call.
+    pub async fn connect(region: &str, target: &Target) -> Result<Self, AwsError> {
+        let config = sdk_config(region, target).await;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| AwsError::Credentials {
+                detail: "no credential provider is configured".into(),
+            })?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| AwsError::Credentials {
+                detail: root_cause(&e),
+            })?;
+        let requests = RequestCounter::default();
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        Ok(Self {
+            ec2,
+            region: region.to_string(),
+            requests,
+        })
+    }
+}
+
+async fn sdk_config(region: &str, target: &Target) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        // Standard mode retries throttling and transient errors with jittered
+        // backoff; a few more attempts than the default ride out API bursts.
+        .retry_config(RetryConfig::standard().with_max_attempts(6))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Target::Local { endpoint } = target {
+        loader = loader
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(
+                "foundry-local",
+                "foundry-local",
+                None,
+                None,
+                "foundry-local",
+            ));
+    }
+    loader.load().await
+}

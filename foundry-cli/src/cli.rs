@@ -1,0 +1,94 @@
+//! Command-line surface. Global options work before or after the command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "foundry",
+    version,
+    about = "Provision and operate an AI-app stack on AWS from a stack file"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Stack file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "foundry.toml",
+        env = "FOUNDRY_STACK"
+    )]
+    pub stack: PathBuf,
+    /// Environment: one of the stack file's [env.<name>] tables.
+    #[arg(long, global = true, env = "FOUNDRY_ENV")]
+    pub env: Option<String>,
+    /// Run against the local AWS emulator foundry manages (moto), starting it if needed.
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Print the number of AWS requests and the wall time at the end.
+    #[arg(long, global = true)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the stack file (every environment, or only --env) without calling AWS.
+    Validate,
+    /// Print the JSON Schema of the stack file, for editors.
+    Schema,
+    /// Show what `up` would change, compared with what AWS reports now.
+    Plan {
+        /// Machine-readable plan on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create or update everything the stack file declares.
+    Up {
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Steps run at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+    },
+    /// Delete everything of this stack and environment, in reverse dependency order.
+    Destroy {
+        /// Delete without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// The stack name, required for a production environment.
+        #[arg(long, value_name = "STACK")]
+        confirm: Option<String>,
+    },
+    /// Print the stack's outputs recorded by the last `up`.
+    Outputs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the local AWS emulator used by --local.
+    Local {
+        #[command(subcommand)]
+        action: LocalAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalAction {
+    /// Start it (installing moto into a private virtualenv on first use).
+    Start,
+    /// Stop it; everything created locally is gone.
+    Stop,
+    /// Tell whether it runs and where.
+    Status,
+}

@@ -1,0 +1,131 @@
+//! One file per command; each parses nothing and decides little: it loads
+//! the stack, calls the library and prints.
+
+mod destroy;
+mod local;
+mod outputs;
+mod plan;
+mod schema;
+mod up;
+mod validate;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use foundry::aws::Target;
+use foundry::engine::{EngineError, Session};
+use foundry::stack::{LoadError, Source, Stack};
+
+use crate::cli::{Cli, Command, Global};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let g = &cli.global;
+    let (code, requests) = match cli.command {
+        Command::Validate => (validate::run(g)?, None),
+        Command::Schema => (schema::run()?, None),
+        Command::Local { action } => (local::run(action)?, None),
+        Command::Outputs { json } => (outputs::run(g, json)?, None),
+        Command::Plan {
+            json,
+            detailed_exitcode,
+        } => plan::run(g, json, detailed_exitcode).await?,
+        Command::Up { yes, concurrency } => up::run(g, yes, concurrency.into()).await?,
+        Command::Destroy { yes, confirm } => destroy::run(g, yes, confirm).await?,
+    };
+    if g.stats {
+        let requests = requests.map_or_else(|| "none".to_string(), |n: usize| n.to_string());
+        eprintln!(
+            "stats: {requests} AWS requests, {:.3}s wall",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(code)
+}
+
+/// One paragraph for a person: our errors already say what to do.
+pub fn render_error(e: &anyhow::Error) -> String {
+    if let Some(LoadError::Invalid(invalid)) = e.downcast_ref::<LoadError>() {
+        let n = invalid.diagnostics.len();
+        let head = if n == 1 {
+            "error: the stack file is invalid".to_string()
+        } else {
+            format!("error: the stack file has {n} problems")
+        };
+        return format!("{head}\n\n{invalid}\nNothing was sent to AWS.");
+    }
+    let mut text = format!("error: {e}");
+    // Context layers added at the edges come first; the cause follows once.
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(&format!(": {cause}"));
+        }
+    }
+    text
+}
+
+pub fn load_source(g: &Global) -> Result<Source, LoadError> {
+    Source::load(&g.stack)
+}
+
+/// The stack for `--env`, which these commands require.
+pub fn load_stack(g: &Global) -> anyhow::Result<Stack> {
+    let source = load_source(g)?;
+    let Some(env) = g.env.as_deref() else {
+        bail!(
+            "this command needs --env NAME; {} declares: {}",
+            g.stack.display(),
+            source.envs().join(", ")
+        );
+    };
+    Ok(source.resolve(env).map_err(LoadError::Invalid)?)
+}
+
+/// Where the state of a stack file lives: beside it.
+pub fn state_base(g: &Global) -> &Path {
+    match g.stack.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+pub fn target(g: &Global) -> anyhow::Result<Target> {
+    if !g.local {
+        return Ok(Target::Aws);
+    }
+    let running =
+        foundry::local::ensure_running().context("cannot start the local AWS emulator")?;
+    Ok(Target::Local {
+        endpoint: running.endpoint(),
+    })
+}
+
+pub async fn open(g: &Global, lock_for: Option<&str>) -> anyhow::Result<Session> {
+    let stack = load_stack(g)?;
+    let target = target(g)?;
+    Session::open(stack, state_base(g), &target, lock_for)
+        .await
+        .map_err(engine_error)
+}
+
+pub fn engine_error(e: EngineError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+/// Asks for `expected` on the terminal; refuses when there is none.
+pub fn confirm(question: &str, expected: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to ask for confirmation without a terminal; pass --yes to go ahead without asking"
+        );
+    }
+    print!("{question}\n  Only '{expected}' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == expected)
+}

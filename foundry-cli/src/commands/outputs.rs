@@ -1,0 +1,26 @@
+use std::process::ExitCode;
+
+use anyhow::bail;
+use foundry::engine::outputs;
+use foundry::state::StateDir;
+
+use crate::cli::Global;
+
+pub fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
+    let stack = super::load_stack(g)?;
+    let snapshot = StateDir::new(super::state_base(g), &stack.name, &stack.env).load()?;
+    if snapshot.outputs.is_empty() {
+        bail!(
+            "no outputs recorded for {}/{}; run `foundry up --env {}` first",
+            stack.name,
+            stack.env,
+            stack.env
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&snapshot.outputs)?);
+    } else {
+        print!("{}", outputs::human(&snapshot.outputs));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,365 @@
+//! The DAG executor: runs a plan's steps with bounded concurrency, each step
+//! as soon as what it depends on is done, journaling creates and caching what
+//! was applied after every step.
+
+use std::collections::{HashMap, VecDeque};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::fault;
+use super::graph::{Graph, Props};
+use super::observe::World;
+use super::plan::{Action, Plan};
+use super::progress::Progress;
+use crate::aws::{Aws, AwsError};
+use crate::resources::{Observed, Scope};
+use crate::state::{Applied, JournalEntry, Snapshot, StateDir, StateError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+struct Node {
+    change: usize,
+    op: Op,
+    deps: Vec<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{}", failures.iter().map(|(what, e)| format!("{what}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Steps { failures: Vec<(String, AwsError)> },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+pub struct Executor<'a> {
+    pub aws: &'a Aws,
+    pub scope: &'a Scope,
+    pub state: &'a StateDir,
+    pub progress: &'a Progress,
+    pub concurrency: usize,
+}
+
+/// Does `o` reference physical id `p` in any property?
+fn references(o: &Observed, p: &str) -> bool {
+    o.props.values().any(|v| {
+        let mut strings = Vec::new();
+        v.strings(&mut strings);
+        strings.contains(&p)
+    })
+}
+
+fn build_nodes(plan: &Plan, graph: &Graph, world: &World) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::Create => nodes.push(Node {
+                change: i,
+                op: Op::Create,
+                deps: vec![],
+            }),
+            Action::Update => nodes.push(Node {
+                change: i,
+                op: Op::Update,
+                deps: vec![],
+            }),
+            Action::Delete => nodes.push(Node {
+                change: i,
+                op: Op::Delete,
+                deps: vec![],
+            }),
+            Action::Replace => {
+                nodes.push(Node {
+                    change: i,
+                    op: Op::Delete,
+                    deps: vec![],
+                });
+                nodes.push(Node {
+                    change: i,
+                    op: Op::Create,
+                    deps: vec![nodes.len() - 1],
+                });
+            }
+        }
+    }
+    let id_of = |n: &Node| plan.changes[n.change].id.as_str();
+    let find = |id: &str, op: Op| nodes.iter().position(|n| id_of(n) == id && n.op == op);
+    let mut extra: Vec<(usize, usize)> = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let change = &plan.changes[n.change];
+        match n.op {
+            // Build after what it references is built.
+            Op::Create | Op::Update => {
+                for dep in graph.get(&change.id).map(|r| r.deps()).unwrap_or_default() {
+                    for op in [Op::Create, Op::Update] {
+                        if let Some(d) = find(dep, op) {
+                            extra.push((i, d));
+                        }
+                    }
+                }
+            }
+            // Delete only once nothing references it any more.
+            Op::Delete => {
+                let Some(physical) = change.physical_id.as_deref() else {
+                    continue;
+                };
+                for o in world
+                    .all()
+                    .filter(|o| o.physical_id != physical && references(o, physical))
+                {
+                    for (j, m) in nodes.iter().enumerate() {
+                        let other = &plan.changes[m.change];
+                        let same = other.physical_id.as_deref() == Some(o.physical_id.as_str())
+                            || (m.op == Op::Update && other.id == o.id);
+                        if !same || m.op == Op::Create {
+                            continue;
+                        }
+                        // An update that points at the replacement of this
+                        // resource must wait for it; deleting first is then the
+                        // only order without a cycle.
+                        let waits_for_us = m.op == Op::Update
+                            && graph
+                                .get(&other.id)
+                                .is_some_and(|r| r.deps().contains(&change.id.as_str()))
+                            && find(&change.id, Op::Create).is_some();
+                        if !waits_for_us {
+                            extra.push((i, j));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (node, dep) in extra {
+        if !nodes[node].deps.contains(&dep) {
+            nodes[node].deps.push(dep);
+        }
+    }
+    nodes
+}
+
+fn token(scope: &Scope, id: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (scope, id, std::time::SystemTime::now(), std::process::id()).hash(&mut h);
+    format!(
+        "foundry-{}-{:016x}",
+        id.chars().take(24).collect::<String>(),
+        h.finish()
+    )
+}
+
+impl std::hash::Hash for Scope {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.stack.hash(state);
+        self.env.hash(state);
+    }
+}
+
+impl Executor<'_> {
+    pub async fn apply(&self, plan: &Plan, graph: &Graph, world: &World) -> Result<(), ApplyError> {
+        let nodes = build_nodes(plan, graph, world);
+        let mut physical: HashMap<String, String> = world
+            .resources
+            .values()
+            .map(|o| (o.id.clone(), o.physical_id.clone()))
+            .collect();
+        let mut snapshot = self.state.load()?;
+        let intents = self.state.pending_intents()?;
+        let mut waiting: Vec<usize> = nodes.iter().map(|n| n.deps.len()).collect();
+        let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut running = FuturesUnordered::new();
+        let mut failures = Vec::new();
+
+        loop {
+            while failures.is_empty() && running.len() < self.concurrency {
+                let Some(i) = ready.pop_front() else { break };
+                let node = &nodes[i];
+                let change = &plan.changes[node.change];
+                let desired: Props = graph
+                    .get(&change.id)
+                    .map(|r| {
+                        let lookup = |id: &str| physical.get(id).cloned();
+                        r.props
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let token = intents
+                    .get(&change.id)
+                    .cloned()
+                    .unwrap_or_else(|| token(self.scope, &change.id));
+                running.push(self.run(i, node.op, change, desired, token));
+            }
+            let Some((i, result)) = running.next().await else {
+                break;
+            };
+            let node = &nodes[i];
+            let change = &plan.changes[node.change];
+            match result {
+                Ok((physical_id, props)) => {
+                    match node.op {
+                        Op::Delete => {
+                            if snapshot
+                                .resources
+                                .get(&change.id)
+                                .map(|a| a.physical_id.as_str())
+                                == change.physical_id.as_deref()
+                            {
+                                snapshot.resources.remove(&change.id);
+                            }
+                            if physical.get(&change.id) == change.physical_id.as_ref() {
+                                physical.remove(&change.id);
+                            }
+                        }
+                        Op::Create | Op::Update => {
+                            physical.insert(change.id.clone(), physical_id.clone());
+                            snapshot.resources.insert(
+                                change.id.clone(),
+                                Applied {
+                                    kind: change.kind,
+                                    physical_id,
+                                    props,
+                                },
+                            );
+                        }
+                    }
+                    self.state.save(&snapshot)?;
+                    for (j, n) in nodes.iter().enumerate() {
+                        if n.deps.contains(&i) {
+                            waiting[j] -= 1;
+                            if waiting[j] == 0 {
+                                ready.push_back(j);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let verb = match node.op {
+                        Op::Create => "create",
+                        Op::Update => "update",
+                        Op::Delete => "delete",
+                    };
+                    failures.push((format!("{verb} {} ({})", change.id, change.kind), e));
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ApplyError::Steps { failures })
+        }
+    }
+
+    /// One step; returns the physical id and the properties now applied.
+    async fn run(
+        &self,
+        index: usize,
+        op: Op,
+        change: &super::plan::Change,
+        desired: Props,
+        token: String,
+    ) -> (usize, Result<(String, Props), AwsError>) {
+        let handler = change.kind.handler();
+        let label = format!("{} ({})", change.id, change.kind);
+        let result = match op {
+            Op::Create => {
+                let step = self.progress.start("creating", label);
+                let result = async {
+                    let intent = JournalEntry::Intent {
+                        id: change.id.clone(),
+                        kind: change.kind,
+                        token: token.clone(),
+                    };
+                    self.state.journal(&intent).map_err(journal_error)?;
+                    fault::point("before-create", &change.id).await;
+                    let physical_id = handler
+                        .create(self.aws, self.scope, &change.id, &desired, &token)
+                        .await?;
+                    fault::point("after-create", &change.id).await;
+                    let done = JournalEntry::Created {
+                        id: change.id.clone(),
+                        physical_id: physical_id.clone(),
+                    };
+                    self.state.journal(&done).map_err(journal_error)?;
+                    fault::point("after-journal", &change.id).await;
+                    Ok(physical_id)
+                }
+                .await;
+                match &result {
+                    Ok(p) => self.progress.finish(step, "+", &format!("created {p}")),
+                    Err(_) => self.progress.finish(step, "✗", "failed to create"),
+                }
+                result.map(|p| (p, desired))
+            }
+            Op::Update => {
+                let current = change
+                    .current
+                    .as_ref()
+                    .expect("updates carry the current resource");
+                let step = self.progress.start("updating", label);
+                let result = handler.update(self.aws, current, &desired).await;
+                match &result {
+                    Ok(()) => self.progress.finish(step, "~", "updated"),
+                    Err(_) => self.progress.finish(step, "✗", "failed to update"),
+                }
+                result.map(|_| (current.physical_id.clone(), desired))
+            }
+            Op::Delete => {
+                let current = change
+                    .current
+                    .as_ref()
+                    .expect("deletes carry the current resource");
+                let step = self.progress.start("deleting", label);
+                let result = handler.delete(self.aws, current).await;
+                match &result {
+                    Ok(()) => {
+                        self.progress
+                            .finish(step, "-", &format!("deleted {}", current.physical_id))
+                    }
+                    Err(_) => self.progress.finish(step, "✗", "failed to delete"),
+                }
+                result.map(|_| (current.physical_id.clone(), Props::new()))
+            }
+        };
+        (index, result)
+    }
+}
+
+fn journal_error(e: StateError) -> AwsError {
+    AwsError::Api {
+        operation: "journal",
+        code: None,
+        message: e.to_string(),
+    }
+}
+
+/// The cache after a converged run: exactly what AWS reports.
+pub fn snapshot_from(
+    world: &World,
+    outputs: std::collections::BTreeMap<String, serde_json::Value>,
+) -> Snapshot {
+    Snapshot {
+        resources: world
+            .resources
+            .values()
+            .map(|o| {
+                (
+                    o.id.clone(),
+                    Applied {
+                        kind: o.kind,
+                        physical_id: o.physical_id.clone(),
+                        props: o.props.clone(),
+                    },
+                )
+            })
+            .collect(),
+        outputs,
+    }
+}

@@ -1,0 +1,36 @@
+//! Fault injection for crash tests: `FOUNDRY_FAULT=kill@after-create:nat-a`
+//! makes the process SIGKILL itself at that point, `stall@...` makes it hang
+//! there (holding the lock). Points: `before-create`, `after-create` (the
+//! create call returned, nothing recorded yet), `after-journal`.
+//! Unset, this costs one environment lookup per process.
+
+use std::sync::OnceLock;
+
+fn spec() -> Option<&'static (String, String)> {
+    static SPEC: OnceLock<Option<(String, String)>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let value = std::env::var("FOUNDRY_FAULT").ok()?;
+        let (action, point) = value.split_once('@')?;
+        Some((action.to_string(), point.to_string()))
+    })
+    .as_ref()
+}
+
+pub async fn point(name: &str, id: &str) {
+    let Some((action, point)) = spec() else {
+        return;
+    };
+    if point != &format!("{name}:{id}") {
+        return;
+    }
+    match action.as_str() {
+        "kill" => {
+            // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+        "stall" => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+        _ => {}
+    }
+}

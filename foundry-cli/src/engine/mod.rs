@@ -1,0 +1,133 @@
+//! expand → observe → diff → plan → execute. Commands call [`Session`];
+//! nothing here parses arguments or prints except through `progress`.
+
+pub mod execute;
+pub mod expand;
+pub mod fault;
+pub mod graph;
+pub mod observe;
+pub mod outputs;
+pub mod plan;
+pub mod progress;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::aws::{Aws, AwsError, Target};
+use crate::resources::Scope;
+use crate::stack::Stack;
+use crate::state::{Lock, StateDir, StateError};
+
+use self::execute::{ApplyError, Executor};
+use self::graph::{Graph, GraphError};
+use self::observe::World;
+use self::plan::{Applied, Plan};
+use self::progress::Progress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("internal error in the expanded graph: {0}")]
+    Graph(#[from] GraphError),
+    #[error("the apply stopped; what finished is recorded and a rerun continues from there.\n{0}")]
+    Apply(#[from] ApplyError),
+}
+
+/// One stack and environment, connected to AWS, with its state directory.
+pub struct Session {
+    pub stack: Stack,
+    pub scope: Scope,
+    pub aws: Aws,
+    pub state: StateDir,
+    _lock: Option<Lock>,
+}
+
+/// A plan together with what it was computed from.
+pub struct Prepared {
+    pub graph: Graph,
+    pub world: World,
+    pub plan: Plan,
+}
+
+impl Session {
+    /// Connects, and takes the lock first when `lock_for` names a command
+    /// that writes (so a second writer fails before any AWS call).
+    pub async fn open(
+        stack: Stack,
+        state_base: &Path,
+        target: &Target,
+        lock_for: Option<&str>,
+    ) -> Result<Self, EngineError> {
+        let state = StateDir::new(state_base, &stack.name, &stack.env);
+        let lock = lock_for.map(|command| state.lock(command)).transpose()?;
+        let aws = Aws::connect(&stack.region, target).await?;
+        let scope = Scope::new(&stack.name, &stack.env);
+        Ok(Self {
+            stack,
+            scope,
+            aws,
+            state,
+            _lock: lock,
+        })
+    }
+
+    /// Computes the plan against what AWS reports now. `destroy` plans the
+    /// deletion of everything in this stack and environment.
+    pub async fn plan(&self, destroy: bool) -> Result<Prepared, EngineError> {
+        let snapshot = self.state.load()?;
+        let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
+        let graph = if destroy {
+            Graph::default()
+        } else {
+            let azs = observe::availability_zones(&self.aws, self.stack.network.azs as usize);
+            let (azs, world) =
+                tokio::try_join!(azs, observe::observe(&self.aws, &self.scope, &prefer))?;
+            let graph = expand::expand(&self.stack, &azs)?;
+            let applied: Applied = snapshot
+                .resources
+                .iter()
+                .map(|(k, a)| (k.clone(), a.props.clone()))
+                .collect();
+            let plan = plan::diff(&graph, &world, &applied);
+            return Ok(Prepared { graph, world, plan });
+        };
+        let world = observe::observe(&self.aws, &self.scope, &prefer).await?;
+        let plan = plan::diff(&graph, &world, &Applied::new());
+        Ok(Prepared { graph, world, plan })
+    }
+
+    /// Executes a plan, then reads AWS once more for outputs and the cache.
+    pub async fn apply(
+        &self,
+        prepared: &Prepared,
+        progress: &Progress,
+        concurrency: usize,
+    ) -> Result<BTreeMap<String, serde_json::Value>, EngineError> {
+        let executor = Executor {
+            aws: &self.aws,
+            scope: &self.scope,
+            state: &self.state,
+            progress,
+            concurrency,
+        };
+        executor
+            .apply(&prepared.plan, &prepared.graph, &prepared.world)
+            .await?;
+        let snapshot = self.state.load()?;
+        let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
+        let world = observe::observe(&self.aws, &self.scope, &prefer).await?;
+        let outputs = if prepared.graph.resources().is_empty() {
+            BTreeMap::new()
+        } else {
+            outputs::compute(&self.stack, &world)
+        };
+        self.state
+            .save(&execute::snapshot_from(&world, outputs.clone()))?;
+        self.state.clear_journal()?;
+        Ok(outputs)
+    }
+}

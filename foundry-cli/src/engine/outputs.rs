@@ -1,0 +1,58 @@
+//! Outputs: the ids and addresses scripts need, read from what AWS reports.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use super::expand::ids;
+use super::observe::World;
+use crate::stack::{Stack, Tier};
+
+pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
+    let physical = |id: &str| world.get(id).map(|o| o.physical_id.clone());
+    let azs = stack.network.azs as usize;
+    let mut out = BTreeMap::new();
+    out.insert("region".into(), json!(stack.region));
+    out.insert("vpc_id".into(), json!(physical(ids::VPC)));
+    out.insert("vpc_cidr".into(), json!(stack.network.cidr.to_string()));
+    for tier in Tier::ALL {
+        let list: Vec<_> = (0..azs)
+            .filter_map(|az| physical(&ids::subnet(tier, az)))
+            .collect();
+        out.insert(format!("{tier}_subnet_ids"), json!(list));
+    }
+    let nats: Vec<_> = (0..azs).filter_map(|az| world.get(&ids::nat(az))).collect();
+    out.insert(
+        "nat_gateway_ids".into(),
+        json!(nats.iter().map(|o| &o.physical_id).collect::<Vec<_>>()),
+    );
+    out.insert(
+        "nat_public_ips".into(),
+        json!(
+            nats.iter()
+                .filter_map(|o| o.attrs.get("public_ip"))
+                .collect::<Vec<_>>()
+        ),
+    );
+    let endpoints: BTreeMap<_, _> = stack
+        .network
+        .gateway_endpoints
+        .iter()
+        .chain(&stack.network.interface_endpoints)
+        .filter_map(|s| Some((s.clone(), physical(&ids::endpoint(s))?)))
+        .collect();
+    out.insert("vpc_endpoint_ids".into(), json!(endpoints));
+    if let Some(sg) = physical(ids::SG_ENDPOINTS) {
+        out.insert("endpoints_security_group_id".into(), Json::String(sg));
+    }
+    out
+}
+
+/// `key = value` lines for people.
+pub fn human(outputs: &BTreeMap<String, Json>) -> String {
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    outputs
+        .iter()
+        .map(|(k, v)| format!("{k:<width$} = {v}\n"))
+        .collect()
+}

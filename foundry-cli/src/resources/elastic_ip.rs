@@ -1,0 +1,85 @@
+//! Elastic IP for a NAT gateway (physical id: the allocation id).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2Type};
+
+use super::{Kind, Observed, ResourceType, Scope, gone_ok};
+use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::{Aws, AwsError};
+use crate::engine::graph::{Props, Value};
+
+pub struct ElasticIp;
+
+#[async_trait]
+impl ResourceType for ElasticIp {
+    fn force_new(&self) -> &'static [&'static str] {
+        &["domain"]
+    }
+
+    async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        // DescribeAddresses is not paginated: one call returns them all.
+        let out = aws
+            .ec2
+            .describe_addresses()
+            .set_filters(Some(owner_filters(scope)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
+        Ok(out
+            .addresses()
+            .iter()
+            .filter_map(|a| {
+                let mut o =
+                    Observed::new(owner(scope, a.tags())?, Kind::ElasticIp, a.allocation_id()?);
+                o.props.insert(
+                    "domain".into(),
+                    Value::str(a.domain().map_or("vpc", |d| d.as_str())),
+                );
+                if let Some(ip) = a.public_ip() {
+                    o.attrs.insert("public_ip".into(), ip.to_string());
+                }
+                Some(o)
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        id: &str,
+        _props: &Props,
+        _token: &str,
+    ) -> Result<String, AwsError> {
+        let out = aws
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_specification(Ec2Type::ElasticIp, scope, id))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("AllocateAddress", e))?;
+        Ok(out.allocation_id().unwrap_or_default().to_string())
+    }
+
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _current: &Observed,
+        _desired: &Props,
+    ) -> Result<(), AwsError> {
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+        gone_ok(
+            aws.ec2
+                .release_address()
+                .allocation_id(&current.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ReleaseAddress", e)),
+        )
+    }
+}

@@ -1,0 +1,116 @@
+//! Internet gateway and its attachment to the VPC (`vpc_id`), which is
+//! updatable: a crash between create and attach is repaired by the next run.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType as Ec2Type;
+
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
+use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::{Aws, AwsError};
+use crate::engine::graph::{Props, Value};
+
+pub struct InternetGateway;
+
+async fn attach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AttachInternetGateway", e))?;
+    Ok(())
+}
+
+async fn detach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    gone_ok(
+        aws.ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(igw)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DetachInternetGateway", e)),
+    )
+}
+
+#[async_trait]
+impl ResourceType for InternetGateway {
+    fn force_new(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let igws = aws
+            .ec2
+            .describe_internet_gateways()
+            .set_filters(Some(owner_filters(scope)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
+        Ok(igws
+            .iter()
+            .filter_map(|g| {
+                let mut o = Observed::new(
+                    owner(scope, g.tags())?,
+                    Kind::InternetGateway,
+                    g.internet_gateway_id()?,
+                );
+                if let Some(vpc) = g.attachments().iter().find_map(|a| a.vpc_id()) {
+                    o.props.insert("vpc_id".into(), Value::str(vpc));
+                }
+                Some(o)
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        id: &str,
+        props: &Props,
+        _token: &str,
+    ) -> Result<String, AwsError> {
+        let out = aws
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_specification(Ec2Type::InternetGateway, scope, id))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
+        let igw = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        attach(aws, &igw, prop_str(props, "vpc_id")).await?;
+        Ok(igw)
+    }
+
+    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
+        if let Some(old) = current.props.get("vpc_id").and_then(Value::as_str) {
+            detach(aws, &current.physical_id, old).await?;
+        }
+        attach(aws, &current.physical_id, prop_str(desired, "vpc_id")).await
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+        if let Some(vpc) = current.props.get("vpc_id").and_then(Value::as_str) {
+            detach(aws, &current.physical_id, vpc).await?;
+        }
+        gone_ok(
+            aws.ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(&current.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", e)),
+        )
+    }
+}

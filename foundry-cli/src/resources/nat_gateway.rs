@@ -1,0 +1,159 @@
+//! NAT gateway: created with a client token, waited for until available;
+//! deleted and waited for until gone, so that its Elastic IP can be released.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2Type};
+
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
+use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
+use crate::aws::{Aws, AwsError};
+use crate::engine::graph::{Props, Value};
+
+pub struct NatGateway;
+
+const WAIT: Duration = Duration::from_secs(15 * 60);
+
+async fn state(aws: &Aws, nat_id: &str) -> Result<Option<(String, String)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(nat_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e));
+    let out = match out {
+        Err(e) if e.is_not_found() => return Ok(None),
+        other => other?,
+    };
+    Ok(out.nat_gateways().first().map(|n| {
+        (
+            n.state().map_or("unknown", |s| s.as_str()).to_string(),
+            n.failure_message().unwrap_or_default().to_string(),
+        )
+    }))
+}
+
+#[async_trait]
+impl ResourceType for NatGateway {
+    fn force_new(&self) -> &'static [&'static str] {
+        &["subnet_id", "allocation_id", "connectivity_type"]
+    }
+
+    async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let nats = aws
+            .ec2
+            .describe_nat_gateways()
+            .set_filter(Some(owner_filters(scope)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+        Ok(nats
+            .iter()
+            .filter(|n| {
+                // Deleted NAT gateways stay visible for an hour; they are history, not resources.
+                !matches!(
+                    n.state(),
+                    Some(
+                        NatGatewayState::Deleted
+                            | NatGatewayState::Deleting
+                            | NatGatewayState::Failed
+                    )
+                )
+            })
+            .filter_map(|n| {
+                let mut o = Observed::new(
+                    owner(scope, n.tags())?,
+                    Kind::NatGateway,
+                    n.nat_gateway_id()?,
+                );
+                o.props.insert(
+                    "subnet_id".into(),
+                    Value::str(n.subnet_id().unwrap_or_default()),
+                );
+                let address = n.nat_gateway_addresses().first();
+                o.props.insert(
+                    "allocation_id".into(),
+                    Value::str(address.and_then(|a| a.allocation_id()).unwrap_or_default()),
+                );
+                o.props.insert(
+                    "connectivity_type".into(),
+                    Value::str(n.connectivity_type().map_or("public", |c| c.as_str())),
+                );
+                if let Some(ip) = address.and_then(|a| a.public_ip()) {
+                    o.attrs.insert("public_ip".into(), ip.to_string());
+                }
+                Some(o)
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        id: &str,
+        props: &Props,
+        token: &str,
+    ) -> Result<String, AwsError> {
+        let out = aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(prop_str(props, "subnet_id"))
+            .allocation_id(prop_str(props, "allocation_id"))
+            .connectivity_type(ConnectivityType::from(prop_str(props, "connectivity_type")))
+            .client_token(token)
+            .tag_specifications(tag_specification(Ec2Type::Natgateway, scope, id))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
+        let nat_id = out
+            .nat_gateway()
+            .and_then(|n| n.nat_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        wait::until(
+            &format!("NAT gateway {nat_id}"),
+            &["available"],
+            &["failed", "deleted", "gone"],
+            WAIT,
+            || state(aws, &nat_id),
+        )
+        .await?;
+        Ok(nat_id)
+    }
+
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _current: &Observed,
+        _desired: &Props,
+    ) -> Result<(), AwsError> {
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+        let id = &current.physical_id;
+        gone_ok(
+            aws.ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("DeleteNatGateway", e)),
+        )?;
+        wait::until(
+            &format!("NAT gateway {id} to be deleted"),
+            &["deleted", "gone"],
+            &["failed"],
+            WAIT,
+            || state(aws, id),
+        )
+        .await
+    }
+}

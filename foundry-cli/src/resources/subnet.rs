@@ -1,0 +1,94 @@
+//! Subnet: every property forces a new one.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType as Ec2Type;
+
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
+use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::{Aws, AwsError};
+use crate::engine::graph::{Props, Value};
+
+pub struct Subnet;
+
+#[async_trait]
+impl ResourceType for Subnet {
+    fn force_new(&self) -> &'static [&'static str] {
+        &["vpc_id", "cidr_block", "availability_zone"]
+    }
+
+    async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let subnets = aws
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(owner_filters(scope)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+        Ok(subnets
+            .iter()
+            .filter_map(|s| {
+                let mut o = Observed::new(owner(scope, s.tags())?, Kind::Subnet, s.subnet_id()?);
+                o.props
+                    .insert("vpc_id".into(), Value::str(s.vpc_id().unwrap_or_default()));
+                o.props.insert(
+                    "cidr_block".into(),
+                    Value::str(s.cidr_block().unwrap_or_default()),
+                );
+                o.props.insert(
+                    "availability_zone".into(),
+                    Value::str(s.availability_zone().unwrap_or_default()),
+                );
+                Some(o)
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        id: &str,
+        props: &Props,
+        _token: &str,
+    ) -> Result<String, AwsError> {
+        let out = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(prop_str(props, "vpc_id"))
+            .cidr_block(prop_str(props, "cidr_block"))
+            .availability_zone(prop_str(props, "availability_zone"))
+            .tag_specifications(tag_specification(Ec2Type::Subnet, scope, id))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
+        Ok(out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _current: &Observed,
+        _desired: &Props,
+    ) -> Result<(), AwsError> {
+        Ok(()) // nothing is updatable in place
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+        gone_ok(
+            aws.ec2
+                .delete_subnet()
+                .subnet_id(&current.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("DeleteSubnet", e)),
+        )
+    }
+}

@@ -1,0 +1,79 @@
+//! The stack file as users write it: serde types, also the source of
+//! `foundry schema`. Every section is optional field by field so that the same
+//! type serves as base and as `[env.<name>]` overlay; `resolve` fills defaults
+//! and checks what serde cannot.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A foundry stack file (`foundry.toml`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackFile {
+    /// Stack name: lowercase letters, digits and hyphens, starting with a
+    /// letter. It prefixes every resource name and tags every resource.
+    pub name: String,
+    /// AWS region the stack lives in, e.g. `us-east-1`.
+    pub region: String,
+    /// The network tier: VPC, subnets, NAT, endpoints.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Per-environment overlays: `[env.dev]`, `[env.staging]`, `[env.prod]`.
+    /// A value set here replaces the base value for that environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvOverlay>,
+}
+
+/// What an environment may override.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvOverlay {
+    #[serde(default)]
+    pub network: NetworkSpec,
+}
+
+/// How private subnets reach the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway in the first AZ, shared by every private-app subnet.
+    Single,
+    /// One NAT gateway per AZ; each private-app subnet uses its own AZ's.
+    PerAz,
+    /// No NAT: private subnets have no route to the internet.
+    None,
+}
+
+/// `[network]`: every key optional, defaults filled at resolution.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// IPv4 CIDR of the VPC, /16 to /24, e.g. `10.0.0.0/16`.
+    pub cidr: Option<String>,
+    /// Number of availability zones (1 to 6); each gets one subnet per tier.
+    pub azs: Option<u8>,
+    /// NAT gateways: `single`, `per-az` or `none`.
+    pub nat: Option<NatMode>,
+    /// Interface endpoints (PrivateLink) in the private-app subnets, by
+    /// service: `secretsmanager`, `ecr.api`, `ecr.dkr`, `logs`, `sts`, ...
+    pub endpoints: Option<Vec<String>>,
+    /// Gateway endpoints on every private route table: `s3`, `dynamodb`.
+    pub gateway_endpoints: Option<Vec<String>>,
+    /// Explicit subnet CIDRs per tier, one per AZ. Omitted tiers are carved
+    /// from the VPC CIDR in equal blocks four bits longer than it.
+    pub subnets: Option<SubnetsSpec>,
+}
+
+/// `[network.subnets]`: one CIDR per AZ for each tier.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetsSpec {
+    /// Public subnets (internet gateway, NAT gateways).
+    pub public: Option<Vec<String>>,
+    /// Private application subnets (VPC connectors, interface endpoints).
+    pub app: Option<Vec<String>>,
+    /// Private data subnets (databases); no route to the internet.
+    pub data: Option<Vec<String>>,
+}

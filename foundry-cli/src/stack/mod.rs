@@ -1,0 +1,286 @@
+//! Stack files: parse, overlay an environment, validate, before any AWS call.
+//!
+//! Only this module knows the file's syntax; everything after it works on the
+//! resolved [`Stack`].
+
+pub mod diagnostic;
+pub mod file;
+pub mod network;
+
+use std::ops::Range;
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+pub use diagnostic::{Diagnostic, StackFileError};
+pub use file::{NatMode, StackFile};
+pub use network::{Network, Tier};
+
+/// A stack with one environment's overlay applied and every value checked.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: String,
+    pub region: String,
+    pub env: String,
+    pub network: Network,
+}
+
+/// Errors of loading a stack file: unreadable, or not a valid stack.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "cannot read the stack file {path}: {source}. Pass --stack PATH, or run foundry in the directory that holds foundry.toml."
+    )]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] StackFileError),
+}
+
+/// A parsed stack file together with its text, for locating problems.
+pub struct Source {
+    pub file: StackFile,
+    pub path: std::path::PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, text)
+    }
+
+    pub fn parse(path: &Path, text: String) -> Result<Self, LoadError> {
+        match toml::from_str::<StackFile>(&text) {
+            Ok(file) => Ok(Self {
+                file,
+                path: path.to_path_buf(),
+                text,
+            }),
+            Err(err) => {
+                let diag = diagnostic_from_toml(&err);
+                Err(StackFileError::new(path, &text, vec![diag]).into())
+            }
+        }
+    }
+
+    /// The environments the file declares, in file order of their names.
+    pub fn envs(&self) -> Vec<&str> {
+        self.file.env.keys().map(String::as_str).collect()
+    }
+
+    /// Resolves one environment, collecting every problem rather than the first.
+    pub fn resolve(&self, env: &str) -> Result<Stack, StackFileError> {
+        let mut diags = Vec::new();
+        let locator = Locator::new(&self.text);
+        check_identity(&self.file, &locator, &mut diags);
+        let Some(overlay) = self.file.env.get(env) else {
+            let known = self.envs();
+            let mut d =
+                Diagnostic::new(format!("unknown environment `{env}`")).at(locator.span(&["env"]));
+            d = match closest(env, known.iter().copied()) {
+                Some(s) => d.help(format!(
+                    "did you mean `{s}`? declared: {}",
+                    known.join(", ")
+                )),
+                None if known.is_empty() => d.help(format!(
+                    "declare it with an [env.{env}] table (it may be empty)"
+                )),
+                None => d.help(format!(
+                    "declared environments: {}; add [env.{env}] to declare it",
+                    known.join(", ")
+                )),
+            };
+            diags.push(d);
+            return Err(StackFileError::new(&self.path, &self.text, diags));
+        };
+        let network = network::resolve(
+            &self.file.network,
+            &overlay.network,
+            env,
+            &locator,
+            &mut diags,
+        );
+        match network {
+            Some(network) if diags.is_empty() => Ok(Stack {
+                name: self.file.name.clone(),
+                region: self.file.region.clone(),
+                env: env.to_string(),
+                network,
+            }),
+            _ => Err(StackFileError::new(&self.path, &self.text, diags)),
+        }
+    }
+
+    /// Resolves every declared environment; the problems of all of them.
+    pub fn validate_all(&self) -> Result<Vec<Stack>, StackFileError> {
+        let mut stacks = Vec::new();
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        if self.file.env.is_empty() {
+            diags.push(
+                Diagnostic::new("the stack file declares no environment")
+                    .help("add at least one, e.g. `[env.dev]` (an empty table is fine)"),
+            );
+        }
+        for env in self.envs() {
+            match self.resolve(env) {
+                Ok(stack) => stacks.push(stack),
+                Err(err) => {
+                    for d in err.diagnostics {
+                        // Base-file problems show once, not once per environment.
+                        if !diags
+                            .iter()
+                            .any(|seen| seen.message == d.message && seen.span == d.span)
+                        {
+                            diags.push(d);
+                        }
+                    }
+                }
+            }
+        }
+        if diags.is_empty() {
+            Ok(stacks)
+        } else {
+            Err(StackFileError::new(&self.path, &self.text, diags))
+        }
+    }
+}
+
+fn check_identity(file: &StackFile, locator: &Locator, diags: &mut Vec<Diagnostic>) {
+    if !is_name(&file.name, 24) {
+        diags.push(
+            Diagnostic::new(format!("invalid stack name `{}`", file.name))
+                .at(locator.span(&["name"]))
+                .help("use 1 to 24 lowercase letters, digits or hyphens, starting with a letter, e.g. `acme`"),
+        );
+    }
+    if !is_region(&file.region) {
+        diags.push(
+            Diagnostic::new(format!("`{}` is not an AWS region name", file.region))
+                .at(locator.span(&["region"]))
+                .help("use a region code such as `us-east-1` or `eu-west-2`"),
+        );
+    }
+    for env in file.env.keys() {
+        if !is_name(env, 16) {
+            diags.push(
+                Diagnostic::new(format!("invalid environment name `{env}`"))
+                    .at(locator.span(&["env", env]))
+                    .help(
+                        "use 1 to 16 lowercase letters, digits or hyphens, starting with a letter",
+                    ),
+            );
+        }
+    }
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= max
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.ends_with('-')
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+/// The candidate closest to `word`, if it is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Turns a toml/serde error into a diagnostic, adding a suggestion for
+/// misspelt keys and enum values.
+fn diagnostic_from_toml(err: &toml::de::Error) -> Diagnostic {
+    let message = err.message().trim().to_string();
+    let mut diag = Diagnostic::new(message.clone()).at(err.span());
+    // serde's wording: "unknown field `nats`, expected one of `a`, `b`" and
+    // "unknown variant `x`, expected one of ...".
+    for what in ["unknown field `", "unknown variant `"] {
+        if let Some(rest) = message.strip_prefix(what) {
+            let word = rest.split('`').next().unwrap_or("");
+            let expected: Vec<&str> = rest
+                .split('`')
+                .skip(1)
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            diag = match closest(word, expected.iter().copied()) {
+                Some(s) => diag.help(format!("did you mean `{s}`?")),
+                None if !expected.is_empty() => {
+                    diag.help(format!("expected one of: {}", expected.join(", ")))
+                }
+                None => diag.help("remove it; `foundry schema` lists every key"),
+            };
+        }
+    }
+    if message.starts_with("missing field") {
+        diag = diag.help("add it; `foundry schema` documents every key");
+    } else if message.starts_with("invalid type") {
+        diag = diag.help("check the value's type against `foundry schema`");
+    }
+    diag
+}
+
+/// Finds where a key path (`["env", "prod", "network", "cidr"]`) stands in
+/// the source, so that checks made after deserialisation can point at it.
+pub struct Locator<'a> {
+    root: Option<toml::Spanned<DeTable<'a>>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            root: DeTable::parse(text).ok(),
+        }
+    }
+
+    /// The span of the value at `path`, or of the deepest part of it that exists.
+    pub fn span(&self, path: &[&str]) -> Option<Range<usize>> {
+        let root = self.root.as_ref()?;
+        let mut best = None;
+        let mut current: Option<&DeValue<'a>> = None;
+        for key in path {
+            let next = match current {
+                None => find_key(root.get_ref(), key),
+                Some(DeValue::Table(t)) => find_key(t, key),
+                Some(DeValue::Array(a)) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                Some(_) => None,
+            };
+            let Some(next) = next else { break };
+            best = Some(next.span());
+            current = Some(next.get_ref());
+        }
+        best
+    }
+}
+
+fn find_key<'t, 'a>(table: &'t DeTable<'a>, key: &str) -> Option<&'t toml::Spanned<DeValue<'a>>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests;
