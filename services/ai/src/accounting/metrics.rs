@@ -1,0 +1,149 @@
+//! Prometheus metrics, served at `/metrics`. Labels never carry prompt text,
+//! keys or user ids; the organization id is a label on token and request
+//! counters because per-org spend is what operators ask about.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub tokens: IntCounterVec,
+    pub cost_usd_micros: IntCounterVec,
+    pub request_seconds: HistogramVec,
+    pub upstream_seconds: HistogramVec,
+    pub overhead_seconds: HistogramVec,
+    pub retries: IntCounterVec,
+    pub fallbacks: IntCounterVec,
+    pub breaker_open: IntGaugeVec,
+    pub redactions: IntCounterVec,
+    pub stream_outcomes: IntCounterVec,
+    pub cap_rejections: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("ai".into()), None).expect("static registry prefix is valid");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("static metric definition is valid");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric names are unique");
+            c
+        };
+        let requests = counter(
+            "requests_total",
+            "Requests by route, provider, outcome code and org.",
+            &["route", "provider", "code", "org"],
+        );
+        let tokens = counter(
+            "tokens_total",
+            "Tokens by direction, provider, model, org; estimated=true when the provider reported none.",
+            &["direction", "provider", "model", "org", "estimated"],
+        );
+        let cost_usd_micros = counter(
+            "cost_usd_micros_total",
+            "Cost in millionths of a USD, from the price table.",
+            &["provider", "model", "org"],
+        );
+        let retries = counter(
+            "upstream_retries_total",
+            "Retries of upstream calls.",
+            &["provider", "reason"],
+        );
+        let fallbacks = counter(
+            "fallbacks_total",
+            "Requests answered by a provider other than the first of the chain.",
+            &["from", "to"],
+        );
+        let redactions = counter(
+            "pii_redactions_total",
+            "PII spans redacted before leaving for a provider.",
+            &["kind", "route"],
+        );
+        let stream_outcomes = counter(
+            "stream_outcomes_total",
+            "How streams ended: completed, truncated, upstream_error, client_disconnected, idle_timeout.",
+            &["provider", "outcome"],
+        );
+        let cap_rejections = counter(
+            "token_cap_rejections_total",
+            "Requests refused because the org's token cap was reached.",
+            &["org"],
+        );
+
+        // 50µs .. ~100s: the gateway's own overhead lives at the bottom of this range.
+        let buckets = exponential_buckets(0.00005, 2.0, 22).expect("static buckets are valid");
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.clone()),
+                labels,
+            )
+            .expect("static metric definition is valid");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("metric names are unique");
+            h
+        };
+        let request_seconds = histogram(
+            "request_duration_seconds",
+            "Total time in the gateway per request.",
+            &["route", "provider"],
+        );
+        let upstream_seconds = histogram(
+            "upstream_duration_seconds",
+            "Time spent waiting on providers (retries included).",
+            &["route", "provider"],
+        );
+        let overhead_seconds = histogram(
+            "gateway_overhead_seconds",
+            "Total minus upstream time: what the gateway itself adds.",
+            &["route"],
+        );
+
+        let breaker_open = IntGaugeVec::new(
+            Opts::new(
+                "circuit_breaker_open",
+                "1 while a provider's breaker is open.",
+            ),
+            &["provider"],
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(breaker_open.clone()))
+            .expect("metric names are unique");
+
+        Metrics {
+            registry,
+            requests,
+            tokens,
+            cost_usd_micros,
+            request_seconds,
+            upstream_seconds,
+            overhead_seconds,
+            retries,
+            fallbacks,
+            breaker_open,
+            redactions,
+            stream_outcomes,
+            cap_rejections,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,687 @@
+//! Configuration: environment variables first (`PORT`, `AI_INTERNAL_API_KEY`
+//! and each provider's standard variables), plus an optional TOML file named by
+//! `AI_CONFIG_FILE` for aliases, fallback chains, prices, caps and tuning.
+//!
+//! [`Config::load`] takes the environment as a lookup function so that tests
+//! build their app through exactly the same path as `main`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::providers::{anthropic, azure, echo, gemini, openai};
+
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{0} must be set")]
+    Missing(String),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(name: impl Into<String>, reason: impl fmt::Display) -> Self {
+        ConfigError::Invalid {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// A secret string: never printed by `Debug`, only read through `expose`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Gemini,
+    Azure,
+    Bedrock,
+    Echo,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Echo => "echo",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Openai,
+            Self::Anthropic,
+            Self::Gemini,
+            Self::Azure,
+            Self::Bedrock,
+            Self::Echo,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
+    /// The environment variable that holds this kind's key by convention.
+    fn key_var(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("OPENAI_API_KEY"),
+            ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+            ProviderKind::Gemini => Some("GEMINI_API_KEY"),
+            ProviderKind::Azure => Some("AZURE_OPENAI_API_KEY"),
+            ProviderKind::Bedrock | ProviderKind::Echo => None,
+        }
+    }
+
+    fn base_url_var(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("OPENAI_BASE_URL"),
+            ProviderKind::Anthropic => Some("ANTHROPIC_BASE_URL"),
+            ProviderKind::Gemini => Some("GEMINI_BASE_URL"),
+            ProviderKind::Azure => Some("AZURE_OPENAI_ENDPOINT"),
+            ProviderKind::Bedrock => Some("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+            ProviderKind::Echo => None,
+        }
+    }
+
+    fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some(openai::DEFAULT_BASE_URL),
+            ProviderKind::Anthropic => Some(anthropic::DEFAULT_BASE_URL),
+            ProviderKind::Gemini => Some(gemini::DEFAULT_BASE_URL),
+            // Azure has no public default; Bedrock's endpoint comes from the region.
+            ProviderKind::Azure | ProviderKind::Bedrock | ProviderKind::Echo => None,
+        }
+    }
+
+    fn default_model(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "gpt-4o-mini",
+            ProviderKind::Anthropic => "claude-sonnet-4-5",
+            ProviderKind::Gemini => "gemini-2.5-flash",
+            ProviderKind::Azure => "gpt-4o-mini",
+            ProviderKind::Bedrock => "amazon.nova-lite-v1:0",
+            ProviderKind::Echo => echo::DEFAULT_MODEL,
+        }
+    }
+
+    fn default_embedding_model(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai | ProviderKind::Azure => Some("text-embedding-3-small"),
+            ProviderKind::Gemini => Some("gemini-embedding-001"),
+            ProviderKind::Bedrock => Some("amazon.titan-embed-text-v2:0"),
+            ProviderKind::Echo => Some("echo-embed-1"),
+            ProviderKind::Anthropic => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub default_model: String,
+    pub embedding_model: Option<String>,
+    /// Extra model ids this provider serves besides the defaults (for `/v1/models`).
+    pub models: Vec<String>,
+    pub timeout: Duration,
+    pub api_version: Option<String>,
+    pub region: Option<String>,
+    /// Explicit credentials from the environment lookup; None = the AWS default chain.
+    pub aws_credentials: Option<AwsCredentials>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// USD per million input tokens.
+    pub input_per_million: f64,
+    /// USD per million output tokens.
+    pub output_per_million: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts per provider, the first included.
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// A Retry-After longer than this is not waited for: the chain falls back instead.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            base_delay_ms: 200,
+            max_delay_ms: 5_000,
+            max_retry_after_ms: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open a provider's breaker.
+    pub failure_threshold: u32,
+    /// How long it stays open before one half-open probe is let through.
+    pub open_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: 5,
+            open_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub window_seconds: u64,
+    /// Tokens (input + output) per organization per window; 0 = no cap.
+    pub org_tokens_per_window: u64,
+    /// Per-organization overrides of the cap.
+    pub orgs: HashMap<String, u64>,
+    pub max_body_bytes: usize,
+    /// Characters of prompt/messages/inputs accepted per request.
+    pub max_input_chars: usize,
+    pub max_output_tokens: u32,
+    pub default_max_tokens: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            window_seconds: 60,
+            org_tokens_per_window: 0,
+            orgs: HashMap::new(),
+            max_body_bytes: 1024 * 1024,
+            max_input_chars: 200_000,
+            max_output_tokens: 32_768,
+            default_max_tokens: 1_024,
+        }
+    }
+}
+
+/// Which routes redact PII before anything leaves for a provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionConfig {
+    pub generate: bool,
+    pub embed: bool,
+    pub moderate: bool,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        RedactionConfig {
+            generate: true,
+            embed: true,
+            moderate: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_address: IpAddr,
+    pub port: u16,
+    pub internal_api_key: Secret,
+    pub providers: Vec<ProviderConfig>,
+    /// Alias → ordered fallback chain of `provider/model` targets.
+    pub aliases: BTreeMap<String, Vec<String>>,
+    pub default_model: Option<String>,
+    /// Provider used by `/v1/moderate`; None = the OpenAI provider if any, else local rules.
+    pub moderation_provider: Option<String>,
+    /// Keyed by `provider/model` or bare model id.
+    pub prices: HashMap<String, Price>,
+    pub retry: RetryConfig,
+    pub breaker: BreakerConfig,
+    pub limits: LimitsConfig,
+    pub redact: RedactionConfig,
+}
+
+/// The optional TOML file. Unknown keys are errors: a typo must not silently
+/// disable a cap or a fallback.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    default_model: Option<String>,
+    moderation_provider: Option<String>,
+    #[serde(default)]
+    providers: BTreeMap<String, FileProvider>,
+    #[serde(default)]
+    models: BTreeMap<String, FileAlias>,
+    #[serde(default)]
+    prices: HashMap<String, Price>,
+    #[serde(default)]
+    retry: RetryConfig,
+    #[serde(default)]
+    breaker: BreakerConfig,
+    #[serde(default)]
+    limits: LimitsConfig,
+    #[serde(default)]
+    redact: RedactionConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProvider {
+    kind: Option<ProviderKind>,
+    base_url: Option<String>,
+    /// Name of the environment variable holding the key (never the key itself).
+    api_key_env: Option<String>,
+    default_model: Option<String>,
+    embedding_model: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    timeout_ms: Option<u64>,
+    api_version: Option<String>,
+    region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAlias {
+    targets: Vec<String>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Config {
+    pub fn load(env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+
+        let port = match get("PORT") {
+            Some(raw) => raw
+                .trim()
+                .parse::<u16>()
+                .map_err(|e| ConfigError::invalid("PORT", e))?,
+            None => 8080,
+        };
+        let bind_address = match get("AI_BIND_ADDRESS") {
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| ConfigError::invalid("AI_BIND_ADDRESS", e))?,
+            None => IpAddr::from([0, 0, 0, 0]),
+        };
+        let internal_api_key = get("AI_INTERNAL_API_KEY")
+            .ok_or_else(|| ConfigError::Missing("AI_INTERNAL_API_KEY".into()))?;
+        if internal_api_key.len() < 16 {
+            return Err(ConfigError::invalid(
+                "AI_INTERNAL_API_KEY",
+                "must be at least 16 characters",
+            ));
+        }
+
+        let file = match get("AI_CONFIG_FILE") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::invalid("AI_CONFIG_FILE", format!("cannot read {path}: {e}"))
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    ConfigError::invalid("AI_CONFIG_FILE", format!("{path}: {}", e.message()))
+                })?
+            }
+            None => FileConfig::default(),
+        };
+
+        let mut providers = Vec::new();
+        for (name, spec) in &file.providers {
+            providers.push(provider_from_file(name, spec, &get)?);
+        }
+        // Standard env vars alone configure a provider of that kind, unless the
+        // file already declares one under the kind's name.
+        for kind in [
+            ProviderKind::Openai,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+            ProviderKind::Azure,
+        ] {
+            let declared = providers.iter().any(|p| p.name == kind.as_str());
+            if !declared && kind.key_var().and_then(&get).is_some() {
+                providers.push(provider_from_file(
+                    kind.as_str(),
+                    &FileProvider::default(),
+                    &get,
+                )?);
+            }
+        }
+        if !providers.iter().any(|p| p.name == "bedrock") && aws_chain_configured(&get) {
+            providers.push(provider_from_file(
+                "bedrock",
+                &FileProvider::default(),
+                &get,
+            )?);
+        }
+
+        let config = Config {
+            bind_address,
+            port,
+            internal_api_key: Secret::new(internal_api_key),
+            providers,
+            aliases: file
+                .models
+                .into_iter()
+                .map(|(alias, a)| (alias, a.targets))
+                .collect(),
+            default_model: file.default_model,
+            moderation_provider: file.moderation_provider,
+            prices: file.prices,
+            retry: file.retry,
+            breaker: file.breaker,
+            limits: file.limits,
+            redact: file.redact,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Cross-references: every alias target names a configured provider, etc.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let file = "AI_CONFIG_FILE";
+        for (alias, targets) in &self.aliases {
+            if targets.is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("models.{alias}.targets is empty"),
+                ));
+            }
+            for target in targets {
+                let Some((provider, model)) = target.split_once('/') else {
+                    return Err(ConfigError::invalid(
+                        file,
+                        format!("models.{alias}: `{target}` is not provider/model"),
+                    ));
+                };
+                if model.is_empty() || !self.providers.iter().any(|p| p.name == provider) {
+                    return Err(ConfigError::invalid(
+                        file,
+                        format!("models.{alias}: provider `{provider}` is not configured"),
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &self.moderation_provider
+            && !self.providers.iter().any(|p| &p.name == name)
+        {
+            return Err(ConfigError::invalid(
+                file,
+                format!("moderation_provider `{name}` is not configured"),
+            ));
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                file,
+                "retry.max_attempts must be at least 1",
+            ));
+        }
+        if self.breaker.failure_threshold == 0 {
+            return Err(ConfigError::invalid(
+                file,
+                "breaker.failure_threshold must be at least 1",
+            ));
+        }
+        if self.limits.window_seconds == 0 {
+            return Err(ConfigError::invalid(
+                file,
+                "limits.window_seconds must be at least 1",
+            ));
+        }
+        if self.limits.default_max_tokens == 0
+            || self.limits.default_max_tokens > self.limits.max_output_tokens
+        {
+            return Err(ConfigError::invalid(
+                file,
+                "limits.default_max_tokens must be in 1..=max_output_tokens",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn aws_chain_configured(get: &dyn Fn(&str) -> Option<String>) -> bool {
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .is_some();
+    let credentials = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ]
+    .iter()
+    .any(|v| get(v).is_some());
+    region && credentials
+}
+
+fn provider_from_file(
+    name: &str,
+    spec: &FileProvider,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
+    let kind = match spec.kind.or_else(|| ProviderKind::from_name(name)) {
+        Some(kind) => kind,
+        None => {
+            return Err(ConfigError::invalid(
+                "AI_CONFIG_FILE",
+                format!(
+                    "providers.{name}: `kind` is required (openai, anthropic, gemini, azure, bedrock, echo)"
+                ),
+            ));
+        }
+    };
+    let key_var = spec.api_key_env.as_deref().or(kind.key_var());
+    let api_key = match key_var {
+        Some(var) => Some(Secret::new(
+            get(var).ok_or_else(|| ConfigError::Missing(var.to_string()))?,
+        )),
+        None => None,
+    };
+    let base_url = spec
+        .base_url
+        .clone()
+        .or_else(|| kind.base_url_var().and_then(get))
+        .or_else(|| {
+            if kind == ProviderKind::Bedrock {
+                get("AWS_ENDPOINT_URL")
+            } else {
+                None
+            }
+        })
+        .or_else(|| kind.default_base_url().map(str::to_owned));
+    if kind == ProviderKind::Azure && base_url.is_none() {
+        return Err(ConfigError::Missing("AZURE_OPENAI_ENDPOINT".into()));
+    }
+    if let Some(url) = &base_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        let var = spec.base_url.as_ref().map_or(
+            kind.base_url_var().unwrap_or("base_url"),
+            |_| "AI_CONFIG_FILE",
+        );
+        return Err(ConfigError::invalid(
+            var,
+            format!("`{url}` is not an http(s) URL"),
+        ));
+    }
+    let api_version = match kind {
+        ProviderKind::Azure => Some(
+            spec.api_version
+                .clone()
+                .or_else(|| get("AZURE_OPENAI_API_VERSION"))
+                .or_else(|| get("OPENAI_API_VERSION"))
+                .unwrap_or_else(|| azure::DEFAULT_API_VERSION.to_string()),
+        ),
+        _ => spec.api_version.clone(),
+    };
+    let default_model = spec
+        .default_model
+        .clone()
+        .or_else(|| {
+            (kind == ProviderKind::Azure)
+                .then(|| get("AZURE_OPENAI_DEPLOYMENT"))
+                .flatten()
+        })
+        .unwrap_or_else(|| kind.default_model().to_string());
+    let embedding_model = spec
+        .embedding_model
+        .clone()
+        .or_else(|| {
+            (kind == ProviderKind::Azure)
+                .then(|| get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"))
+                .flatten()
+        })
+        .or_else(|| kind.default_embedding_model().map(str::to_owned));
+    let (region, aws_credentials) = if kind == ProviderKind::Bedrock {
+        let region = spec
+            .region
+            .clone()
+            .or_else(|| get("AWS_REGION"))
+            .or_else(|| get("AWS_DEFAULT_REGION"));
+        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret)) => Some(AwsCredentials {
+                access_key_id,
+                secret_access_key: Secret::new(secret),
+                session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
+            }),
+            (Some(_), None) => return Err(ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into())),
+            _ => None,
+        };
+        (region, credentials)
+    } else {
+        (None, None)
+    };
+    Ok(ProviderConfig {
+        name: name.to_string(),
+        kind,
+        base_url,
+        api_key,
+        default_model,
+        embedding_model,
+        models: spec.models.clone(),
+        timeout: spec
+            .timeout_ms
+            .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+        api_version,
+        region,
+        aws_credentials,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&|name| map.get(name).cloned())
+    }
+
+    const KEY: (&str, &str) = ("AI_INTERNAL_API_KEY", "0123456789abcdef");
+
+    #[test]
+    fn internal_key_is_required_and_named() {
+        let err = load(&[]).unwrap_err();
+        assert_eq!(err.to_string(), "AI_INTERNAL_API_KEY must be set");
+    }
+
+    #[test]
+    fn malformed_port_names_the_variable() {
+        let err = load(&[KEY, ("PORT", "eighty")]).unwrap_err();
+        assert!(err.to_string().starts_with("PORT is invalid"), "{err}");
+    }
+
+    #[test]
+    fn a_provider_from_its_standard_env_vars_alone() {
+        let config = load(&[
+            KEY,
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ])
+        .unwrap();
+        assert_eq!(config.providers.len(), 1);
+        let openai = &config.providers[0];
+        assert_eq!(openai.kind, ProviderKind::Openai);
+        assert_eq!(openai.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+        assert_eq!(openai.default_model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn azure_without_endpoint_is_refused() {
+        let err = load(&[KEY, ("AZURE_OPENAI_API_KEY", "k")]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("AZURE_OPENAI_ENDPOINT".into()));
+    }
+
+    #[test]
+    fn file_typos_and_dangling_aliases_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ai.toml");
+        std::fs::write(&path, "[limits]\norg_token_per_window = 5\n").unwrap();
+        let path_str = path.to_str().unwrap();
+        let err = load(&[KEY, ("AI_CONFIG_FILE", path_str)]).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+
+        std::fs::write(&path, "[models.fast]\ntargets = [\"openai/gpt-4o\"]\n").unwrap();
+        let err = load(&[KEY, ("AI_CONFIG_FILE", path_str)]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("provider `openai` is not configured"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load(&[KEY, ("OPENAI_API_KEY", "sk-very-secret")]).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("sk-very-secret") && !printed.contains("0123456789abcdef"));
+    }
+}

@@ -1,0 +1,136 @@
+//! Provider adapters. Each file speaks one provider's real wire format and
+//! turns it into the gateway's neutral types below; nothing outside this module
+//! knows a provider's JSON.
+//!
+//! Invariant: a provider returns from `stream` only after the upstream answered
+//! with a success status, so retries and fallback happen before the first byte
+//! reaches our client. A stream is complete only when it yields
+//! [`StreamEvent::Finished`]; ending without it is a truncation.
+
+pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
+pub mod echo;
+pub mod error;
+pub mod gemini;
+pub mod http;
+pub mod openai;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+pub use error::ProviderError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+/// A chat request as the gateway hands it to a provider: redacted already,
+/// with the provider's own model id.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+}
+
+impl ChatRequest {
+    /// System messages joined, for providers that take the system prompt apart.
+    pub fn system_prompt(&self) -> Option<String> {
+        let parts: Vec<&str> = self
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+
+    pub fn conversation(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().filter(|m| m.role != Role::System)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub text: String,
+    /// None when the provider did not report usage; the caller estimates.
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Delta(String),
+    /// Usage so far; later events replace earlier ones field by field.
+    Usage {
+        input_tokens: Option<u64>,
+        output_tokens: Option<u64>,
+    },
+    /// The provider's own end-of-stream marker arrived.
+    Finished,
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
+
+#[derive(Debug, Clone)]
+pub struct EmbedRequest {
+    pub model: String,
+    pub inputs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub input_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModerationResult {
+    pub flagged: bool,
+    pub categories: BTreeMap<String, bool>,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's kind, e.g. `openai`; used in responses and metrics.
+    fn kind(&self) -> &'static str;
+
+    async fn generate(&self, request: &ChatRequest) -> Result<Completion, ProviderError>;
+
+    async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError>;
+
+    async fn embed(&self, _request: &EmbedRequest) -> Result<Embeddings, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.kind(),
+            operation: "embed",
+        })
+    }
+
+    async fn moderate(&self, _inputs: &[String]) -> Result<Vec<ModerationResult>, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.kind(),
+            operation: "moderate",
+        })
+    }
+}

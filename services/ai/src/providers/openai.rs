@@ -1,0 +1,346 @@
+//! OpenAI's REST wire format: chat completions (with
+//! `stream_options.include_usage`, whose final chunk carries usage and no
+//! choices), embeddings and moderations. Azure OpenAI speaks the same bodies
+//! under different URLs and auth; see `azure.rs`.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use reqwest::RequestBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::http::{parse_event, read_json, send, sse};
+use super::{
+    ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Message, ModerationResult,
+    Provider, ProviderError, StreamEvent, Usage,
+};
+use crate::config::Secret;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub const MODERATION_MODEL: &str = "omni-moderation-latest";
+
+/// Where requests go and how they authenticate.
+pub enum Endpoint {
+    /// `{base_url}/chat/completions`, `Authorization: Bearer`.
+    OpenAi { base_url: String },
+    /// `{endpoint}/openai/deployments/{deployment}/...?api-version=`, `api-key` header.
+    Azure {
+        endpoint: String,
+        api_version: String,
+    },
+}
+
+pub struct OpenAi {
+    http: reqwest::Client,
+    kind: &'static str,
+    endpoint: Endpoint,
+    api_key: Secret,
+}
+
+impl OpenAi {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: Secret) -> Self {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        OpenAi {
+            http,
+            kind: "openai",
+            endpoint: Endpoint::OpenAi { base_url },
+            api_key,
+        }
+    }
+
+    pub(super) fn with_endpoint(
+        http: reqwest::Client,
+        kind: &'static str,
+        endpoint: Endpoint,
+        api_key: Secret,
+    ) -> Self {
+        OpenAi {
+            http,
+            kind,
+            endpoint,
+            api_key,
+        }
+    }
+
+    fn post(&self, model: &str, operation: &str) -> RequestBuilder {
+        match &self.endpoint {
+            Endpoint::OpenAi { base_url } => self
+                .http
+                .post(format!("{base_url}/{operation}"))
+                .bearer_auth(self.api_key.expose()),
+            Endpoint::Azure {
+                endpoint,
+                api_version,
+            } => self
+                .http
+                .post(format!("{endpoint}/openai/deployments/{model}/{operation}"))
+                .query(&[("api-version", api_version)])
+                .header("api-key", self.api_key.expose()),
+        }
+    }
+
+    fn is_azure(&self) -> bool {
+        matches!(self.endpoint, Endpoint::Azure { .. })
+    }
+
+    fn chat_body<'a>(&self, request: &'a ChatRequest, stream: bool) -> ChatBody<'a> {
+        let azure = self.is_azure();
+        ChatBody {
+            // Azure addresses the model through the deployment in the URL.
+            model: (!azure).then_some(request.model.as_str()),
+            messages: &request.messages,
+            // OpenAI deprecated `max_tokens` for `max_completion_tokens`; Azure's GA
+            // api-versions still document `max_tokens`.
+            max_completion_tokens: (!azure).then_some(request.max_tokens),
+            max_tokens: azure.then_some(request.max_tokens),
+            temperature: request.temperature,
+            stream,
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    messages: &'a [Message],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    choices: Vec<Choice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ChoiceMessage,
+}
+
+#[derive(Deserialize)]
+struct ChoiceMessage {
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    usage: Option<WireUsage>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: ChunkDelta,
+}
+
+#[derive(Deserialize, Default)]
+struct ChunkDelta {
+    content: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EmbedBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    input: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct EmbedResponse {
+    data: Vec<EmbeddingData>,
+    usage: Option<EmbedUsage>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingData {
+    embedding: Vec<f32>,
+    index: usize,
+}
+
+#[derive(Deserialize)]
+struct EmbedUsage {
+    prompt_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ModerationBody<'a> {
+    model: &'a str,
+    input: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct ModerationResponse {
+    results: Vec<ModerationResult>,
+}
+
+impl<'de> Deserialize<'de> for ModerationResult {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            flagged: bool,
+            #[serde(default)]
+            categories: std::collections::BTreeMap<String, Option<bool>>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        Ok(ModerationResult {
+            flagged: wire.flagged,
+            categories: wire
+                .categories
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or(false)))
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAi {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    async fn generate(&self, request: &ChatRequest) -> Result<Completion, ProviderError> {
+        let body = self.chat_body(request, false);
+        let response = send(
+            self.kind,
+            self.post(&request.model, "chat/completions").json(&body),
+        )
+        .await?;
+        let parsed: ChatResponse = read_json(self.kind, response).await?;
+        let choice = parsed
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| ProviderError::malformed(self.kind, "response has no choices"))?;
+        Ok(Completion {
+            text: choice.message.content.unwrap_or_default(),
+            usage: parsed.usage.map(|u| Usage {
+                input_tokens: u.prompt_tokens,
+                output_tokens: u.completion_tokens,
+            }),
+        })
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {
+        let body = self.chat_body(request, true);
+        let response = send(
+            self.kind,
+            self.post(&request.model, "chat/completions").json(&body),
+        )
+        .await?;
+        let kind = self.kind;
+        let mut events = Box::pin(sse(kind, response));
+        Ok(Box::pin(async_stream::stream! {
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(err) => { yield Err(err); return; }
+                };
+                if event.data.trim() == "[DONE]" {
+                    yield Ok(StreamEvent::Finished);
+                    return;
+                }
+                let chunk: Chunk = match parse_event(kind, &event.data) {
+                    Ok(chunk) => chunk,
+                    Err(err) => { yield Err(err); return; }
+                };
+                if let Some(error) = chunk.error {
+                    let detail = error.get("type").or_else(|| error.get("code"))
+                        .and_then(|v| v.as_str()).unwrap_or("error event").to_string();
+                    yield Err(ProviderError::Stream { provider: kind, detail });
+                    return;
+                }
+                // Azure sends a first chunk with empty choices (content filter results).
+                for choice in chunk.choices {
+                    if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                        yield Ok(StreamEvent::Delta(text));
+                    }
+                }
+                if let Some(usage) = chunk.usage {
+                    yield Ok(StreamEvent::Usage {
+                        input_tokens: Some(usage.prompt_tokens),
+                        output_tokens: Some(usage.completion_tokens),
+                    });
+                }
+            }
+        }))
+    }
+
+    async fn embed(&self, request: &EmbedRequest) -> Result<Embeddings, ProviderError> {
+        let body = EmbedBody {
+            model: (!self.is_azure()).then_some(request.model.as_str()),
+            input: &request.inputs,
+        };
+        let response = send(
+            self.kind,
+            self.post(&request.model, "embeddings").json(&body),
+        )
+        .await?;
+        let mut parsed: EmbedResponse = read_json(self.kind, response).await?;
+        if parsed.data.len() != request.inputs.len() {
+            return Err(ProviderError::malformed(
+                self.kind,
+                "embedding count does not match input count",
+            ));
+        }
+        parsed.data.sort_by_key(|d| d.index);
+        Ok(Embeddings {
+            vectors: parsed.data.into_iter().map(|d| d.embedding).collect(),
+            input_tokens: parsed.usage.map(|u| u.prompt_tokens),
+        })
+    }
+
+    async fn moderate(&self, inputs: &[String]) -> Result<Vec<ModerationResult>, ProviderError> {
+        if self.is_azure() {
+            // Azure moderates through content filters on each call, not an endpoint.
+            return Err(ProviderError::Unsupported {
+                provider: self.kind,
+                operation: "moderate",
+            });
+        }
+        let body = ModerationBody {
+            model: MODERATION_MODEL,
+            input: inputs,
+        };
+        let response = send(
+            self.kind,
+            self.post(MODERATION_MODEL, "moderations").json(&body),
+        )
+        .await?;
+        let parsed: ModerationResponse = read_json(self.kind, response).await?;
+        if parsed.results.len() != inputs.len() {
+            return Err(ProviderError::malformed(
+                self.kind,
+                "moderation result count does not match input count",
+            ));
+        }
+        Ok(parsed.results)
+    }
+}

@@ -1,0 +1,53 @@
+//! HTTP surface. `/healthz` and `/readyz` are open (load balancer and App
+//! Runner health checks send no headers); everything else needs the internal key.
+
+mod embed;
+mod generate;
+mod health;
+mod json;
+mod moderate;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::auth;
+use crate::context;
+use crate::state::SharedState;
+
+pub use json::ValidJson;
+
+pub fn router(state: SharedState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    let protected = Router::new()
+        .route("/v1/generate", post(generate::generate))
+        .route("/v1/embed", post(embed::embed))
+        .route("/v1/moderate", post(moderate::moderate))
+        .route("/v1/models", get(models))
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            auth::require_internal_key,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(context::attach))
+        .with_state(state)
+}
+
+async fn models(State(state): State<SharedState>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "models": state.catalog.listing() }))
+}
+
+async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
