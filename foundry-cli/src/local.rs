@@ -56,7 +56,7 @@ pub fn ensure_running() -> Result<Running, LocalError> {
         return Ok(running);
     }
     let server = moto::ensure_installed()?;
-    let port = moto::free_port()?;
+    let (port, _reservation) = moto::reserve_port()?;
     let dir = localenv::foundry_home().join("local");
     let io = |path: &PathBuf| {
         let path = path.clone();

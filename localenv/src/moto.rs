@@ -165,6 +165,28 @@ pub fn free_port() -> Result<u16, MotoError> {
     Ok(listener.local_addr().map_err(io_err(addr))?.port())
 }
 
+/// A free port reserved for this process until the returned file is dropped.
+/// Between asking the OS for a free port and the server binding it, another
+/// process could be handed the same port; the per-port lock file closes that
+/// window among everything that starts servers through this crate.
+pub fn reserve_port() -> Result<(u16, File), MotoError> {
+    let dir = crate::foundry_home().join("ports");
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    loop {
+        let port = free_port()?;
+        let path = dir.join(format!("{port}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if file.try_lock().is_ok() {
+            return Ok((port, file));
+        }
+    }
+}
+
 /// Waits until something accepts connections on 127.0.0.1:`port`.
 pub fn wait_until_listening(port: u16, timeout: Duration) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -183,6 +205,7 @@ pub struct MotoServer {
     child: Child,
     port: u16,
     log: PathBuf,
+    _reservation: File,
 }
 
 impl MotoServer {
@@ -190,7 +213,7 @@ impl MotoServer {
     /// a log file under the foundry home.
     pub fn start() -> Result<Self, MotoError> {
         let moto_server = ensure_installed()?;
-        let port = free_port()?;
+        let (port, reservation) = reserve_port()?;
         let logs = crate::foundry_home().join("logs");
         fs::create_dir_all(&logs).map_err(io_err(&logs))?;
         let log = logs.join(format!("moto-{port}.log"));
@@ -209,7 +232,13 @@ impl MotoServer {
                 return Err(MotoError::Exited { status, log });
             }
             if wait_until_listening(port, Duration::from_millis(100)) {
-                return Ok(Self { child, port, log });
+                // Whoever listens must be our child: one that lost the port
+                // to another process exits at once.
+                std::thread::sleep(Duration::from_millis(200));
+                if let Some(status) = child.try_wait().map_err(io_err(&moto_server))? {
+                    return Err(MotoError::Exited { status, log });
+                }
+                return Ok(Self { child, port, log, _reservation: reservation });
             }
         }
         let _ = child.kill();

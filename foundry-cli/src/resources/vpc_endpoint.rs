@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType as Ec2Type, State, VpcEndpointType};
+use aws_sdk_ec2::types::{ResourceType as Ec2Type, VpcEndpointType};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
@@ -64,10 +64,16 @@ impl ResourceType for VpcEndpoint {
             .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
         Ok(endpoints
             .iter()
+            // States come capitalised from AWS and in lower case from some
+            // emulators; gone or failed endpoints are history, not resources.
             .filter(|e| {
+                let state = e
+                    .state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .unwrap_or_default();
                 !matches!(
-                    e.state(),
-                    Some(State::Deleted | State::Deleting | State::Failed | State::Rejected)
+                    state.as_str(),
+                    "deleted" | "deleting" | "failed" | "rejected"
                 )
             })
             .filter_map(|e| {

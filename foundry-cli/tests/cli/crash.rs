@@ -1,0 +1,129 @@
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use crate::support::{TestEnv, reference_census};
+
+/// Killed with SIGKILL at chosen points (each in a stack of its own, so the
+/// point is always reached), every rerun converges: each resource exists
+/// exactly once and nothing is left over.
+#[tokio::test]
+async fn up_killed_at_any_point_converges_with_each_resource_exactly_once() {
+    let env = TestEnv::start().await;
+    let points = [
+        "before-create:vpc",
+        "after-create:vpc",
+        "after-create:subnet-public-a",
+        "after-journal:igw",
+        "after-create:eip-nat-a",
+        "after-create:nat-a",
+        "after-create:rt-app-a",
+        "after-create:sg-endpoints",
+        "after-create:vpce-s3",
+        "after-create:vpce-ecr-api",
+    ];
+    for (i, point) in points.iter().enumerate() {
+        let stack = format!("crash{i}");
+        let file = format!("{stack}.toml");
+        env.write(
+            &file,
+            &crate::support::REFERENCE.replace("name = \"acme\"", &format!("name = \"{stack}\"")),
+        );
+        let args = ["--stack", file.as_str(), "up", "--env", "dev", "--yes"];
+        let out = env
+            .spawn(&args, Some(&format!("kill@{point}")))
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{point}: expected SIGKILL, got {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env.foundry(&args).success();
+        assert_eq!(
+            env.census(&stack, "dev").await,
+            reference_census(1),
+            "after a kill at {point}"
+        );
+        let plan = env.foundry(&[
+            "--stack",
+            file.as_str(),
+            "plan",
+            "--env",
+            "dev",
+            "--detailed-exitcode",
+        ]);
+        assert_eq!(
+            plan.code(),
+            Some(0),
+            "after a kill at {point}: {}",
+            plan.stdout()
+        );
+    }
+}
+
+/// Killed from outside at arbitrary moments while switching NAT modes back
+/// and forth, the last run still converges.
+#[tokio::test]
+async fn up_killed_from_outside_at_arbitrary_moments_converges() {
+    let env = TestEnv::start().await;
+    let per_az = crate::support::REFERENCE.replace("nat = \"single\"", "nat = \"per-az\"");
+    for delay_ms in [40, 120, 250, 400] {
+        for text in [per_az.as_str(), crate::support::REFERENCE] {
+            env.write("foundry.toml", text);
+            let mut child = env.spawn(&["up", "--env", "dev", "--yes"], None);
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    assert_eq!(env.census("acme", "dev").await, reference_census(1));
+    let plan = env.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
+}
+
+#[tokio::test]
+async fn a_second_up_fails_fast_naming_the_lock_holder_and_state_stays_intact() {
+    let env = TestEnv::start().await;
+    let mut first = env.spawn(
+        &["up", "--env", "dev", "--yes"],
+        Some("stall@after-journal:vpc"),
+    );
+    let journal = env.state_dir("acme", "dev").join("journal.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&journal)
+        .is_ok_and(|j| j.contains("\"created\"") && j.contains("\"vpc\""))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first up never created its VPC"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state_before = std::fs::read(env.state_dir("acme", "dev").join("state.json")).unwrap();
+
+    let started = Instant::now();
+    let second = env.foundry(&["up", "--env", "dev", "--yes"]);
+    assert_eq!(second.code(), Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the second run must fail fast"
+    );
+    let err = second.stderr();
+    assert!(err.contains("another foundry run holds the lock"), "{err}");
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("`foundry up`"), "{err}");
+    assert_eq!(
+        std::fs::read(env.state_dir("acme", "dev").join("state.json")).unwrap(),
+        state_before,
+        "state untouched"
+    );
+
+    // The holder dies: its OS lock dies with it and the next run converges.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    assert_eq!(env.census("acme", "dev").await, reference_census(1));
+}

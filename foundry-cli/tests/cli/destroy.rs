@@ -1,0 +1,71 @@
+use crate::support::{Census, TestEnv, reference_census};
+
+#[tokio::test]
+async fn destroy_removes_its_stack_and_env_and_nothing_else() {
+    let env = TestEnv::start().await;
+    let other = crate::support::REFERENCE.replace("name = \"acme\"", "name = \"other\"");
+    env.write("other.toml", &other);
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    env.foundry(&["up", "--env", "staging", "--yes"]).success();
+    env.foundry(&["--stack", "other.toml", "up", "--env", "dev", "--yes"])
+        .success();
+
+    let out = env.foundry(&["destroy", "--env", "dev", "--yes"]).success();
+    assert!(
+        out.stdout()
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 21 to delete."),
+        "{}",
+        out.stdout()
+    );
+    assert_eq!(env.census("acme", "dev").await, Census::default());
+    assert_eq!(env.census("acme", "staging").await, reference_census(1));
+    assert_eq!(env.census("other", "dev").await, reference_census(1));
+    for args in [
+        &["plan", "--env", "staging", "--detailed-exitcode"][..],
+        &[
+            "--stack",
+            "other.toml",
+            "plan",
+            "--env",
+            "dev",
+            "--detailed-exitcode",
+        ],
+    ] {
+        let plan = env.foundry(args);
+        assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
+    }
+    let again = env.foundry(&["destroy", "--env", "dev", "--yes"]).success();
+    assert!(
+        again.stdout().contains("Nothing to destroy"),
+        "{}",
+        again.stdout()
+    );
+}
+
+#[tokio::test]
+async fn destroying_prod_needs_the_stack_name_and_without_it_deletes_nothing() {
+    let env = TestEnv::start().await;
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    let refused = env.foundry(&["destroy", "--env", "prod", "--yes"]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        refused.stderr().contains("pass --confirm acme"),
+        "{}",
+        refused.stderr()
+    );
+    let wrong = env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acne"]);
+    assert_eq!(wrong.code(), Some(1));
+    assert_eq!(env.census("acme", "prod").await, reference_census(2));
+    let no_tty = env.foundry(&["destroy", "--env", "prod"]);
+    assert_eq!(no_tty.code(), Some(1));
+    assert!(
+        no_tty.stderr().contains("without a terminal"),
+        "{}",
+        no_tty.stderr()
+    );
+    assert_eq!(env.census("acme", "prod").await, reference_census(2));
+
+    env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"])
+        .success();
+    assert_eq!(env.census("acme", "prod").await, Census::default());
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the `foundry` binary against moto server.
+
+mod crash;
+mod destroy;
+mod drift;
+mod errors;
+mod provisioning;
+mod support;

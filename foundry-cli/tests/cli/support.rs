@@ -1,0 +1,281 @@
+//! Test harness: a moto server per test, a scratch directory holding a stack
+//! file, the real `foundry` binary run the way a user runs it, and an
+//! independent EC2 client for checking what exists.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::Filter;
+use localenv::moto::MotoServer;
+
+pub const REFERENCE: &str = include_str!("../../../stacks/reference.toml");
+
+pub struct TestEnv {
+    pub moto: MotoServer,
+    pub dir: tempfile::TempDir,
+    pub ec2: Client,
+}
+
+/// What one `foundry` run printed and how it ended.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert!(
+            self.output.status.success(),
+            "foundry failed ({:?}):\n{}\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+impl TestEnv {
+    pub async fn start() -> Self {
+        let moto = MotoServer::start().expect(
+            "moto server must start (needs python3 with venv and PyPI access on first use)",
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("foundry.toml"), REFERENCE).expect("write stack file");
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(moto.endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let ec2 = Client::new(&config);
+        Self { moto, dir, ec2 }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a stack file named `name` into the scratch directory.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).expect("write stack file");
+        path
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_foundry"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .env_remove("FOUNDRY_FAULT")
+            .env_remove("FOUNDRY_ENV")
+            .env_remove("FOUNDRY_STACK")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn foundry(&self, args: &[&str]) -> Run {
+        Run {
+            output: self.command(args).output().expect("run foundry"),
+        }
+    }
+
+    pub fn spawn(&self, args: &[&str], fault: Option<&str>) -> Child {
+        let mut cmd = self.command(args);
+        if let Some(f) = fault {
+            cmd.env("FOUNDRY_FAULT", f);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn foundry")
+    }
+
+    pub fn state_dir(&self, stack: &str, env: &str) -> PathBuf {
+        self.path().join(".foundry/state").join(stack).join(env)
+    }
+}
+
+pub fn tag_filters(stack: &str, env: &str) -> Vec<Filter> {
+    vec![
+        Filter::builder()
+            .name("tag:foundry:stack")
+            .values(stack)
+            .build(),
+        Filter::builder()
+            .name("tag:foundry:env")
+            .values(env)
+            .build(),
+    ]
+}
+
+pub fn vpc_filter(vpc: &str) -> Filter {
+    Filter::builder().name("vpc-id").values(vpc).build()
+}
+
+/// Counts of what exists, read with independent SDK calls.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    pub vpcs: usize,
+    pub subnets: usize,
+    pub igws: usize,
+    pub nats: usize,
+    pub eips: usize,
+    pub route_tables: usize,
+    pub gateway_endpoints: usize,
+    pub interface_endpoints: usize,
+    pub security_groups: usize,
+}
+
+impl TestEnv {
+    pub async fn vpc_ids(&self, stack: &str, env: &str) -> Vec<String> {
+        let out = self
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(tag_filters(stack, env)))
+            .send()
+            .await
+            .unwrap();
+        out.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string))
+            .collect()
+    }
+
+    /// Everything of `stack`/`env`: found through its VPC(s) and tags.
+    pub async fn census(&self, stack: &str, env: &str) -> Census {
+        let ec2 = &self.ec2;
+        let vpcs = self.vpc_ids(stack, env).await;
+        let mut c = Census {
+            vpcs: vpcs.len(),
+            ..Census::default()
+        };
+        for vpc in &vpcs {
+            c.subnets += ec2
+                .describe_subnets()
+                .filters(vpc_filter(vpc))
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len();
+            c.igws += ec2
+                .describe_internet_gateways()
+                .filters(
+                    Filter::builder()
+                        .name("attachment.vpc-id")
+                        .values(vpc)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+                .len();
+            c.nats += ec2
+                .describe_nat_gateways()
+                .filter(vpc_filter(vpc))
+                .send()
+                .await
+                .unwrap()
+                .nat_gateways()
+                .iter()
+                .filter(|n| {
+                    n.state()
+                        .is_some_and(|s| s.as_str() == "available" || s.as_str() == "pending")
+                })
+                .count();
+            // The main route table AWS creates with every VPC is not foundry's.
+            c.route_tables += ec2
+                .describe_route_tables()
+                .filters(vpc_filter(vpc))
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+                .iter()
+                .filter(|t| !t.associations().iter().any(|a| a.main() == Some(true)))
+                .count();
+            let endpoints = ec2
+                .describe_vpc_endpoints()
+                .filters(vpc_filter(vpc))
+                .send()
+                .await
+                .unwrap();
+            for e in endpoints.vpc_endpoints() {
+                if e.state()
+                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
+                {
+                    continue;
+                }
+                match e.vpc_endpoint_type().map(|t| t.as_str()) {
+                    Some("Interface") => c.interface_endpoints += 1,
+                    _ => c.gateway_endpoints += 1,
+                }
+            }
+            c.security_groups += ec2
+                .describe_security_groups()
+                .filters(vpc_filter(vpc))
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .iter()
+                .filter(|g| g.group_name() != Some("default"))
+                .count();
+        }
+        let addresses = ec2.describe_addresses().send().await.unwrap();
+        c.eips = addresses
+            .addresses()
+            .iter()
+            .filter(|a| {
+                let tag = |k: &str| {
+                    a.tags()
+                        .iter()
+                        .find(|t| t.key() == Some(k))
+                        .and_then(|t| t.value())
+                };
+                tag("foundry:stack") == Some(stack) && tag("foundry:env") == Some(env)
+            })
+            .count();
+        c
+    }
+}
+
+/// The reference network's expected census for a NAT count.
+pub fn reference_census(nats: usize) -> Census {
+    Census {
+        vpcs: 1,
+        subnets: 6,
+        igws: 1,
+        nats,
+        eips: nats,
+        route_tables: 4,
+        gateway_endpoints: 1,
+        interface_endpoints: 5,
+        security_groups: 1,
+    }
+}
