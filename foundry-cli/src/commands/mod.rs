@@ -10,7 +10,7 @@ mod up;
 mod validate;
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -85,12 +85,14 @@ pub fn load_stack(g: &Global) -> anyhow::Result<Stack> {
     Ok(source.resolve(env).map_err(LoadError::Invalid)?)
 }
 
-/// Where the state of a stack file lives: beside it.
-pub fn state_base(g: &Global) -> &Path {
-    match g.stack.parent() {
+/// Where the state of a stack file lives: beside it, with the local
+/// emulator's state kept apart from real AWS's.
+pub fn state_base(g: &Global) -> PathBuf {
+    let beside = match g.stack.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    }
+    };
+    if g.local { beside.join(".foundry").join("local") } else { beside.to_path_buf() }
 }
 
 pub fn target(g: &Global) -> anyhow::Result<Target> {
@@ -107,7 +109,7 @@ pub fn target(g: &Global) -> anyhow::Result<Target> {
 pub async fn open(g: &Global, lock_for: Option<&str>) -> anyhow::Result<Session> {
     let stack = load_stack(g)?;
     let target = target(g)?;
-    Session::open(stack, state_base(g), &target, lock_for)
+    Session::open(stack, &state_base(g), &target, lock_for)
         .await
         .map_err(engine_error)
 }

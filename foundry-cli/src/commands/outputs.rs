@@ -8,7 +8,7 @@ use crate::cli::Global;
 
 pub fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let stack = super::load_stack(g)?;
-    let snapshot = StateDir::new(super::state_base(g), &stack.name, &stack.env).load()?;
+    let snapshot = StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?;
     if snapshot.outputs.is_empty() {
         bail!(
             "no outputs recorded for {}/{}; run `foundry up --env {}` first",
