@@ -1,0 +1,153 @@
+//! Anthropic Messages: plain and SSE (message_start … message_delta with usage
+//! … message_stop), from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL alone.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, streamed_text};
+use crate::upstream::{Reply, Upstream, named};
+
+pub fn message(text: &str, input_tokens: u64, output_tokens: u64) -> Value {
+    json!({
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{ "type": "text", "text": text }],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens }
+    })
+}
+
+/// The event sequence of a streamed message. `output_tokens` arrives only in
+/// `message_delta`; `message_start` carries the input count and a placeholder 1.
+pub fn stream_events(
+    deltas: &[&str],
+    input_tokens: u64,
+    output_tokens: u64,
+    stop: bool,
+) -> Vec<String> {
+    let mut events = vec![
+        named(
+            "message_start",
+            &json!({ "type": "message_start", "message": {
+            "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5",
+            "stop_reason": null, "stop_sequence": null,
+            "usage": { "input_tokens": input_tokens, "output_tokens": 1 } } }),
+        ),
+        named(
+            "content_block_start",
+            &json!({ "type": "content_block_start", "index": 0,
+            "content_block": { "type": "text", "text": "" } }),
+        ),
+        named("ping", &json!({ "type": "ping" })),
+    ];
+    for delta in deltas {
+        events.push(named(
+            "content_block_delta",
+            &json!({ "type": "content_block_delta", "index": 0,
+            "delta": { "type": "text_delta", "text": delta } }),
+        ));
+    }
+    if stop {
+        events.push(named(
+            "content_block_stop",
+            &json!({ "type": "content_block_stop", "index": 0 }),
+        ));
+        events.push(named(
+            "message_delta",
+            &json!({ "type": "message_delta",
+            "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+            "usage": { "output_tokens": output_tokens } }),
+        ));
+        events.push(named("message_stop", &json!({ "type": "message_stop" })));
+    }
+    events
+}
+
+pub async fn anthropic_app(upstream: &Upstream) -> TestApp {
+    spawn_app(
+        &[
+            ("ANTHROPIC_API_KEY", "sk-ant-test"),
+            ("ANTHROPIC_BASE_URL", &upstream.url),
+        ],
+        "",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn generate_sends_the_messages_format_and_parses_usage() {
+    let upstream = Upstream::start(Reply::json(message("Bonjour!", 21, 5))).await;
+    let app = anthropic_app(&upstream).await;
+
+    let (status, body) = app
+        .generate(json!({ "system": "Answer in French.", "prompt": "Say hello" }))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["text"], "Bonjour!");
+    assert_eq!(body["provider"], "anthropic");
+    assert_eq!(
+        body["usage"],
+        json!({ "input_tokens": 21, "output_tokens": 5, "estimated": false })
+    );
+
+    let sent = upstream.last();
+    assert_eq!(sent.path_and_query, "/v1/messages");
+    assert_eq!(sent.header("x-api-key"), Some("sk-ant-test"));
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
+    let sent = sent.json();
+    assert_eq!(sent["system"], "Answer in French.");
+    assert_eq!(
+        sent["messages"],
+        json!([{ "role": "user", "content": "Say hello" }])
+    );
+    assert_eq!(
+        sent["max_tokens"], 1024,
+        "Anthropic requires max_tokens; the default is sent"
+    );
+}
+
+#[tokio::test]
+async fn stream_takes_output_usage_from_message_delta() {
+    let upstream = Upstream::start(Reply::sse(stream_events(
+        &["Hello", ", ", "world"],
+        25,
+        15,
+        true,
+    )))
+    .await;
+    let app = anthropic_app(&upstream).await;
+
+    let events = app.stream(json!({ "prompt": "Greet the world" })).await;
+
+    assert_eq!(streamed_text(&events), "Hello, world");
+    let done = &events.last().unwrap().data;
+    assert_eq!(
+        done["usage"],
+        json!({ "input_tokens": 25, "output_tokens": 15, "estimated": false })
+    );
+    assert_eq!(upstream.last().json()["stream"], true);
+}
+
+#[tokio::test]
+async fn an_error_event_mid_stream_becomes_an_error_event() {
+    let mut events = stream_events(&["partial"], 10, 0, false);
+    events.push(named(
+        "error",
+        &json!({ "type": "error",
+        "error": { "type": "overloaded_error", "message": "Overloaded" } }),
+    ));
+    let upstream = Upstream::start(Reply::sse(events)).await;
+    let app = anthropic_app(&upstream).await;
+
+    let events = app.stream(json!({ "prompt": "hi" })).await;
+
+    assert_eq!(events[0].event, "delta");
+    let last = events.last().unwrap();
+    assert_eq!(last.event, "error");
+    assert_eq!(last.data["error"]["code"], "upstream_stream_error");
+    assert!(
+        last.data["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overloaded_error")
+    );
+}

@@ -1,0 +1,139 @@
+//! `spawn_app`: the application built exactly as `main` builds it, from an
+//! environment map (and optional TOML file) instead of the process env.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ai::config::Config;
+use ai::startup::Application;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::Value;
+
+pub const KEY: &str = "test-internal-key-0123456789";
+
+/// Retries fast enough for tests; everything else at its production default.
+pub const FAST_RETRY: &str = "[retry]\nmax_attempts = 3\nbase_delay_ms = 5\nmax_delay_ms = 20\n";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _config_dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app(env: &[(&str, &str)], config_toml: &str) -> TestApp {
+    let config_dir = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.insert("PORT".into(), "0".into());
+    vars.insert("AI_BIND_ADDRESS".into(), "127.0.0.1".into());
+    vars.insert("AI_INTERNAL_API_KEY".into(), KEY.into());
+    if !config_toml.is_empty() {
+        let path = config_dir.path().join("ai.toml");
+        std::fs::write(&path, config_toml).unwrap();
+        vars.insert("AI_CONFIG_FILE".into(), path.to_str().unwrap().into());
+    }
+    let config = Config::load(&|name| vars.get(name).cloned()).expect("test config is valid");
+    let app = Application::build(config).await.expect("app builds");
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _config_dir: config_dir,
+    }
+}
+
+#[derive(Debug)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: Value,
+}
+
+impl TestApp {
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("x-internal-api-key", KEY)
+            .json(body)
+    }
+
+    pub async fn call(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.post(path, body).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn generate(&self, body: Value) -> (u16, Value) {
+        self.call("/v1/generate", &body).await
+    }
+
+    /// Sends a streaming generate and collects every SSE event (bounded in time).
+    pub async fn stream(&self, mut body: Value) -> Vec<SseEvent> {
+        body["stream"] = Value::Bool(true);
+        let response = self.post("/v1/generate", &body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "stream request refused");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream"),
+            "streams answer with SSE"
+        );
+        let events = response.bytes_stream().eventsource();
+        let collected = tokio::time::timeout(Duration::from_secs(20), events.collect::<Vec<_>>())
+            .await
+            .expect("stream ends");
+        collected
+            .into_iter()
+            .map(|e| e.expect("valid SSE from the gateway"))
+            .map(|e| SseEvent {
+                event: e.event,
+                data: serde_json::from_str(&e.data).expect("event data is JSON"),
+            })
+            .collect()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("x-internal-api-key", KEY)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+}
+
+/// The text of every `delta` event, joined; asserts the stream ended with `done`.
+pub fn streamed_text(events: &[SseEvent]) -> String {
+    let last = events.last().expect("at least one event");
+    assert_eq!(last.event, "done", "stream must end with done: {events:?}");
+    events
+        .iter()
+        .filter(|e| e.event == "delta")
+        .map(|e| e.data["text"].as_str().unwrap())
+        .collect()
+}
+
+/// Sum of a metric's samples whose label set contains every `labels` pair.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .filter(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -1,0 +1,17 @@
+//! The `ai` service's one integration-test binary. Every test starts the real
+//! application (same `Config::load` + `Application::build` as `main`) on
+//! 127.0.0.1:0, against local HTTP servers that speak each provider's wire
+//! format (`upstream.rs`).
+
+mod helpers;
+mod upstream;
+
+mod accounting;
+mod anthropic;
+mod azure;
+mod bedrock;
+mod gemini;
+mod openai;
+mod pii;
+mod resilience;
+mod surface;
