@@ -76,6 +76,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a remote (S3) state lock left behind by a run that crashed.
+    Unlock,
     /// Manage the local AWS emulator used by --local.
     Local {
         #[command(subcommand)]

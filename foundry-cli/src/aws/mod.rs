@@ -161,6 +161,7 @@ impl Intercept for RequestCounter {
 #[derive(Clone)]
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -187,8 +188,17 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        // Path-style addressing when the endpoint is overridden: emulators and
+        // proxies answer on one host name, not one per bucket.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .force_path_style(config.endpoint_url().is_some())
+                .build(),
+        );
         Ok(Self {
             ec2,
+            s3,
             region: region.to_string(),
             requests,
         })

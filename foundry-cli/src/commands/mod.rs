@@ -6,6 +6,7 @@ mod local;
 mod outputs;
 mod plan;
 mod schema;
+mod unlock;
 mod up;
 mod validate;
 
@@ -28,7 +29,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate => (validate::run(g)?, None),
         Command::Schema => (schema::run()?, None),
         Command::Local { action } => (local::run(action)?, None),
-        Command::Outputs { json } => (outputs::run(g, json)?, None),
+        Command::Outputs { json } => outputs::run(g, json).await?,
+        Command::Unlock => unlock::run(g).await?,
         Command::Plan {
             json,
             detailed_exitcode,
@@ -92,7 +94,11 @@ pub fn state_base(g: &Global) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    if g.local { beside.join(".foundry").join("local") } else { beside.to_path_buf() }
+    if g.local {
+        beside.join(".foundry").join("local")
+    } else {
+        beside.to_path_buf()
+    }
 }
 
 pub fn target(g: &Global) -> anyhow::Result<Target> {

@@ -2,13 +2,27 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use foundry::engine::outputs;
+use foundry::stack::StateBackend;
 use foundry::state::StateDir;
 
 use crate::cli::Global;
 
-pub fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(g: &Global, json: bool) -> anyhow::Result<(ExitCode, Option<usize>)> {
     let stack = super::load_stack(g)?;
-    let snapshot = StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?;
+    // Local state needs no AWS call; remote state is read through a session.
+    let (snapshot, requests) = match &stack.state {
+        StateBackend::Local => (
+            StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?,
+            None,
+        ),
+        StateBackend::S3 { .. } => {
+            let session = super::open(g, None).await?;
+            (
+                session.state.load().await?,
+                Some(session.aws.requests.get()),
+            )
+        }
+    };
     if snapshot.outputs.is_empty() {
         bail!(
             "no outputs recorded for {}/{}; run `foundry up --env {}` first",
@@ -22,5 +36,5 @@ pub fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", outputs::human(&snapshot.outputs));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, requests))
 }

@@ -14,7 +14,7 @@ use super::plan::{Action, Plan};
 use super::progress::Progress;
 use crate::aws::{Aws, AwsError};
 use crate::resources::{Observed, Scope};
-use crate::state::{Applied, JournalEntry, Snapshot, StateDir, StateError};
+use crate::state::{Applied, JournalEntry, Snapshot, StateError, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -40,7 +40,7 @@ pub enum ApplyError {
 pub struct Executor<'a> {
     pub aws: &'a Aws,
     pub scope: &'a Scope,
-    pub state: &'a StateDir,
+    pub state: &'a Store,
     pub progress: &'a Progress,
     pub concurrency: usize,
 }
@@ -169,8 +169,8 @@ impl Executor<'_> {
             .values()
             .map(|o| (o.id.clone(), o.physical_id.clone()))
             .collect();
-        let mut snapshot = self.state.load()?;
-        let intents = self.state.pending_intents()?;
+        let mut snapshot = self.state.load().await?;
+        let intents = self.state.pending_intents().await?;
         let mut waiting: Vec<usize> = nodes.iter().map(|n| n.deps.len()).collect();
         let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
         let mut running = FuturesUnordered::new();
@@ -230,7 +230,7 @@ impl Executor<'_> {
                             );
                         }
                     }
-                    self.state.save(&snapshot)?;
+                    self.state.save(&snapshot).await?;
                     for (j, n) in nodes.iter().enumerate() {
                         if n.deps.contains(&i) {
                             waiting[j] -= 1;
@@ -277,7 +277,7 @@ impl Executor<'_> {
                         kind: change.kind,
                         token: token.clone(),
                     };
-                    self.state.journal(&intent).map_err(journal_error)?;
+                    self.state.journal(&intent).await.map_err(journal_error)?;
                     fault::point("before-create", &change.id).await;
                     let physical_id = handler
                         .create(self.aws, self.scope, &change.id, &desired, &token)
@@ -287,7 +287,7 @@ impl Executor<'_> {
                         id: change.id.clone(),
                         physical_id: physical_id.clone(),
                     };
-                    self.state.journal(&done).map_err(journal_error)?;
+                    self.state.journal(&done).await.map_err(journal_error)?;
                     fault::point("after-journal", &change.id).await;
                     Ok(physical_id)
                 }

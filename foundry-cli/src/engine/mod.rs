@@ -17,7 +17,8 @@ use std::path::Path;
 use crate::aws::{Aws, AwsError, Target};
 use crate::resources::Scope;
 use crate::stack::Stack;
-use crate::state::{Lock, StateDir, StateError};
+use crate::stack::StateBackend;
+use crate::state::{Held, S3State, StateDir, StateError, Store};
 
 use self::execute::{ApplyError, Executor};
 use self::graph::{Graph, GraphError};
@@ -42,8 +43,8 @@ pub struct Session {
     pub stack: Stack,
     pub scope: Scope,
     pub aws: Aws,
-    pub state: StateDir,
-    _lock: Option<Lock>,
+    pub state: Store,
+    _lock: Option<Held>,
 }
 
 /// A plan together with what it was computed from.
@@ -62,9 +63,32 @@ impl Session {
         target: &Target,
         lock_for: Option<&str>,
     ) -> Result<Self, EngineError> {
-        let state = StateDir::new(state_base, &stack.name, &stack.env);
-        let lock = lock_for.map(|command| state.lock(command)).transpose()?;
-        let aws = Aws::connect(&stack.region, target).await?;
+        let (state, lock, aws) = match &stack.state {
+            StateBackend::Local => {
+                // Lock before connecting: a second writer fails without any AWS call.
+                let state = Store::Local(StateDir::new(state_base, &stack.name, &stack.env));
+                let lock = match lock_for {
+                    Some(command) => Some(state.lock(command).await?),
+                    None => None,
+                };
+                (state, lock, Aws::connect(&stack.region, target).await?)
+            }
+            StateBackend::S3 { bucket, prefix } => {
+                let aws = Aws::connect(&stack.region, target).await?;
+                let state = Store::S3(S3State::new(
+                    aws.s3.clone(),
+                    bucket,
+                    prefix,
+                    &stack.name,
+                    &stack.env,
+                ));
+                let lock = match lock_for {
+                    Some(command) => Some(state.lock(command).await?),
+                    None => None,
+                };
+                (state, lock, aws)
+            }
+        };
         let scope = Scope::new(&stack.name, &stack.env);
         Ok(Self {
             stack,
@@ -78,7 +102,7 @@ impl Session {
     /// Computes the plan against what AWS reports now. `destroy` plans the
     /// deletion of everything in this stack and environment.
     pub async fn plan(&self, destroy: bool) -> Result<Prepared, EngineError> {
-        let snapshot = self.state.load()?;
+        let snapshot = self.state.load().await?;
         let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
         let graph = if destroy {
             Graph::default()
@@ -117,7 +141,7 @@ impl Session {
         executor
             .apply(&prepared.plan, &prepared.graph, &prepared.world)
             .await?;
-        let snapshot = self.state.load()?;
+        let snapshot = self.state.load().await?;
         let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
         let world = observe::observe(&self.aws, &self.scope, &prefer).await?;
         let outputs = if prepared.graph.resources().is_empty() {
@@ -126,8 +150,9 @@ impl Session {
             outputs::compute(&self.stack, &world)
         };
         self.state
-            .save(&execute::snapshot_from(&world, outputs.clone()))?;
-        self.state.clear_journal()?;
+            .save(&execute::snapshot_from(&world, outputs.clone()))
+            .await?;
+        self.state.clear_journal().await?;
         Ok(outputs)
     }
 }

@@ -20,6 +20,9 @@ pub struct StackFile {
     /// The network tier: VPC, subnets, NAT, endpoints.
     #[serde(default)]
     pub network: NetworkSpec,
+    /// Where foundry keeps its state (journal, cache, lock).
+    #[serde(default)]
+    pub state: StateSpec,
     /// Per-environment overlays: `[env.dev]`, `[env.staging]`, `[env.prod]`.
     /// A value set here replaces the base value for that environment.
     #[serde(default)]
@@ -76,4 +79,24 @@ pub struct SubnetsSpec {
     pub app: Option<Vec<String>>,
     /// Private data subnets (databases); no route to the internet.
     pub data: Option<Vec<String>>,
+}
+
+/// `[state]`: local files beside the stack file (default), or an S3 bucket
+/// shared by a team (with a lock object that `foundry unlock` clears).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// `local` (default) or `s3`.
+    pub backend: Option<StateBackendKind>,
+    /// S3 bucket for `backend = "s3"`; it must exist (versioning recommended).
+    pub bucket: Option<String>,
+    /// Key prefix inside the bucket; default `foundry`.
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackendKind {
+    Local,
+    S3,
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 pub use diagnostic::{Diagnostic, StackFileError};
-pub use file::{NatMode, StackFile};
+pub use file::{NatMode, StackFile, StateBackendKind};
 pub use network::{Network, Tier};
 
 /// A stack with one environment's overlay applied and every value checked.
@@ -23,6 +23,18 @@ pub struct Stack {
     pub region: String,
     pub env: String,
     pub network: Network,
+    pub state: StateBackend,
+}
+
+/// Where state lives, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// `.foundry/state/` beside the stack file.
+    Local,
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
 }
 
 /// Errors of loading a stack file: unreadable, or not a valid stack.
@@ -106,12 +118,14 @@ impl Source {
             &locator,
             &mut diags,
         );
+        let state = resolve_state(&self.file.state, &locator, &mut diags);
         match network {
             Some(network) if diags.is_empty() => Ok(Stack {
                 name: self.file.name.clone(),
                 region: self.file.region.clone(),
                 env: env.to_string(),
                 network,
+                state,
             }),
             _ => Err(StackFileError::new(&self.path, &self.text, diags)),
         }
@@ -177,6 +191,56 @@ fn check_identity(file: &StackFile, locator: &Locator, diags: &mut Vec<Diagnosti
             );
         }
     }
+}
+
+fn resolve_state(
+    spec: &file::StateSpec,
+    locator: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> StateBackend {
+    match spec.backend.unwrap_or(StateBackendKind::Local) {
+        StateBackendKind::Local => {
+            if spec.bucket.is_some() {
+                diags.push(
+                    Diagnostic::new("state.bucket is set but the state backend is local")
+                        .at(locator.span(&["state", "bucket"]))
+                        .help("add backend = \"s3\" to [state], or remove bucket"),
+                );
+            }
+            StateBackend::Local
+        }
+        StateBackendKind::S3 => {
+            let bucket = spec.bucket.clone().unwrap_or_default();
+            if bucket.is_empty() {
+                diags.push(
+                    Diagnostic::new("backend = \"s3\" needs a bucket")
+                        .at(locator.span(&["state"]))
+                        .help("add bucket = \"<an existing S3 bucket>\" to [state]"),
+                );
+            } else if !is_bucket_name(&bucket) {
+                diags.push(
+                    Diagnostic::new(format!("`{bucket}` is not a valid S3 bucket name"))
+                        .at(locator.span(&["state", "bucket"]))
+                        .help("use 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"),
+                );
+            }
+            let prefix = spec
+                .prefix
+                .clone()
+                .unwrap_or_else(|| "foundry".into())
+                .trim_matches('/')
+                .to_string();
+            StateBackend::S3 { bucket, prefix }
+        }
+    }
+}
+
+fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn is_name(s: &str, max: usize) -> bool {

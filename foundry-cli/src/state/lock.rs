@@ -29,8 +29,30 @@ impl std::fmt::Display for LockHolder {
     }
 }
 
+impl LockHolder {
+    /// This process, about to run `command`.
+    pub fn current(command: &str) -> Self {
+        Self {
+            pid: std::process::id(),
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: std::fs::read_to_string("/etc/hostname")
+                .map_or_else(|_| "unknown".into(), |h| h.trim().to_string()),
+            command: command.to_string(),
+            since: now(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    #[error(
+        "another foundry run holds the lock {location}: {holder}. If that run is still going, wait for it; if it crashed, its lock stays until you run `foundry unlock --env {env}`."
+    )]
+    HeldRemote {
+        location: String,
+        holder: String,
+        env: String,
+    },
     #[error(
         "another foundry run holds the lock {path}: {holder}. Wait for it to finish; the lock is released the moment that process exits."
     )]

@@ -5,4 +5,5 @@ mod destroy;
 mod drift;
 mod errors;
 mod provisioning;
+mod remote_state;
 mod support;
