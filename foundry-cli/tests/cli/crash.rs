@@ -87,18 +87,20 @@ async fn up_killed_from_outside_at_arbitrary_moments_converges() {
 #[tokio::test]
 async fn a_second_up_fails_fast_naming_the_lock_holder_and_state_stays_intact() {
     let env = TestEnv::start().await;
+    // One step at a time, so that nothing moves while the first run stalls.
     let mut first = env.spawn(
-        &["up", "--env", "dev", "--yes"],
-        Some("stall@after-journal:vpc"),
+        &["up", "--env", "dev", "--yes", "--concurrency", "1"],
+        Some("stall@after-journal:igw"),
     );
     let journal = env.state_dir("acme", "dev").join("journal.jsonl");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&journal)
-        .is_ok_and(|j| j.contains("\"created\"") && j.contains("\"vpc\""))
-    {
+    while !std::fs::read_to_string(&journal).is_ok_and(|j| {
+        j.lines()
+            .any(|l| l.contains("\"created\"") && l.contains("\"igw\""))
+    }) {
         assert!(
             Instant::now() < deadline,
-            "the first up never created its VPC"
+            "the first up never created its internet gateway"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
