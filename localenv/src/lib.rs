@@ -4,6 +4,7 @@
 //! share); nothing in this crate imitates an API by itself.
 
 pub mod moto;
+pub mod postgres;
 
 use std::path::PathBuf;
 

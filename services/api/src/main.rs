@@ -1,1 +1,86 @@
-fn main() {}
+//! `api [serve]` runs the service; `api migrate` applies the embedded
+//! migrations (only DATABASE_URL is needed for that).
+
+use std::process::ExitCode;
+
+use api::{Application, Config, db};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    api::telemetry::init();
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve().await,
+        Some("migrate") => migrate().await,
+        Some(_) => {
+            eprintln!("usage: api [serve|migrate]");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %app.local_addr(), "listening");
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("api: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> ExitCode {
+    let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("api: missing required environment variable DATABASE_URL");
+        return ExitCode::from(2);
+    };
+    let result = async {
+        let pool = db::pool_for(&url, 2)?;
+        db::migrate(&pool).await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            println!("migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("api: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM (what App Runner/ECS send before stopping a task).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

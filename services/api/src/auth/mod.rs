@@ -1,0 +1,180 @@
+//! Bearer-token authentication: Clerk session JWTs verified against the JWKS.
+//!
+//! Only RS256 and ES256 are accepted; the algorithm must also match the key
+//! the `kid` names, so `none` and HS256-signed-with-the-public-key tokens fail
+//! before any signature check. Tokens are never logged.
+
+pub mod jwks;
+
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use serde::Deserialize;
+
+pub use jwks::JwksCache;
+
+/// Who a verified token speaks for: Clerk's claims, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// Clerk user id (`sub`).
+    pub subject: String,
+    /// Clerk organization id (`org_id`, or `o.id` in v2 session tokens).
+    pub org_id: Option<String>,
+    pub org_role: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed bearer token")]
+    Malformed,
+    #[error("token algorithm not accepted")]
+    UnsupportedAlgorithm,
+    #[error("token signed with an unknown key")]
+    UnknownKey,
+    #[error("token expired")]
+    Expired,
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    #[error("signing keys are unavailable; try again shortly")]
+    KeysUnavailable,
+}
+
+impl AuthError {
+    /// 503 when we could not check (our side), 401 otherwise.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthError::KeysUnavailable)
+    }
+}
+
+/// Clerk session token claims (v1 and v2 shapes).
+#[derive(Debug, Deserialize)]
+struct ClerkClaims {
+    sub: String,
+    #[serde(default)]
+    org_id: Option<String>,
+    #[serde(default)]
+    org_role: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    o: Option<OrgClaim>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrgClaim {
+    id: Option<String>,
+    rol: Option<String>,
+}
+
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+pub struct Authenticator {
+    jwks: JwksCache,
+    issuer: String,
+    audience: Option<String>,
+}
+
+impl Authenticator {
+    pub fn new(jwks: JwksCache, issuer: String, audience: Option<String>) -> Self {
+        Self {
+            jwks,
+            issuer,
+            audience,
+        }
+    }
+
+    /// The bearer token of an `Authorization` header value.
+    pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+        let value = header.ok_or(AuthError::Missing)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Malformed);
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        Ok(token)
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
+            return Err(AuthError::Malformed);
+        }
+        // Unknown algorithms such as `none` do not even parse.
+        let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(AuthError::UnsupportedAlgorithm);
+        }
+        let kid = header.kid.ok_or(AuthError::Invalid("no key id"))?;
+        let key = self.jwks.key(&kid).await?;
+        if key.algorithm != header.alg {
+            return Err(AuthError::UnsupportedAlgorithm);
+        }
+
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        match &self.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+            }
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+            }
+        }
+        let claims = decode::<ClerkClaims>(token, &key.key, &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    ErrorKind::ImmatureSignature => AuthError::Invalid("not yet valid"),
+                    ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer"),
+                    ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience"),
+                    ErrorKind::InvalidSignature => AuthError::Invalid("bad signature"),
+                    ErrorKind::MissingRequiredClaim(_) => AuthError::Invalid("missing claim"),
+                    _ => AuthError::Invalid("rejected"),
+                }
+            })?
+            .claims;
+        if claims.sub.is_empty() {
+            return Err(AuthError::Invalid("empty subject"));
+        }
+        let (o_id, o_rol) = claims.o.map(|o| (o.id, o.rol)).unwrap_or_default();
+        Ok(Identity {
+            subject: claims.sub,
+            org_id: claims.org_id.or(o_id).filter(|s| !s.is_empty()),
+            org_role: claims.org_role.or(o_rol),
+            email: claims.email,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(Authenticator::bearer(None), Err(AuthError::Missing));
+        assert_eq!(
+            Authenticator::bearer(Some("Basic abc")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(
+            Authenticator::bearer(Some("Bearer")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(
+            Authenticator::bearer(Some("Bearer  ")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(Authenticator::bearer(Some("bearer a.b.c")), Ok("a.b.c"));
+    }
+}

@@ -1,0 +1,398 @@
+//! Configuration from the environment, with the names of seed 003 §3.
+//!
+//! Parsing goes through a lookup function so that tests build a `Config` with
+//! the very code production uses, without touching the process environment.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0}")]
+    Missing(&'static str),
+    #[error("invalid value for environment variable {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where the service runs. Development relaxes what production forbids
+/// (introspection, serving an unmigrated schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl AppEnv {
+    pub fn is_dev(self) -> bool {
+        self == AppEnv::Dev
+    }
+}
+
+/// How `/graphql` treats persisted queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistedQueryMode {
+    /// Plain queries only.
+    Off,
+    /// Automatic persisted queries (Apollo APQ): clients may send a hash
+    /// instead of the text once the server has seen it.
+    Automatic,
+    /// Only the queries in the allowlist file (JSON object: sha256 hex → query)
+    /// run; anything else is refused.
+    Allowlist(PathBuf),
+}
+
+/// Token-bucket quotas, in requests per minute; bursts are a sixth of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub ip_per_minute: u32,
+    pub user_queries_per_minute: u32,
+    pub user_mutations_per_minute: u32,
+    pub org_per_minute: u32,
+}
+
+/// A secret that never shows in Debug output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub app_env: AppEnv,
+    pub graphql_playground: bool,
+    pub database_url: Secret,
+    pub db_max_connections: u32,
+    pub aws_region: String,
+    /// `AWS_ENDPOINT_URL`: a local S3 (moto) in tests and local development.
+    pub aws_endpoint_url: Option<String>,
+    /// Static credentials when both `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` are given; otherwise the SDK's default chain.
+    pub aws_static_credentials: Option<(String, Secret)>,
+    pub s3_bucket_uploads: String,
+    pub s3_force_path_style: bool,
+    pub upload_max_bytes: i64,
+    pub upload_allowed_types: Vec<String>,
+    pub upload_url_ttl: Duration,
+    pub clerk_jwks_url: String,
+    pub clerk_issuer: String,
+    pub clerk_audience: Option<String>,
+    pub jwks_cache_ttl: Duration,
+    pub jwks_min_refresh_interval: Duration,
+    pub ai_service_url: String,
+    pub ai_internal_api_key: Secret,
+    pub ai_timeout: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+    pub persisted_queries: PersistedQueryMode,
+    pub rate_limits: RateLimitConfig,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// that sets it, such as App Runner or an ALB).
+    pub trust_forwarded_for: bool,
+    pub otel_exporter_otlp_endpoint: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads a fixed set of variables (tests, tools).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let app_env = match env.optional("APP_ENV").as_deref() {
+            None | Some("prod") | Some("production") => AppEnv::Prod,
+            Some("staging") => AppEnv::Staging,
+            Some("dev") | Some("development") | Some("local") => AppEnv::Dev,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    reason: format!("`{other}` is not one of dev, staging, prod"),
+                });
+            }
+        };
+        let persisted_queries = match env.optional("PERSISTED_QUERIES").as_deref() {
+            None | Some("automatic") => PersistedQueryMode::Automatic,
+            Some("off") => PersistedQueryMode::Off,
+            Some("allowlist") => PersistedQueryMode::Allowlist(PathBuf::from(
+                env.required("PERSISTED_QUERIES_ALLOWLIST")?,
+            )),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PERSISTED_QUERIES",
+                    reason: format!("`{other}` is not one of off, automatic, allowlist"),
+                });
+            }
+        };
+        let aws_static_credentials = match (
+            env.optional("AWS_ACCESS_KEY_ID"),
+            env.optional("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Some(id), Some(secret)) => Some((id, Secret(secret))),
+            _ => None,
+        };
+        Ok(Config {
+            host: env.parse_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
+            port: env.parse_or("PORT", 8080)?,
+            app_env,
+            graphql_playground: env.bool_or("GRAPHQL_PLAYGROUND", false)?,
+            database_url: Secret(env.url("DATABASE_URL", &["postgres", "postgresql"])?),
+            db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10)?,
+            aws_region: env.required("AWS_REGION")?,
+            aws_endpoint_url: env.optional_url("AWS_ENDPOINT_URL")?,
+            aws_static_credentials,
+            s3_bucket_uploads: env.required("S3_BUCKET_UPLOADS")?,
+            s3_force_path_style: env.bool_or("S3_FORCE_PATH_STYLE", false)?,
+            upload_max_bytes: env.parse_or("UPLOAD_MAX_BYTES", 25 * 1024 * 1024)?,
+            upload_allowed_types: env.list_or(
+                "UPLOAD_ALLOWED_TYPES",
+                &[
+                    "application/pdf",
+                    "application/json",
+                    "image/gif",
+                    "image/jpeg",
+                    "image/png",
+                    "image/webp",
+                    "text/csv",
+                    "text/markdown",
+                    "text/plain",
+                ],
+            ),
+            upload_url_ttl: Duration::from_secs(env.parse_or("UPLOAD_URL_TTL_SECS", 300)?),
+            clerk_jwks_url: env.url("CLERK_JWKS_URL", &["https", "http"])?,
+            clerk_issuer: env.required("CLERK_ISSUER")?,
+            clerk_audience: env.optional("CLERK_AUDIENCE"),
+            jwks_cache_ttl: Duration::from_secs(env.parse_or("JWKS_CACHE_TTL_SECS", 600)?),
+            jwks_min_refresh_interval: Duration::from_secs(
+                env.parse_or("JWKS_MIN_REFRESH_SECS", 10)?,
+            ),
+            ai_service_url: env.url("AI_SERVICE_URL", &["https", "http"])?,
+            ai_internal_api_key: Secret(env.required("AI_INTERNAL_API_KEY")?),
+            ai_timeout: Duration::from_millis(env.parse_or("AI_TIMEOUT_MS", 6000)?),
+            cors_allowed_origins: env.list_or("CORS_ALLOWED_ORIGINS", &[]),
+            max_body_bytes: env.parse_or("MAX_BODY_BYTES", 64 * 1024)?,
+            request_timeout: Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECS", 15)?),
+            graphql_max_depth: env.parse_or("GRAPHQL_MAX_DEPTH", 10)?,
+            graphql_max_complexity: env.parse_or("GRAPHQL_MAX_COMPLEXITY", 1000)?,
+            persisted_queries,
+            rate_limits: RateLimitConfig {
+                ip_per_minute: env.positive_or("RATE_LIMIT_IP_PER_MINUTE", 1200)?,
+                user_queries_per_minute: env
+                    .positive_or("RATE_LIMIT_USER_QUERIES_PER_MINUTE", 600)?,
+                user_mutations_per_minute: env
+                    .positive_or("RATE_LIMIT_USER_MUTATIONS_PER_MINUTE", 60)?,
+                org_per_minute: env.positive_or("RATE_LIMIT_ORG_PER_MINUTE", 3000)?,
+            },
+            trust_forwarded_for: env.bool_or("TRUST_X_FORWARDED_FOR", false)?,
+            otel_exporter_otlp_endpoint: env.optional_url("OTEL_EXPORTER_OTLP_ENDPOINT")?,
+        })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn parse_or<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn positive_or(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let value = self.parse_or(name, default)?;
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be greater than zero".into(),
+            });
+        }
+        Ok(value)
+    }
+
+    fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .optional(name)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("`{other}` is not true or false"),
+            }),
+        }
+    }
+
+    fn list_or(&self, name: &str, default: &[&str]) -> Vec<String> {
+        match self.optional(name) {
+            None => default.iter().map(|s| s.to_string()).collect(),
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+
+    fn url(&self, name: &'static str, schemes: &[&str]) -> Result<String, ConfigError> {
+        let value = self.required(name)?;
+        check_url(name, &value, schemes)?;
+        Ok(value)
+    }
+
+    fn optional_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.optional(name) {
+            None => Ok(None),
+            Some(v) => {
+                check_url(name, &v, &["http", "https"])?;
+                Ok(Some(v))
+            }
+        }
+    }
+}
+
+/// A URL with one of `schemes` and a host; the value is never echoed back,
+/// because URLs may carry credentials.
+fn check_url(name: &'static str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let ok = value.split_once("://").is_some_and(|(scheme, rest)| {
+        schemes.contains(&scheme.to_ascii_lowercase().as_str())
+            && !rest.is_empty()
+            && !rest.starts_with('/')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "expected a URL starting with {}://",
+                schemes.join(":// or ")
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("DATABASE_URL", "postgres://u:p@localhost/app"),
+            ("AWS_REGION", "us-east-1"),
+            ("S3_BUCKET_UPLOADS", "uploads"),
+            (
+                "CLERK_JWKS_URL",
+                "https://clerk.example/.well-known/jwks.json",
+            ),
+            ("CLERK_ISSUER", "https://clerk.example"),
+            ("AI_SERVICE_URL", "http://localhost:8081"),
+            ("AI_INTERNAL_API_KEY", "k"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn minimal_environment_gives_secure_defaults() {
+        let config = Config::from_map(&base()).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.app_env, AppEnv::Prod);
+        assert!(!config.graphql_playground);
+        assert_eq!(config.clerk_audience, None);
+        assert_eq!(config.persisted_queries, PersistedQueryMode::Automatic);
+        assert_eq!(config.ai_timeout, Duration::from_secs(6));
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for name in [
+            "DATABASE_URL",
+            "AWS_REGION",
+            "S3_BUCKET_UPLOADS",
+            "CLERK_JWKS_URL",
+            "CLERK_ISSUER",
+            "AI_SERVICE_URL",
+            "AI_INTERNAL_API_KEY",
+        ] {
+            let mut vars = base();
+            vars.remove(name);
+            let err = Config::from_map(&vars).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(name));
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_without_echoing_secrets() {
+        let cases = [
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://secret@host/db"),
+            ("CLERK_JWKS_URL", "not a url"),
+            ("GRAPHQL_PLAYGROUND", "maybe"),
+            ("APP_ENV", "qa"),
+            ("RATE_LIMIT_IP_PER_MINUTE", "0"),
+        ];
+        for (name, value) in cases {
+            let mut vars = base();
+            vars.insert(name.into(), value.into());
+            let err = Config::from_map(&vars).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+            assert!(!err.contains("secret@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config::from_map(&base()).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("u:p@localhost"));
+        assert!(!debug.contains("\"k\""));
+    }
+}

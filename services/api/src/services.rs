@@ -1,0 +1,25 @@
+//! The long-lived things resolvers use, built once at start-up.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::ai::AiClient;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use crate::store::identity::IdentityCache;
+
+pub struct UploadLimits {
+    pub max_bytes: i64,
+    pub allowed_types: Vec<String>,
+    pub url_ttl: Duration,
+}
+
+pub struct Services {
+    pub db: PgPool,
+    pub identities: IdentityCache,
+    pub storage: Storage,
+    pub uploads: UploadLimits,
+    pub ai: AiClient,
+    pub metrics: std::sync::Arc<Metrics>,
+}

@@ -1,0 +1,90 @@
+use serde_json::json;
+
+use crate::helpers::{error_code, spawn_app};
+
+const GENERATE: &str = "mutation($p: String!) { generate(input: { prompt: $p, maxTokens: 64 }) {
+    text latencyMs model provider usage { inputTokens outputTokens } job { id status latencyMs inputTokens outputTokens requestId } auditEventId } }";
+
+#[tokio::test]
+async fn generate_returns_text_and_latency_and_writes_a_job() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    let client_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&token)
+        .header("traceparent", client_trace)
+        .json(&json!({ "query": GENERATE, "variables": { "p": "hello there world" } }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let out = &body["data"]["generate"];
+    assert_eq!(out["text"], "echo: hello there world", "{body}");
+    assert_eq!(out["latencyMs"], 42);
+    assert_eq!(out["usage"], json!({ "inputTokens": 3, "outputTokens": 7 }));
+    assert_eq!(out["job"]["status"], "SUCCEEDED");
+    assert_eq!(out["job"]["requestId"], "req-123");
+
+    let (status, tokens_in, tokens_out, latency): (String, i32, i32, i32) =
+        sqlx::query_as("SELECT status, input_tokens, output_tokens, latency_ms FROM jobs")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), tokens_in, tokens_out, latency),
+        ("SUCCEEDED", 3, 7, 42)
+    );
+
+    // The ai service got ids (not emails), the key, and the caller's trace.
+    let calls = app.ai.calls();
+    assert_eq!(calls.len(), 1);
+    let headers = &calls[0].headers;
+    let (org, user): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT org_id, user_id FROM memberships")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(headers["x-org-id"], org.to_string());
+    assert_eq!(headers["x-user-id"], user.to_string());
+    assert!(headers["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert_eq!(calls[0].body["max_tokens"], 64);
+    assert!(!calls[0].body.to_string().contains("example.com"));
+}
+
+#[tokio::test]
+async fn when_the_ai_service_is_down_generate_fails_typed_and_everything_else_works() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    app.ai.set_down(true);
+    let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+    assert_eq!(error_code(&body), "AI_UNAVAILABLE", "{body}");
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'FAILED'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(failed, 1);
+    // The rest of the API is unaffected.
+    app.create_document(&token, "still works").await;
+    // After repeated failures the breaker opens: fast failures, same code.
+    for _ in 0..5 {
+        let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+        assert_eq!(error_code(&body), "AI_UNAVAILABLE");
+    }
+    let before = app.ai.calls().len();
+    app.ai.set_down(false);
+    let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("circuit open"),
+        "{body}"
+    );
+    assert_eq!(
+        app.ai.calls().len(),
+        before,
+        "an open circuit makes no call"
+    );
+}

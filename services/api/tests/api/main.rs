@@ -1,0 +1,10 @@
+//! One integration-test binary for the api crate (see helpers::spawn_app).
+
+mod auth;
+mod generate;
+mod hardening;
+mod health;
+mod helpers;
+mod pagination;
+mod tenancy;
+mod uploads;

@@ -1,0 +1,110 @@
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+const FORWARD: &str = "query($n: Int, $after: String) { documents(first: $n, after: $after) {
+    edges { cursor node { title } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+const BACKWARD: &str = "query($n: Int, $before: String) { documents(last: $n, before: $before) {
+    edges { cursor node { title } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+
+fn titles(conn: &Value) -> Vec<String> {
+    conn["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn documents_paginate_both_ways_with_cursors_that_stay_stable_while_rows_arrive() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    for i in 0..7 {
+        app.create_document(&token, &format!("doc-{i}")).await;
+    }
+    // Newest first: doc-6 … doc-0.
+    let page1 = app.data(&token, FORWARD, json!({ "n": 3 })).await["documents"].clone();
+    assert_eq!(titles(&page1), ["doc-6", "doc-5", "doc-4"]);
+    assert_eq!(page1["pageInfo"]["hasNextPage"], true);
+    assert_eq!(page1["pageInfo"]["hasPreviousPage"], false);
+
+    // New rows arrive at the head; the cursor still continues where it was.
+    for i in 7..10 {
+        app.create_document(&token, &format!("doc-{i}")).await;
+    }
+    let after = page1["pageInfo"]["endCursor"].clone();
+    let page2 = app
+        .data(&token, FORWARD, json!({ "n": 3, "after": after }))
+        .await["documents"]
+        .clone();
+    assert_eq!(titles(&page2), ["doc-3", "doc-2", "doc-1"]);
+    assert_eq!(page2["pageInfo"]["hasNextPage"], true);
+    assert_eq!(page2["pageInfo"]["hasPreviousPage"], true);
+    let page3 = app
+        .data(
+            &token,
+            FORWARD,
+            json!({ "n": 3, "after": page2["pageInfo"]["endCursor"] }),
+        )
+        .await["documents"]
+        .clone();
+    assert_eq!(titles(&page3), ["doc-0"]);
+    assert_eq!(page3["pageInfo"]["hasNextPage"], false);
+
+    // Backward from page 2's start: the rows just before it, now including the new ones.
+    let back = app
+        .data(
+            &token,
+            BACKWARD,
+            json!({ "n": 4, "before": page2["pageInfo"]["startCursor"] }),
+        )
+        .await["documents"]
+        .clone();
+    assert_eq!(titles(&back), ["doc-7", "doc-6", "doc-5", "doc-4"]);
+    assert_eq!(back["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(back["pageInfo"]["hasNextPage"], true);
+    let back2 = app
+        .data(
+            &token,
+            BACKWARD,
+            json!({ "n": 4, "before": back["pageInfo"]["startCursor"] }),
+        )
+        .await["documents"]
+        .clone();
+    assert_eq!(titles(&back2), ["doc-9", "doc-8"]);
+    assert_eq!(back2["pageInfo"]["hasPreviousPage"], false);
+
+    // `last` alone: the oldest rows, in list order.
+    let tail = app.data(&token, BACKWARD, json!({ "n": 2 })).await["documents"].clone();
+    assert_eq!(titles(&tail), ["doc-1", "doc-0"]);
+
+    // Each edge's cursor equals the page's start/end cursors.
+    assert_eq!(
+        page2["edges"][0]["cursor"],
+        page2["pageInfo"]["startCursor"]
+    );
+    assert_eq!(page2["edges"][2]["cursor"], page2["pageInfo"]["endCursor"]);
+}
+
+#[tokio::test]
+async fn bad_pagination_arguments_are_client_errors() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    for (query, vars) in [
+        (FORWARD, json!({ "n": 1000 })),
+        (FORWARD, json!({ "n": -1 })),
+        (FORWARD, json!({ "n": 2, "after": "not-a-cursor" })),
+        (
+            "{ documents(first: 1, last: 1) { edges { cursor } } }",
+            json!({}),
+        ),
+    ] {
+        let (_, body) = app.gql(&token, query, vars).await;
+        assert_eq!(
+            crate::helpers::error_code(&body),
+            "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+}
