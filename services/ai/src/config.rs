@@ -150,6 +150,46 @@ pub struct AwsCredentials {
     pub session_token: Option<Secret>,
 }
 
+/// Where the internal API key comes from. Secrets Manager is read once at
+/// start-up (App Runner and ECS can also inject the secret as the env var).
+#[derive(Debug, Clone)]
+pub enum InternalKeySource {
+    Value(Secret),
+    SecretsManager { secret_id: String, aws: AwsEnv },
+}
+
+/// AWS settings read through the same lookup as everything else, so tests can
+/// point the SDK at a local endpoint without touching the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct AwsEnv {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Explicit credentials; None = the SDK's default chain.
+    pub credentials: Option<AwsCredentials>,
+}
+
+impl AwsEnv {
+    fn load(
+        get: &dyn Fn(&str) -> Option<String>,
+        service_endpoint_var: &str,
+    ) -> Result<AwsEnv, ConfigError> {
+        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret)) => Some(AwsCredentials {
+                access_key_id,
+                secret_access_key: Secret::new(secret),
+                session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
+            }),
+            (Some(_), None) => return Err(ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into())),
+            _ => None,
+        };
+        Ok(AwsEnv {
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            endpoint_url: get(service_endpoint_var).or_else(|| get("AWS_ENDPOINT_URL")),
+            credentials,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     pub name: String,
@@ -162,9 +202,8 @@ pub struct ProviderConfig {
     pub models: Vec<String>,
     pub timeout: Duration,
     pub api_version: Option<String>,
-    pub region: Option<String>,
-    /// Explicit credentials from the environment lookup; None = the AWS default chain.
-    pub aws_credentials: Option<AwsCredentials>,
+    /// Bedrock only: region, endpoint and credentials for the SDK.
+    pub aws: Option<AwsEnv>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -268,7 +307,7 @@ impl Default for RedactionConfig {
 pub struct Config {
     pub bind_address: IpAddr,
     pub port: u16,
-    pub internal_api_key: Secret,
+    pub internal_api_key: InternalKeySource,
     pub providers: Vec<ProviderConfig>,
     /// Alias → ordered fallback chain of `provider/model` targets.
     pub aliases: BTreeMap<String, Vec<String>>,
@@ -348,14 +387,23 @@ impl Config {
                 .map_err(|e| ConfigError::invalid("AI_BIND_ADDRESS", e))?,
             None => IpAddr::from([0, 0, 0, 0]),
         };
-        let internal_api_key = get("AI_INTERNAL_API_KEY")
-            .ok_or_else(|| ConfigError::Missing("AI_INTERNAL_API_KEY".into()))?;
-        if internal_api_key.len() < 16 {
-            return Err(ConfigError::invalid(
-                "AI_INTERNAL_API_KEY",
-                "must be at least 16 characters",
-            ));
-        }
+        let internal_api_key = match (
+            get("AI_INTERNAL_API_KEY"),
+            get("AI_INTERNAL_API_KEY_SECRET_ID"),
+        ) {
+            (Some(key), _) => {
+                InternalKeySource::Value(validate_internal_key("AI_INTERNAL_API_KEY", key)?)
+            }
+            (None, Some(secret_id)) => InternalKeySource::SecretsManager {
+                secret_id,
+                aws: AwsEnv::load(&get, "AWS_ENDPOINT_URL_SECRETS_MANAGER")?,
+            },
+            (None, None) => {
+                return Err(ConfigError::Missing(
+                    "AI_INTERNAL_API_KEY (or AI_INTERNAL_API_KEY_SECRET_ID)".into(),
+                ));
+            }
+        };
 
         let file = match get("AI_CONFIG_FILE") {
             Some(path) => {
@@ -390,7 +438,7 @@ impl Config {
                 )?);
             }
         }
-        if !providers.iter().any(|p| p.name == "bedrock") && aws_chain_configured(&get) {
+        if !providers.iter().any(|p| p.name == "bedrock") && bedrock_from_env(&get) {
             providers.push(provider_from_file(
                 "bedrock",
                 &FileProvider::default(),
@@ -401,7 +449,7 @@ impl Config {
         let config = Config {
             bind_address,
             port,
-            internal_api_key: Secret::new(internal_api_key),
+            internal_api_key,
             providers,
             aliases: file
                 .models
@@ -483,20 +531,30 @@ impl Config {
     }
 }
 
-fn aws_chain_configured(get: &dyn Fn(&str) -> Option<String>) -> bool {
+/// Short keys are guessable; the same rule applies to a key from Secrets Manager.
+pub fn validate_internal_key(source: &str, key: String) -> Result<Secret, ConfigError> {
+    let key = key.trim().to_string();
+    if key.len() < 16 {
+        return Err(ConfigError::invalid(
+            source,
+            "the internal API key must be at least 16 characters",
+        ));
+    }
+    Ok(Secret::new(key))
+}
+
+/// Bedrock from the environment alone: a region plus either explicit
+/// credentials/profile or `AI_BEDROCK_MODEL`. A task role by itself (ECS, App
+/// Runner) does not switch Bedrock on, or every deployment on AWS would grow a
+/// second provider and lose its "only one provider" default.
+fn bedrock_from_env(get: &dyn Fn(&str) -> Option<String>) -> bool {
     let region = get("AWS_REGION")
         .or_else(|| get("AWS_DEFAULT_REGION"))
         .is_some();
-    let credentials = [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_PROFILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ]
-    .iter()
-    .any(|v| get(v).is_some());
-    region && credentials
+    let chosen = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AI_BEDROCK_MODEL"]
+        .iter()
+        .any(|v| get(v).is_some());
+    region && chosen
 }
 
 fn provider_from_file(
@@ -567,6 +625,11 @@ fn provider_from_file(
                 .then(|| get("AZURE_OPENAI_DEPLOYMENT"))
                 .flatten()
         })
+        .or_else(|| {
+            (kind == ProviderKind::Bedrock)
+                .then(|| get("AI_BEDROCK_MODEL"))
+                .flatten()
+        })
         .unwrap_or_else(|| kind.default_model().to_string());
     let embedding_model = spec
         .embedding_model
@@ -577,24 +640,13 @@ fn provider_from_file(
                 .flatten()
         })
         .or_else(|| kind.default_embedding_model().map(str::to_owned));
-    let (region, aws_credentials) = if kind == ProviderKind::Bedrock {
-        let region = spec
-            .region
-            .clone()
-            .or_else(|| get("AWS_REGION"))
-            .or_else(|| get("AWS_DEFAULT_REGION"));
-        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
-            (Some(access_key_id), Some(secret)) => Some(AwsCredentials {
-                access_key_id,
-                secret_access_key: Secret::new(secret),
-                session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
-            }),
-            (Some(_), None) => return Err(ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into())),
-            _ => None,
-        };
-        (region, credentials)
+    let aws = if kind == ProviderKind::Bedrock {
+        let mut aws = AwsEnv::load(get, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME")?;
+        aws.region = spec.region.clone().or(aws.region);
+        aws.endpoint_url = base_url.clone();
+        Some(aws)
     } else {
-        (None, None)
+        None
     };
     Ok(ProviderConfig {
         name: name.to_string(),
@@ -608,8 +660,7 @@ fn provider_from_file(
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
         api_version,
-        region,
-        aws_credentials,
+        aws,
     })
 }
 
@@ -630,7 +681,16 @@ mod tests {
     #[test]
     fn internal_key_is_required_and_named() {
         let err = load(&[]).unwrap_err();
-        assert_eq!(err.to_string(), "AI_INTERNAL_API_KEY must be set");
+        assert_eq!(
+            err.to_string(),
+            "AI_INTERNAL_API_KEY (or AI_INTERNAL_API_KEY_SECRET_ID) must be set"
+        );
+        let err = load(&[("AI_INTERNAL_API_KEY", "short")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("AI_INTERNAL_API_KEY is invalid"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -683,5 +743,29 @@ mod tests {
         let config = load(&[KEY, ("OPENAI_API_KEY", "sk-very-secret")]).unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("sk-very-secret") && !printed.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn bedrock_needs_a_region_and_an_explicit_choice() {
+        let region_only = load(&[KEY, ("AWS_REGION", "us-east-1")]).unwrap();
+        assert!(
+            region_only.providers.is_empty(),
+            "a task role alone does not switch Bedrock on"
+        );
+        let chosen = load(&[
+            KEY,
+            ("AWS_REGION", "eu-west-1"),
+            ("AI_BEDROCK_MODEL", "anthropic.claude-x"),
+        ])
+        .unwrap();
+        let bedrock = &chosen.providers[0];
+        assert_eq!(
+            (bedrock.kind, bedrock.default_model.as_str()),
+            (ProviderKind::Bedrock, "anthropic.claude-x")
+        );
+        assert_eq!(
+            bedrock.aws.as_ref().unwrap().region.as_deref(),
+            Some("eu-west-1")
+        );
     }
 }

@@ -199,14 +199,9 @@ async fn build_provider(
         }
         ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(http, &base()?, key()?)),
         ProviderKind::Gemini => Arc::new(gemini::Gemini::new(http, &base()?, key()?)),
-        ProviderKind::Bedrock => Arc::new(
-            bedrock::Bedrock::new(
-                spec.region.as_deref(),
-                spec.base_url.as_deref(),
-                spec.aws_credentials.as_ref(),
-            )
-            .await,
-        ),
+        ProviderKind::Bedrock => {
+            Arc::new(bedrock::Bedrock::new(&spec.aws.clone().unwrap_or_default()).await)
+        }
         ProviderKind::Echo => Arc::new(echo::Echo),
     })
 }

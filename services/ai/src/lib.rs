@@ -6,6 +6,7 @@
 pub mod accounting;
 pub mod api_types;
 pub mod auth;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod context;

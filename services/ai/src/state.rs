@@ -6,7 +6,9 @@ use crate::accounting::caps::TokenCaps;
 use crate::accounting::metrics::Metrics;
 use crate::accounting::pricing::PriceTable;
 use crate::catalog::Catalog;
-use crate::config::{Config, LimitsConfig, ProviderKind, RedactionConfig, Secret};
+use crate::config::{
+    Config, InternalKeySource, LimitsConfig, ProviderKind, RedactionConfig, Secret,
+};
 use crate::gateway::Gateway;
 use crate::guardrails::moderation::LocalModerator;
 use crate::guardrails::pii::Redactor;
@@ -30,6 +32,12 @@ pub struct AppState {
 
 impl AppState {
     pub async fn build(config: &Config) -> anyhow::Result<SharedState> {
+        let internal_api_key = match &config.internal_api_key {
+            InternalKeySource::Value(key) => key.clone(),
+            InternalKeySource::SecretsManager { secret_id, aws } => {
+                crate::aws::internal_key_from_secrets_manager(secret_id, aws).await?
+            }
+        };
         let metrics = Arc::new(Metrics::new());
         let gateway = Gateway::new(config, metrics.clone()).await?;
         let moderation_provider = config.moderation_provider.clone().or_else(|| {
@@ -40,7 +48,7 @@ impl AppState {
                 .map(|p| p.name.clone())
         });
         Ok(Arc::new(AppState {
-            internal_api_key: config.internal_api_key.clone(),
+            internal_api_key,
             gateway,
             catalog: Catalog::new(config),
             caps: TokenCaps::new(

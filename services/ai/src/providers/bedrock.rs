@@ -1,12 +1,9 @@
 //! Amazon Bedrock through the AWS SDK (SigV4, event-stream decoding):
 //! Converse, ConverseStream and, for embeddings, InvokeModel with the Titan
-//! text-embeddings body. The SDK's own retries are off: the gateway retries.
+//! text-embeddings body. The SDK's own retries are off (see `aws.rs`): the gateway retries.
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::Client;
-use aws_sdk_bedrockruntime::config::{Credentials, Region};
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseOutput, ConverseStreamOutput,
@@ -20,7 +17,7 @@ use super::{
     ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Provider, ProviderError, Role,
     StreamEvent, Usage,
 };
-use crate::config::{AwsCredentials, Secret};
+use crate::config::AwsEnv;
 
 const KIND: &str = "bedrock";
 
@@ -29,35 +26,9 @@ pub struct Bedrock {
 }
 
 impl Bedrock {
-    /// `credentials` None means the standard AWS chain (env, profile, container, IMDS).
-    pub async fn new(
-        region: Option<&str>,
-        endpoint_url: Option<&str>,
-        credentials: Option<&AwsCredentials>,
-    ) -> Self {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::disabled());
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region.to_string()));
-        }
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(creds) = credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                creds.access_key_id.clone(),
-                creds.secret_access_key.expose(),
-                creds
-                    .session_token
-                    .as_ref()
-                    .map(Secret::expose)
-                    .map(str::to_owned),
-                None,
-                "ai-gateway-environment",
-            ));
-        }
+    pub async fn new(aws: &AwsEnv) -> Self {
         Bedrock {
-            client: Client::new(&loader.load().await),
+            client: Client::new(&crate::aws::sdk_config(aws).await),
         }
     }
 

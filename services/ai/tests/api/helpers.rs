@@ -29,7 +29,9 @@ pub async fn spawn_app(env: &[(&str, &str)], config_toml: &str) -> TestApp {
         .collect();
     vars.insert("PORT".into(), "0".into());
     vars.insert("AI_BIND_ADDRESS".into(), "127.0.0.1".into());
-    vars.insert("AI_INTERNAL_API_KEY".into(), KEY.into());
+    if !vars.contains_key("AI_INTERNAL_API_KEY_SECRET_ID") {
+        vars.insert("AI_INTERNAL_API_KEY".into(), KEY.into());
+    }
     if !config_toml.is_empty() {
         let path = config_dir.path().join("ai.toml");
         std::fs::write(&path, config_toml).unwrap();

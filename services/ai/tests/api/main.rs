@@ -14,4 +14,5 @@ mod gemini;
 mod openai;
 mod pii;
 mod resilience;
+mod secrets;
 mod surface;
