@@ -768,4 +768,20 @@ mod tests {
             Some("eu-west-1")
         );
     }
+
+    #[test]
+    fn the_example_config_file_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ai.example.toml");
+        let config = load(&[
+            KEY,
+            ("AI_CONFIG_FILE", path),
+            ("OPENAI_API_KEY", "sk-1"),
+            ("OPENAI_EU_API_KEY", "sk-2"),
+            ("ANTHROPIC_API_KEY", "sk-3"),
+        ])
+        .unwrap();
+        assert_eq!(config.providers.len(), 4);
+        assert_eq!(config.aliases["fast"].len(), 3);
+        assert_eq!(config.limits.orgs["org_2abc"], 10_000_000);
+    }
 }
