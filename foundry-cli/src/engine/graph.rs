@@ -12,7 +12,7 @@ use crate::resources::Kind;
 /// A property value. `Ref` and `Unknown` exist only in desired state: a `Ref`
 /// names another resource whose physical id it stands for, `Unknown` is a
 /// `Ref` whose target does not exist yet ("known after apply").
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     Bool(bool),
@@ -20,10 +20,25 @@ pub enum Value {
     Str(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
-    #[serde(skip)]
+    #[serde(skip_deserializing)]
     Ref(String),
-    #[serde(skip)]
+    #[serde(skip_deserializing)]
     Unknown,
+}
+
+/// Plain JSON for values; what is not known yet is the string
+/// `(known after apply)`, as in the human plan.
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Str(v) => s.serialize_str(v),
+            Value::List(items) => items.serialize(s),
+            Value::Map(m) => m.serialize(s),
+            Value::Ref(_) | Value::Unknown => s.serialize_str("(known after apply)"),
+        }
+    }
 }
 
 pub type Props = BTreeMap<String, Value>;

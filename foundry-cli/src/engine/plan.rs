@@ -126,7 +126,10 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
                 key: key.clone(),
                 before: have.cloned(),
                 after: Some(want.clone()),
-                forces_replacement: force_new.contains(&key.as_str()),
+                // Setting a property the resource lacks (an internet gateway
+                // left unattached by a crash) completes it in place;
+                // changing one it has is what forces a new resource.
+                forces_replacement: have.is_some() && force_new.contains(&key.as_str()),
                 drift,
             });
         }

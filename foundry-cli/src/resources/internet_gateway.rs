@@ -1,5 +1,6 @@
-//! Internet gateway and its attachment to the VPC (`vpc_id`), which is
-//! updatable: a crash between create and attach is repaired by the next run.
+//! Internet gateway and its attachment to the VPC (`vpc_id`). A gateway left
+//! unattached by a crash is attached by the next run; moving to another VPC
+//! replaces it, so that it is detached before its old VPC is deleted.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2Type;
@@ -38,7 +39,7 @@ async fn detach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
 #[async_trait]
 impl ResourceType for InternetGateway {
     fn force_new(&self) -> &'static [&'static str] {
-        &[]
+        &["vpc_id"]
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -92,10 +93,9 @@ impl ResourceType for InternetGateway {
         Ok(igw)
     }
 
+    /// Only reached for a gateway without attachment (`vpc_id` forces
+    /// replacement otherwise): attach it.
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
-        if let Some(old) = current.props.get("vpc_id").and_then(Value::as_str) {
-            detach(aws, &current.physical_id, old).await?;
-        }
         attach(aws, &current.physical_id, prop_str(desired, "vpc_id")).await
     }
 

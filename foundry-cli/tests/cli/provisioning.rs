@@ -3,6 +3,24 @@ use crate::support::{Census, TestEnv, reference_census, vpc_filter};
 #[tokio::test]
 async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing() {
     let env = TestEnv::start().await;
+    let plan = env.foundry(&["plan", "--env", "dev", "--json", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(2), "{}", plan.stderr());
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
+    assert_eq!(plan["summary"]["create"], 21);
+    let subnet = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "subnet-app-a")
+        .unwrap();
+    let vpc_id = subnet["attrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "vpc_id")
+        .unwrap();
+    assert_eq!(vpc_id["after"], "(known after apply)");
+
     let up = env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert!(
         up.stdout()
