@@ -238,7 +238,12 @@ impl MotoServer {
                 if let Some(status) = child.try_wait().map_err(io_err(&moto_server))? {
                     return Err(MotoError::Exited { status, log });
                 }
-                return Ok(Self { child, port, log, _reservation: reservation });
+                return Ok(Self {
+                    child,
+                    port,
+                    log,
+                    _reservation: reservation,
+                });
             }
         }
         let _ = child.kill();
