@@ -108,9 +108,13 @@ impl Gateway {
             loop {
                 attempt += 1;
                 let Some(permit) = upstream.breaker.try_acquire() else {
-                    last_error = Some(ProviderError::CircuitOpen {
-                        provider: target.provider.clone(),
-                    });
+                    // If this request's own failures just opened the breaker, their
+                    // error says more than "circuit open".
+                    if attempt == 1 {
+                        last_error = Some(ProviderError::CircuitOpen {
+                            provider: target.provider.clone(),
+                        });
+                    }
                     break;
                 };
                 let result = match tokio::time::timeout(

@@ -272,3 +272,40 @@ async fn a_client_that_disconnects_cancels_the_upstream_stream() {
     }
     assert_eq!(disconnects, 1.0);
 }
+
+#[tokio::test]
+async fn connect_errors_are_retried_then_the_chain_falls_back() {
+    // A port that was bound and released: nothing listens there.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let config = format!(
+        "[providers.openai]\nbase_url = \"{dead}/v1\"\n\n[providers.echo]\nkind = \"echo\"\n\n\
+         [models.resilient]\ntargets = [\"openai/gpt-4o-mini\", \"echo/echo-1\"]\n\n{FAST_RETRY}"
+    );
+    let app = spawn_app(&[("OPENAI_API_KEY", "sk-o")], &config).await;
+
+    let (status, body) = app
+        .generate(json!({ "model": "resilient", "prompt": "still here" }))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["provider"], "echo");
+    assert_eq!(body["text"], "still here");
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "ai_upstream_retries_total",
+            &[("provider", "openai"), ("reason", "upstream_unavailable")]
+        ),
+        2.0
+    );
+
+    let (status, body) = app
+        .generate(json!({ "model": "openai/gpt-4o-mini", "prompt": "hi" }))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_unavailable");
+}
