@@ -107,6 +107,10 @@ pub fn target(g: &Global) -> anyhow::Result<Target> {
     }
     let running =
         foundry::local::ensure_running().context("cannot start the local AWS emulator")?;
+    eprintln!(
+        "Using the local AWS emulator at {} (`foundry local stop` ends it).",
+        running.endpoint()
+    );
     Ok(Target::Local {
         endpoint: running.endpoint(),
     })

@@ -20,11 +20,16 @@ pub struct LockHolder {
 
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.since);
         let age = now().saturating_sub(self.since);
         write!(
             f,
-            "`{}` (pid {}, {}@{}), running for {}s",
-            self.command, self.pid, self.user, self.host, age
+            "`{}` (pid {}, {}@{}), started {} ({age}s ago)",
+            self.command,
+            self.pid,
+            self.user,
+            self.host,
+            humantime::format_rfc3339_seconds(started)
         )
     }
 }
@@ -143,6 +148,7 @@ mod tests {
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
+        assert!(err.contains(", started 20"), "names the start time: {err}");
         drop(first);
         Lock::acquire(&path, "foundry plan").unwrap();
     }

@@ -4,6 +4,7 @@ mod crash;
 mod destroy;
 mod drift;
 mod errors;
+mod local;
 mod provisioning;
 mod remote_state;
 mod support;
