@@ -257,6 +257,60 @@ impl Executor<'_> {
         }
     }
 
+    /// Creates, riding out AWS's eventual consistency: an id returned by one
+    /// create may be unknown to the next call for a few seconds, which shows
+    /// as a NotFound error. If our resource exists by then (the failure came
+    /// after its create call), it is completed in place; otherwise the create
+    /// is retried with the same idempotency token.
+    async fn create_consistently(
+        &self,
+        change: &super::plan::Change,
+        desired: &Props,
+        token: &str,
+    ) -> Result<String, AwsError> {
+        let handler = change.kind.handler();
+        let mut delay = std::time::Duration::from_millis(500);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let attempt = async {
+                fault::not_found("before-create", &change.id)?;
+                let id = handler
+                    .create(self.aws, self.scope, &change.id, desired, token)
+                    .await?;
+                fault::not_found("after-create", &change.id)?;
+                Ok::<_, AwsError>(id)
+            };
+            match attempt.await {
+                Ok(id) => return Ok(id),
+                Err(e) if e.is_not_found() && std::time::Instant::now() < deadline => {}
+                Err(e) => return Err(e),
+            }
+            let ours = handler
+                .observe(self.aws, self.scope)
+                .await?
+                .into_iter()
+                .find(|o| o.id == change.id);
+            if let Some(current) = ours {
+                // Never create again once ours exists: finish it instead.
+                let complete = desired.iter().all(|(k, v)| current.props.get(k) == Some(v));
+                if complete {
+                    return Ok(current.physical_id);
+                }
+                loop {
+                    match handler.update(self.aws, &current, desired).await {
+                        Ok(()) => return Ok(current.physical_id),
+                        Err(e) if e.is_not_found() && std::time::Instant::now() < deadline => {
+                            tokio::time::sleep(delay).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        }
+    }
+
     /// One step; returns the physical id and the properties now applied.
     async fn run(
         &self,
@@ -279,9 +333,7 @@ impl Executor<'_> {
                     };
                     self.state.journal(&intent).await.map_err(journal_error)?;
                     fault::point("before-create", &change.id).await;
-                    let physical_id = handler
-                        .create(self.aws, self.scope, &change.id, &desired, &token)
-                        .await?;
+                    let physical_id = self.create_consistently(change, &desired, &token).await?;
                     fault::point("after-create", &change.id).await;
                     let done = JournalEntry::Created {
                         id: change.id.clone(),

@@ -1,10 +1,16 @@
 //! Fault injection for crash tests: `FOUNDRY_FAULT=kill@after-create:nat-a`
 //! makes the process SIGKILL itself at that point, `stall@...` makes it hang
-//! there (holding the lock). Points: `before-create`, `after-create` (the
-//! create call returned, nothing recorded yet), `after-journal`.
+//! there (holding the lock), `notfound@...` fails there once the way AWS does
+//! for an id it does not know yet (eventual consistency). Points:
+//! `before-create`, `after-create` (the create call returned, nothing
+//! recorded yet), `after-journal`, and `mid-create` (route tables: created,
+//! routes not yet added).
 //! Unset, this costs one environment lookup per process.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::aws::AwsError;
 
 fn spec() -> Option<&'static (String, String)> {
     static SPEC: OnceLock<Option<(String, String)>> = OnceLock::new();
@@ -33,4 +39,24 @@ pub async fn point(name: &str, id: &str) {
         "stall" => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
         _ => {}
     }
+}
+
+/// `notfound@<point>:<id>`: an `InvalidID.NotFound` error the first time the
+/// point is reached, then never again.
+pub fn not_found(name: &str, id: &str) -> Result<(), AwsError> {
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    let Some((action, point)) = spec() else {
+        return Ok(());
+    };
+    if action != "notfound"
+        || point != &format!("{name}:{id}")
+        || FIRED.swap(true, Ordering::SeqCst)
+    {
+        return Ok(());
+    }
+    Err(AwsError::Api {
+        operation: "injected fault",
+        code: Some("InvalidID.NotFound".into()),
+        message: format!("InvalidID.NotFound: injected at {name}:{id}"),
+    })
 }

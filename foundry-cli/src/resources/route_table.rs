@@ -253,6 +253,8 @@ impl ResourceType for RouteTable {
             .and_then(|t| t.route_table_id())
             .unwrap_or_default()
             .to_string();
+        // Between the table and its routes: where a fresh id is most often unknown.
+        crate::engine::fault::not_found("mid-create", id)?;
         reconcile(aws, &table, &Props::new(), &BTreeMap::new(), props).await?;
         Ok(table)
     }

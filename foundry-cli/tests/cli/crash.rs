@@ -129,3 +129,55 @@ async fn a_second_up_fails_fast_naming_the_lock_holder_and_state_stays_intact() 
     env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert_eq!(env.census("acme", "dev").await, reference_census(1));
 }
+
+/// AWS's eventual consistency (a fresh id unknown to the next call) is ridden
+/// out: a create that failed before creating is retried; one that failed after
+/// creating is completed in place, never created twice.
+#[tokio::test]
+async fn not_found_right_after_a_create_is_retried_without_duplicates() {
+    let env = TestEnv::start().await;
+    for (i, point) in [
+        "before-create:subnet-app-a",
+        "after-create:igw",
+        "mid-create:rt-app-b",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let stack = format!("consistency{i}");
+        let file = format!("{stack}.toml");
+        env.write(
+            &file,
+            &crate::support::REFERENCE.replace("name = \"acme\"", &format!("name = \"{stack}\"")),
+        );
+        let args = ["--stack", file.as_str(), "up", "--env", "dev", "--yes"];
+        let out = env
+            .spawn(&args, Some(&format!("notfound@{point}")))
+            .wait_with_output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            env.census(&stack, "dev").await,
+            reference_census(1),
+            "after NotFound at {point}"
+        );
+        let plan = env.foundry(&[
+            "--stack",
+            file.as_str(),
+            "plan",
+            "--env",
+            "dev",
+            "--detailed-exitcode",
+        ]);
+        assert_eq!(
+            plan.code(),
+            Some(0),
+            "after NotFound at {point}: {}",
+            plan.stdout()
+        );
+    }
+}
