@@ -117,6 +117,21 @@ impl AwsError {
     }
 }
 
+/// `.or_aws("Operation")` on an SDK call's result: the error as [`AwsError`].
+pub trait SdkResultExt<T> {
+    fn or_aws(self, operation: &'static str) -> Result<T, AwsError>;
+}
+
+impl<T, E, R> SdkResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn or_aws(self, operation: &'static str) -> Result<T, AwsError> {
+        self.map_err(|e| AwsError::from_sdk(operation, e))
+    }
+}
+
 /// The innermost error message: what went wrong, without the SDK's layers.
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = err;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::resources::{Kind, Observed, Scope};
 
 /// Everything AWS reports for one stack and environment, by logical id.
@@ -71,7 +71,7 @@ pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, 
         .describe_availability_zones()
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeAvailabilityZones", e))?;
+        .or_aws("DescribeAvailabilityZones")?;
     let mut names: Vec<String> = out
         .availability_zones()
         .iter()

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2Type};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct ElasticIp;
@@ -24,7 +24,7 @@ impl ResourceType for ElasticIp {
             .set_filters(Some(owner_filters(scope)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
+            .or_aws("DescribeAddresses")?;
         Ok(out
             .addresses()
             .iter()
@@ -58,17 +58,8 @@ impl ResourceType for ElasticIp {
             .tag_specifications(tag_specification(Ec2Type::ElasticIp, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("AllocateAddress", e))?;
+            .or_aws("AllocateAddress")?;
         Ok(out.allocation_id().unwrap_or_default().to_string())
-    }
-
-    async fn update(
-        &self,
-        _aws: &Aws,
-        _current: &Observed,
-        _desired: &Props,
-    ) -> Result<(), AwsError> {
-        Ok(())
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
@@ -79,7 +70,7 @@ impl ResourceType for ElasticIp {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ReleaseAddress", e)),
+                .or_aws("ReleaseAddress"),
         )
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct InternetGateway;
@@ -19,7 +19,7 @@ async fn attach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
         .vpc_id(vpc)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("AttachInternetGateway", e))?;
+        .or_aws("AttachInternetGateway")?;
     Ok(())
 }
 
@@ -32,7 +32,7 @@ async fn detach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("DetachInternetGateway", e)),
+            .or_aws("DetachInternetGateway"),
     )
 }
 
@@ -52,7 +52,7 @@ impl ResourceType for InternetGateway {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
+            .or_aws("DescribeInternetGateways")?;
         Ok(igws
             .iter()
             .filter_map(|g| {
@@ -83,7 +83,7 @@ impl ResourceType for InternetGateway {
             .tag_specifications(tag_specification(Ec2Type::InternetGateway, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
+            .or_aws("CreateInternetGateway")?;
         let igw = out
             .internet_gateway()
             .and_then(|g| g.internet_gateway_id())
@@ -110,7 +110,7 @@ impl ResourceType for InternetGateway {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", e)),
+                .or_aws("DeleteInternetGateway"),
         )
     }
 }

@@ -176,8 +176,16 @@ pub trait ResourceType: Sync {
         token: &str,
     ) -> Result<String, AwsError>;
 
-    /// Brings `current` to `desired` in place (only non-force-new keys differ).
-    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError>;
+    /// Brings `current` to `desired` in place (only non-force-new keys
+    /// differ). Types whose every property forces replacement keep this default.
+    async fn update(
+        &self,
+        _aws: &Aws,
+        _current: &Observed,
+        _desired: &Props,
+    ) -> Result<(), AwsError> {
+        Ok(())
+    }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
 }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2T
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct NatGateway;
@@ -22,7 +22,7 @@ async fn state(aws: &Aws, nat_id: &str) -> Result<Option<(String, String)>, AwsE
         .nat_gateway_ids(nat_id)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e));
+        .or_aws("DescribeNatGateways");
     let out = match out {
         Err(e) if e.is_not_found() => return Ok(None),
         other => other?,
@@ -51,7 +51,7 @@ impl ResourceType for NatGateway {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+            .or_aws("DescribeNatGateways")?;
         Ok(nats
             .iter()
             .filter(|n| {
@@ -110,7 +110,7 @@ impl ResourceType for NatGateway {
             .tag_specifications(tag_specification(Ec2Type::Natgateway, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
+            .or_aws("CreateNatGateway")?;
         let nat_id = out
             .nat_gateway()
             .and_then(|n| n.nat_gateway_id())
@@ -127,15 +127,6 @@ impl ResourceType for NatGateway {
         Ok(nat_id)
     }
 
-    async fn update(
-        &self,
-        _aws: &Aws,
-        _current: &Observed,
-        _desired: &Props,
-    ) -> Result<(), AwsError> {
-        Ok(())
-    }
-
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         let id = &current.physical_id;
         gone_ok(
@@ -145,7 +136,7 @@ impl ResourceType for NatGateway {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteNatGateway", e)),
+                .or_aws("DeleteNatGateway"),
         )?;
         wait::until(
             &format!("NAT gateway {id} to be deleted"),

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType as Ec2Type, Route};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct RouteTable;
@@ -89,7 +89,7 @@ async fn associate(aws: &Aws, table: &str, subnet: &str) -> Result<(), AwsError>
         .subnet_id(subnet)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("AssociateRouteTable", e));
+        .or_aws("AssociateRouteTable");
     match result {
         Ok(_) => Ok(()),
         // The subnet still belongs to another table (e.g. one being
@@ -106,7 +106,7 @@ async fn associate(aws: &Aws, table: &str, subnet: &str) -> Result<(), AwsError>
                 )
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DescribeRouteTables", e))?;
+                .or_aws("DescribeRouteTables")?;
             let association = tables
                 .route_tables()
                 .iter()
@@ -121,7 +121,7 @@ async fn associate(aws: &Aws, table: &str, subnet: &str) -> Result<(), AwsError>
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ReplaceRouteTableAssociation", e))
+                .or_aws("ReplaceRouteTableAssociation")
         }
         Err(e) => Err(e),
     }
@@ -135,7 +135,7 @@ async fn disassociate(aws: &Aws, association: &str) -> Result<(), AwsError> {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("DisassociateRouteTable", e)),
+            .or_aws("DisassociateRouteTable"),
     )
 }
 
@@ -168,7 +168,7 @@ async fn reconcile(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteRoute", e)),
+                .or_aws("DeleteRoute"),
         )?;
     }
     let have = prop_strs(current, "subnet_ids");
@@ -200,7 +200,7 @@ impl ResourceType for RouteTable {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeRouteTables", e))?;
+            .or_aws("DescribeRouteTables")?;
         Ok(tables
             .iter()
             .filter_map(|t| {
@@ -247,7 +247,7 @@ impl ResourceType for RouteTable {
             .tag_specifications(tag_specification(Ec2Type::RouteTable, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateRouteTable", e))?;
+            .or_aws("CreateRouteTable")?;
         let table = out
             .route_table()
             .and_then(|t| t.route_table_id())
@@ -283,7 +283,7 @@ impl ResourceType for RouteTable {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteRouteTable", e)),
+                .or_aws("DeleteRouteTable"),
         )
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType as Ec2Type};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct SecurityGroup;
@@ -46,7 +46,7 @@ async fn authorize(aws: &Aws, group: &str, add: &[Value]) -> Result<(), AwsError
         .set_ip_permissions(Some(add.iter().map(permission).collect()))
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e))?;
+        .or_aws("AuthorizeSecurityGroupIngress")?;
     Ok(())
 }
 
@@ -66,7 +66,7 @@ impl ResourceType for SecurityGroup {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+            .or_aws("DescribeSecurityGroups")?;
         Ok(groups
             .iter()
             .filter_map(|g| {
@@ -115,7 +115,7 @@ impl ResourceType for SecurityGroup {
             .tag_specifications(tag_specification(Ec2Type::SecurityGroup, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
+            .or_aws("CreateSecurityGroup")?;
         let group = out.group_id().unwrap_or_default().to_string();
         authorize(aws, &group, &rules(props)).await?;
         Ok(group)
@@ -132,7 +132,7 @@ impl ResourceType for SecurityGroup {
                 .set_ip_permissions(Some(revoke.iter().map(permission).collect()))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
+                .or_aws("RevokeSecurityGroupIngress")?;
         }
         Ok(())
     }
@@ -145,7 +145,7 @@ impl ResourceType for SecurityGroup {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteSecurityGroup", e)),
+                .or_aws("DeleteSecurityGroup"),
         )
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct Subnet;
@@ -26,7 +26,7 @@ impl ResourceType for Subnet {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+            .or_aws("DescribeSubnets")?;
         Ok(subnets
             .iter()
             .filter_map(|s| {
@@ -63,21 +63,12 @@ impl ResourceType for Subnet {
             .tag_specifications(tag_specification(Ec2Type::Subnet, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
+            .or_aws("CreateSubnet")?;
         Ok(out
             .subnet()
             .and_then(|s| s.subnet_id())
             .unwrap_or_default()
             .to_string())
-    }
-
-    async fn update(
-        &self,
-        _aws: &Aws,
-        _current: &Observed,
-        _desired: &Props,
-    ) -> Result<(), AwsError> {
-        Ok(()) // nothing is updatable in place
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
@@ -88,7 +79,7 @@ impl ResourceType for Subnet {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteSubnet", e)),
+                .or_aws("DeleteSubnet"),
         )
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2Type, VpcAttr
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct Vpc;
@@ -19,7 +19,7 @@ async fn dns_attribute(aws: &Aws, vpc_id: &str, name: VpcAttributeName) -> Resul
         .attribute(name.clone())
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+        .or_aws("DescribeVpcAttribute")?;
     let value = match name {
         VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
         _ => out.enable_dns_hostnames(),
@@ -35,9 +35,7 @@ async fn set_dns_attribute(aws: &Aws, vpc_id: &str, name: &str, on: bool) -> Res
     } else {
         call.enable_dns_hostnames(value)
     };
-    call.send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    call.send().await.or_aws("ModifyVpcAttribute")?;
     Ok(())
 }
 
@@ -57,7 +55,7 @@ impl ResourceType for Vpc {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
+            .or_aws("DescribeVpcs")?;
         let mut out = Vec::new();
         for vpc in vpcs {
             let (Some(id), Some(vpc_id)) = (owner(scope, vpc.tags()), vpc.vpc_id()) else {
@@ -96,7 +94,7 @@ impl ResourceType for Vpc {
             .tag_specifications(tag_specification(Ec2Type::Vpc, scope, id))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateVpc", e))?;
+            .or_aws("CreateVpc")?;
         let vpc_id = out
             .vpc()
             .and_then(|v| v.vpc_id())
@@ -130,7 +128,7 @@ impl ResourceType for Vpc {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteVpc", e)),
+                .or_aws("DeleteVpc"),
         )
     }
 }

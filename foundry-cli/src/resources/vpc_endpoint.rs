@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{ResourceType as Ec2Type, VpcEndpointType};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct VpcEndpoint;
@@ -22,7 +22,7 @@ async fn state(aws: &Aws, id: &str) -> Result<Option<(String, String)>, AwsError
         .vpc_endpoint_ids(id)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e));
+        .or_aws("DescribeVpcEndpoints");
     let out = match out {
         Err(e) if e.is_not_found() => return Ok(None),
         other => other?,
@@ -61,7 +61,7 @@ impl ResourceType for VpcEndpoint {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+            .or_aws("DescribeVpcEndpoints")?;
         Ok(endpoints
             .iter()
             // States come capitalised from AWS and in lower case from some
@@ -147,10 +147,7 @@ impl ResourceType for VpcEndpoint {
         } else {
             call = call.set_route_table_ids(Some(prop_strs(props, "route_table_ids")));
         }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", e))?;
+        let out = call.send().await.or_aws("CreateVpcEndpoint")?;
         let endpoint = out
             .vpc_endpoint()
             .and_then(|e| e.vpc_endpoint_id())
@@ -199,9 +196,7 @@ impl ResourceType for VpcEndpoint {
                 .set_add_route_table_ids(Some(add))
                 .set_remove_route_table_ids(Some(remove));
         }
-        call.send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
+        call.send().await.or_aws("ModifyVpcEndpoint")?;
         Ok(())
     }
 
@@ -214,7 +209,7 @@ impl ResourceType for VpcEndpoint {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e)),
+                .or_aws("DeleteVpcEndpoints"),
         )?;
         wait::until(
             &format!("VPC endpoint {id} to be deleted"),
