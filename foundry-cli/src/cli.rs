@@ -76,6 +76,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage secret values (never printed or stored by foundry).
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
     /// Remove a remote (S3) state lock left behind by a run that crashed.
     Unlock,
     /// Manage the local AWS emulator used by --local.
@@ -93,4 +98,13 @@ pub enum LocalAction {
     Stop,
     /// Tell whether it runs and where.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Store a new value for a declared secret, read from stdin (hidden prompt on a terminal).
+    Set {
+        /// The secret's name under [secrets].
+        name: String,
+    },
 }

@@ -177,6 +177,8 @@ impl Intercept for RequestCounter {
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -211,9 +213,21 @@ impl Aws {
                 .force_path_style(config.endpoint_url().is_some())
                 .build(),
         );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
+            ecr,
+            secrets,
             region: region.to_string(),
             requests,
         })

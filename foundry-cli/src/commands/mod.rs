@@ -6,6 +6,7 @@ mod local;
 mod outputs;
 mod plan;
 mod schema;
+mod secret;
 mod unlock;
 mod up;
 mod validate;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Local { action } => (local::run(action)?, None),
         Command::Outputs { json } => outputs::run(g, json).await?,
         Command::Unlock => unlock::run(g).await?,
+        Command::Secret { action } => secret::run(g, action).await?,
         Command::Plan {
             json,
             detailed_exitcode,

@@ -292,7 +292,10 @@ impl Executor<'_> {
                 .find(|o| o.id == change.id);
             if let Some(current) = ours {
                 // Never create again once ours exists: finish it instead.
-                let complete = desired.iter().all(|(k, v)| current.props.get(k) == Some(v));
+                let complete = desired
+                    .iter()
+                    .filter(|(k, _)| super::graph::is_compared(k))
+                    .all(|(k, v)| current.props.get(k) == Some(v));
                 if complete {
                     return Ok(current.physical_id);
                 }

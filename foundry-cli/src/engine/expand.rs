@@ -1,10 +1,10 @@
 //! Stack → graph of low-level resources. The only place that knows how a
 //! high-level `[network]` becomes VPCs, subnets, NATs, routes and endpoints.
 
-use crate::resources::Kind;
+use crate::resources::{Kind, ecr_repository, secret};
 use crate::stack::{NatMode, Stack, Tier};
 
-use super::graph::{Graph, GraphError, Resource, Value};
+use super::graph::{CREATE_ONLY_GENERATE, Graph, GraphError, Resource, Value};
 
 /// Logical ids, shared with `outputs` so both name things the same way.
 pub mod ids {
@@ -183,7 +183,36 @@ pub fn expand(stack: &Stack, az_names: &[String]) -> Result<Graph, GraphError> {
                 .prop("private_dns_enabled", Value::Bool(true)),
         );
     }
+    for service in &stack.services {
+        out.push(
+            Resource::new(
+                ecr_repository::logical_id(&service.name),
+                Kind::EcrRepository,
+            )
+            .prop(
+                "name",
+                Value::str(format!("{}/{}/{}", stack.name, stack.env, service.name)),
+            )
+            .prop("scan_on_push", Value::Bool(true))
+            .prop("image_tag_mutability", Value::str("IMMUTABLE"))
+            .prop("encryption", Value::str("AES256"))
+            .prop("keep_images", Value::Int(stack.keep_images.into())),
+        );
+    }
+    for secret in &stack.secrets {
+        out.push(
+            Resource::new(secret::logical_id(&secret.name), Kind::Secret)
+                .prop("name", Value::str(secret_name(stack, &secret.name)))
+                .prop("description", Value::str(&secret.description))
+                .prop(CREATE_ONLY_GENERATE, Value::Bool(secret.generate)),
+        );
+    }
     Graph::new(out)
+}
+
+/// `<stack>/<env>/<name>`, the secret's name in Secrets Manager.
+pub fn secret_name(stack: &Stack, name: &str) -> String {
+    format!("{}/{}/{name}", stack.name, stack.env)
 }
 
 /// `com.amazonaws.<region>.<service>`, the endpoint service name.

@@ -43,6 +43,18 @@ impl Serialize for Value {
 
 pub type Props = BTreeMap<String, Value>;
 
+/// Keys with this prefix steer creation only (AWS never reports them back),
+/// so the diff ignores them.
+pub const CREATE_ONLY: &str = "create:";
+
+/// A secret generates its value at creation.
+pub const CREATE_ONLY_GENERATE: &str = "create:generate_value";
+
+/// Whether the diff compares this key.
+pub fn is_compared(key: &str) -> bool {
+    !key.starts_with(CREATE_ONLY)
+}
+
 impl Value {
     pub fn str(s: impl Into<String>) -> Self {
         Value::Str(s.into())

@@ -6,6 +6,7 @@ use serde_json::{Value as Json, json};
 
 use super::expand::ids;
 use super::observe::World;
+use crate::resources::{ecr_repository, secret};
 use crate::stack::{Stack, Tier};
 
 pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
@@ -42,6 +43,24 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         .filter_map(|s| Some((s.clone(), physical(&ids::endpoint(s))?)))
         .collect();
     out.insert("vpc_endpoint_ids".into(), json!(endpoints));
+    let attr = |id: String, key: &str| world.get(&id).and_then(|o| o.attrs.get(key).cloned());
+    let repositories: BTreeMap<_, _> = stack
+        .services
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.name.clone(),
+                attr(ecr_repository::logical_id(&s.name), "uri")?,
+            ))
+        })
+        .collect();
+    out.insert("repository_uris".into(), json!(repositories));
+    let secrets: BTreeMap<_, _> = stack
+        .secrets
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), attr(secret::logical_id(&s.name), "arn")?)))
+        .collect();
+    out.insert("secret_arns".into(), json!(secrets));
     if let Some(sg) = physical(ids::SG_ENDPOINTS) {
         out.insert("endpoints_security_group_id".into(), Json::String(sg));
     }

@@ -114,7 +114,7 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
         let force_new = r.kind.handler().force_new();
         let last = applied.get(&r.id);
         let mut attrs = Vec::new();
-        for (key, want) in &desired {
+        for (key, want) in desired.iter().filter(|(k, _)| super::graph::is_compared(k)) {
             let have = current.props.get(key);
             if have == Some(want) {
                 continue;

@@ -1,10 +1,12 @@
 //! One file per AWS resource type, each implementing [`ResourceType`]. The
 //! engine knows nothing of AWS APIs; these files know nothing of plans.
 
+pub mod ecr_repository;
 mod elastic_ip;
 mod internet_gateway;
 mod nat_gateway;
 mod route_table;
+pub mod secret;
 mod security_group;
 mod subnet;
 mod vpc;
@@ -31,10 +33,12 @@ pub enum Kind {
     RouteTable,
     SecurityGroup,
     VpcEndpoint,
+    EcrRepository,
+    Secret,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -43,6 +47,8 @@ impl Kind {
         Kind::RouteTable,
         Kind::SecurityGroup,
         Kind::VpcEndpoint,
+        Kind::EcrRepository,
+        Kind::Secret,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +61,8 @@ impl Kind {
             Kind::RouteTable => "route_table",
             Kind::SecurityGroup => "security_group",
             Kind::VpcEndpoint => "vpc_endpoint",
+            Kind::EcrRepository => "ecr_repository",
+            Kind::Secret => "secret",
         }
     }
 
@@ -69,6 +77,8 @@ impl Kind {
             Kind::RouteTable => &route_table::RouteTable,
             Kind::SecurityGroup => &security_group::SecurityGroup,
             Kind::VpcEndpoint => &vpc_endpoint::VpcEndpoint,
+            Kind::EcrRepository => &ecr_repository::EcrRepository,
+            Kind::Secret => &secret::Secret,
         }
     }
 }

@@ -20,6 +20,17 @@ pub struct StackFile {
     /// The network tier: VPC, subnets, NAT, endpoints.
     #[serde(default)]
     pub network: NetworkSpec,
+    /// The services of the app; each gets an ECR repository and reads the
+    /// secrets it lists.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// Named secrets in Secrets Manager. Values never appear in plans,
+    /// outputs or state; set them with `foundry secret set NAME --env ENV`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSpec>,
+    /// Container registry settings.
+    #[serde(default)]
+    pub registry: RegistrySpec,
     /// Where foundry keeps its state (journal, cache, lock).
     #[serde(default)]
     pub state: StateSpec,
@@ -35,6 +46,37 @@ pub struct StackFile {
 pub struct EnvOverlay {
     #[serde(default)]
     pub network: NetworkSpec,
+    #[serde(default)]
+    pub registry: RegistrySpec,
+}
+
+/// `[services.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Secrets (names under `[secrets]`) this service reads.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+/// `[secrets.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// What the secret is for; shown in the AWS console.
+    pub description: Option<String>,
+    /// Generate a random value at creation (e.g. an internal API key);
+    /// otherwise the secret starts empty until `foundry secret set`.
+    #[serde(default)]
+    pub generate: bool,
+}
+
+/// `[registry]`: the ECR repositories of the services.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySpec {
+    /// Images kept per repository; older ones expire (default 30).
+    pub keep_images: Option<u32>,
 }
 
 /// How private subnets reach the internet.

@@ -24,6 +24,25 @@ pub struct Stack {
     pub env: String,
     pub network: Network,
     pub state: StateBackend,
+    pub services: Vec<Service>,
+    pub secrets: Vec<Secret>,
+    /// Images kept per ECR repository.
+    pub keep_images: u32,
+}
+
+/// A service of the app, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub secrets: Vec<String>,
+}
+
+/// A named secret, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub name: String,
+    pub description: String,
+    pub generate: bool,
 }
 
 /// Where state lives, resolved.
@@ -119,6 +138,28 @@ impl Source {
             &mut diags,
         );
         let state = resolve_state(&self.file.state, &locator, &mut diags);
+        let (services, secrets) = resolve_services(&self.file, &locator, &mut diags);
+        let keep_images = match overlay
+            .registry
+            .keep_images
+            .or(self.file.registry.keep_images)
+        {
+            None => 30,
+            Some(n @ 1..=1000) => n,
+            Some(n) => {
+                let path: &[&str] = if overlay.registry.keep_images.is_some() {
+                    &["env", env, "registry", "keep_images"]
+                } else {
+                    &["registry", "keep_images"]
+                };
+                diags.push(
+                    Diagnostic::new(format!("keep_images = {n} is out of range"))
+                        .at(locator.span(path))
+                        .help("keep from 1 to 1000 images per repository"),
+                );
+                n
+            }
+        };
         match network {
             Some(network) if diags.is_empty() => Ok(Stack {
                 name: self.file.name.clone(),
@@ -126,6 +167,9 @@ impl Source {
                 env: env.to_string(),
                 network,
                 state,
+                services,
+                secrets,
+                keep_images,
             }),
             _ => Err(StackFileError::new(&self.path, &self.text, diags)),
         }
@@ -233,6 +277,68 @@ fn resolve_state(
             StateBackend::S3 { bucket, prefix }
         }
     }
+}
+
+/// Services and secrets: valid names, and every secret a service reads is declared.
+fn resolve_services(
+    file: &StackFile,
+    locator: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Service>, Vec<Secret>) {
+    let declared: Vec<&str> = file.secrets.keys().map(String::as_str).collect();
+    for (kind, names) in [
+        ("service", file.services.keys().collect::<Vec<_>>()),
+        ("secret", file.secrets.keys().collect()),
+    ] {
+        for name in names {
+            if !is_key_name(name) {
+                diags.push(
+                    Diagnostic::new(format!("invalid {kind} name `{name}`"))
+                        .at(locator.span(&[&format!("{kind}s"), name]))
+                        .help("use lowercase letters, digits, `_` or `-`, starting with a letter (at most 32)"),
+                );
+            }
+        }
+    }
+    let mut services = Vec::new();
+    for (name, spec) in &file.services {
+        for (i, secret) in spec.secrets.iter().enumerate() {
+            if !declared.contains(&secret.as_str()) {
+                let d = Diagnostic::new(format!(
+                    "service `{name}` reads secret `{secret}`, which is not declared"
+                ))
+                .at(locator.span(&["services", name, "secrets", &i.to_string()]));
+                diags.push(match closest(secret, declared.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("declare it with a [secrets.{secret}] table")),
+                });
+            }
+        }
+        services.push(Service {
+            name: name.clone(),
+            secrets: spec.secrets.clone(),
+        });
+    }
+    let secrets = file
+        .secrets
+        .iter()
+        .map(|(name, spec)| Secret {
+            name: name.clone(),
+            description: spec
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{name} (set with foundry secret set {name})")),
+            generate: spec.generate,
+        })
+        .collect();
+    (services, secrets)
+}
+
+fn is_key_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 fn is_bucket_name(s: &str) -> bool {

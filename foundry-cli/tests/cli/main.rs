@@ -6,5 +6,6 @@ mod drift;
 mod errors;
 mod local;
 mod provisioning;
+mod registry_secrets;
 mod remote_state;
 mod support;

@@ -1,0 +1,177 @@
+//! Secrets Manager secret, named `<stack>/<env>/<name>`. foundry manages the
+//! secret and its description, never its value: a value is generated at
+//! creation when asked for, or put by `foundry secret set`, and is never read
+//! back, printed or stored.
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
+use crate::aws::{Aws, AwsError, SdkResultExt};
+use crate::engine::graph::{Props, Value};
+
+pub struct Secret;
+
+/// Logical id of a named secret.
+pub fn logical_id(name: &str) -> String {
+    format!("secret-{name}")
+}
+
+/// A random value: 48 characters from a 62-letter alphabet (about 285 bits).
+fn generate_value() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 48)
+}
+
+#[async_trait]
+impl ResourceType for Secret {
+    fn force_new(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let prefix = format!("{}/{}/", scope.stack, scope.env);
+        let pages: Vec<_> = aws
+            .secrets
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(&prefix)
+                    .build(),
+            )
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .or_aws("ListSecrets")?;
+        let secrets: Vec<_> = pages.iter().flat_map(|p| p.secret_list()).collect();
+        Ok(secrets
+            .iter()
+            .filter(|s| s.deleted_date().is_none())
+            .filter_map(|s| {
+                let tags = s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
+                let id = scope.logical_id(tags)?;
+                let name = s.name()?;
+                let mut o = Observed::new(id, Kind::Secret, name);
+                o.props.insert("name".into(), Value::str(name));
+                o.props.insert(
+                    "description".into(),
+                    Value::str(s.description().unwrap_or_default()),
+                );
+                if let Some(arn) = s.arn() {
+                    o.attrs.insert("arn".into(), arn.to_string());
+                }
+                Some(o)
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        id: &str,
+        props: &Props,
+        token: &str,
+    ) -> Result<String, AwsError> {
+        let name = prop_str(props, "name");
+        let mut call = aws
+            .secrets
+            .create_secret()
+            .name(name)
+            .description(prop_str(props, "description"));
+        for (key, value) in scope.tags(id) {
+            call = call.tags(Tag::builder().key(key).value(value).build());
+        }
+        if props
+            .get(crate::engine::graph::CREATE_ONLY_GENERATE)
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            // The token makes a retried create idempotent instead of a second version.
+            call = call
+                .secret_string(generate_value())
+                .client_request_token(token);
+        }
+        match call.send().await {
+            Ok(_) => Ok(name.to_string()),
+            // Deleted by an earlier destroy and still in its recovery window:
+            // bring it back (with its value) rather than fail.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_request_exception()) =>
+            {
+                aws.secrets
+                    .restore_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .or_aws("RestoreSecret")?;
+                aws.secrets
+                    .update_secret()
+                    .secret_id(name)
+                    .description(prop_str(props, "description"))
+                    .send()
+                    .await
+                    .or_aws("UpdateSecret")?;
+                Ok(name.to_string())
+            }
+            Err(e) => Err(AwsError::from_sdk("CreateSecret", e)),
+        }
+    }
+
+    async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
+        aws.secrets
+            .update_secret()
+            .secret_id(&current.physical_id)
+            .description(prop_str(desired, "description"))
+            .send()
+            .await
+            .or_aws("UpdateSecret")?;
+        Ok(())
+    }
+
+    /// Scheduled for deletion with AWS's 7-day recovery window, never
+    /// deleted outright: a destroyed environment's keys can be restored.
+    async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
+        gone_ok(
+            aws.secrets
+                .delete_secret()
+                .secret_id(&current.physical_id)
+                .recovery_window_in_days(7)
+                .send()
+                .await
+                .map(drop)
+                .or_aws("DeleteSecret"),
+        )
+    }
+}
+
+/// Stores a new value (`foundry secret set`); returns the new version id.
+/// The value goes to AWS and nowhere else.
+pub async fn put_value(aws: &Aws, name: &str, value: String) -> Result<String, AwsError> {
+    let out = aws
+        .secrets
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .send()
+        .await;
+    match out {
+        Ok(o) => Ok(o.version_id().unwrap_or_default().to_string()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Err(AwsError::Api {
+                operation: "PutSecretValue",
+                code: Some("ResourceNotFoundException".into()),
+                message: format!(
+                    "secret {name} does not exist yet; run `foundry up` for this environment first"
+                ),
+            })
+        }
+        Err(e) => Err(AwsError::from_sdk("PutSecretValue", e)),
+    }
+}

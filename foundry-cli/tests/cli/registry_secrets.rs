@@ -1,0 +1,227 @@
+//! ECR repositories and Secrets Manager secrets of the reference stack,
+//! checked with independent SDK calls.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::support::TestEnv;
+
+async fn clients(env: &TestEnv) -> (aws_sdk_ecr::Client, aws_sdk_secretsmanager::Client) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(env.moto.endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    (
+        aws_sdk_ecr::Client::new(&config),
+        aws_sdk_secretsmanager::Client::new(&config),
+    )
+}
+
+/// Every file under the state directory, concatenated.
+fn state_text(env: &TestEnv) -> String {
+    fn walk(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&env.path().join(".foundry"), &mut out);
+    out
+}
+
+#[tokio::test]
+async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
+    let env = TestEnv::start().await;
+    let (ecr, sm) = clients(&env).await;
+    let up = env.foundry(&["up", "--env", "prod", "--yes"]).success();
+
+    let repos = ecr.describe_repositories().send().await.unwrap();
+    let mut names: Vec<_> = repos
+        .repositories()
+        .iter()
+        .filter_map(|r| r.repository_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["acme/prod/ai", "acme/prod/api"]);
+    for r in repos.repositories() {
+        assert!(
+            r.image_scanning_configuration()
+                .is_some_and(|c| c.scan_on_push()),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.image_tag_mutability().map(|m| m.as_str()),
+            Some("IMMUTABLE")
+        );
+        let policy = ecr
+            .get_lifecycle_policy()
+            .repository_name(r.repository_name().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let policy: serde_json::Value =
+            serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+        assert_eq!(policy["rules"][0]["selection"]["countNumber"], 30);
+    }
+
+    let generated = sm
+        .get_secret_value()
+        .secret_id("acme/prod/internal_api_key")
+        .send()
+        .await
+        .unwrap();
+    let value = generated.secret_string().unwrap().to_string();
+    assert!(value.len() >= 32, "a strong generated key");
+    let empty = sm
+        .get_secret_value()
+        .secret_id("acme/prod/openai_api_key")
+        .send()
+        .await;
+    assert!(
+        empty.is_err(),
+        "a secret foundry does not generate starts without a value"
+    );
+    let described = sm
+        .describe_secret()
+        .secret_id("acme/prod/openai_api_key")
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str| {
+        described
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    assert_eq!(tag("foundry:id").as_deref(), Some("secret-openai_api_key"));
+
+    // `secret set` reads stdin; the value reaches AWS and nothing else.
+    let mut child = env
+        .command(&["secret", "set", "openai_api_key", "--env", "prod"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sk-test-not-a-real-key-1234\n")
+        .unwrap();
+    let set = child.wait_with_output().unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let stored = sm
+        .get_secret_value()
+        .secret_id("acme/prod/openai_api_key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.secret_string(), Some("sk-test-not-a-real-key-1234"));
+
+    let outputs = env
+        .foundry(&["outputs", "--env", "prod", "--json"])
+        .success();
+    let plan = env.foundry(&["plan", "--env", "prod", "--json"]).success();
+    let printed = [
+        up.stdout(),
+        up.stderr(),
+        String::from_utf8_lossy(&set.stdout).into_owned(),
+        String::from_utf8_lossy(&set.stderr).into_owned(),
+        outputs.stdout(),
+        plan.stdout(),
+        state_text(&env),
+    ]
+    .concat();
+    for secret in [value.as_str(), "sk-test-not-a-real-key-1234"] {
+        assert!(
+            !printed.contains(secret),
+            "a secret value leaked into output or state"
+        );
+    }
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout()).unwrap();
+    assert!(
+        outputs["repository_uris"]["api"]
+            .as_str()
+            .unwrap()
+            .contains("acme/prod/api")
+    );
+    assert!(
+        outputs["secret_arns"]["internal_api_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:")
+    );
+
+    let noop = env.foundry(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(noop.code(), Some(0), "{}", noop.stdout());
+
+    let unknown = env.foundry(&["secret", "set", "openai_key", "--env", "prod"]);
+    assert_eq!(unknown.code(), Some(1));
+    assert!(
+        unknown.stderr().contains("did you mean `openai_api_key`?"),
+        "{}",
+        unknown.stderr()
+    );
+
+    // Changing the number of kept images is an in-place update of the lifecycle policy.
+    env.write(
+        "foundry.toml",
+        &crate::support::REFERENCE.replace("keep_images = 30", "keep_images = 10"),
+    );
+    let plan = env.foundry(&["plan", "--env", "prod"]).success();
+    assert!(
+        plan.stdout()
+            .contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to delete."),
+        "{}",
+        plan.stdout()
+    );
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    let policy = ecr
+        .get_lifecycle_policy()
+        .repository_name("acme/prod/api")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policy
+            .lifecycle_policy_text()
+            .unwrap()
+            .contains("\"countNumber\":10")
+    );
+}
+
+#[test]
+fn a_service_reading_an_undeclared_secret_is_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = crate::support::REFERENCE.replace("\"anthropic_api_key\"]", "\"antropic_api_key\"]");
+    std::fs::write(dir.path().join("foundry.toml"), text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_foundry"))
+        .current_dir(dir.path())
+        .arg("validate")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("service `ai` reads secret `antropic_api_key`, which is not declared"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `anthropic_api_key`?"), "{err}");
+    assert!(err.contains("foundry.toml:37:"), "{err}");
+}
