@@ -77,8 +77,9 @@ impl AwsError {
 
     /// AWS says the thing is already gone; deletes treat that as success.
     pub fn is_not_found(&self) -> bool {
-        self.code()
-            .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFoundException"))
+        self.code().is_some_and(|c| {
+            c.ends_with(".NotFound") || c.ends_with("NotFoundException") || c == "NoSuchEntity"
+        })
     }
 
     /// Turns an SDK error into one sentence naming the operation.
@@ -179,6 +180,7 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub iam: aws_sdk_iam::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -223,11 +225,17 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
             ecr,
             secrets,
+            iam,
             region: region.to_string(),
             requests,
         })

@@ -1,7 +1,7 @@
 //! Stack → graph of low-level resources. The only place that knows how a
 //! high-level `[network]` becomes VPCs, subnets, NATs, routes and endpoints.
 
-use crate::resources::{Kind, ecr_repository, secret};
+use crate::resources::{Kind, Scope, ecr_repository, iam_role, secret};
 use crate::stack::{NatMode, Stack, Tier};
 
 use super::graph::{CREATE_ONLY_GENERATE, Graph, GraphError, Resource, Value};
@@ -15,6 +15,11 @@ pub mod ids {
     pub const RT_PUBLIC: &str = "rt-public";
     pub const RT_DATA: &str = "rt-data";
     pub const SG_ENDPOINTS: &str = "sg-endpoints";
+    pub const ROLE_ECR_ACCESS: &str = "role-apprunner-ecr";
+
+    pub fn service_role(service: &str) -> String {
+        format!("role-{service}")
+    }
 
     /// `a`, `b`, ... for the first, second, ... AZ.
     pub fn az_letter(index: usize) -> char {
@@ -207,8 +212,82 @@ pub fn expand(stack: &Stack, az_names: &[String]) -> Result<Graph, GraphError> {
                 .prop(CREATE_ONLY_GENERATE, Value::Bool(secret.generate)),
         );
     }
+    out.extend(roles(stack));
     Graph::new(out)
 }
+
+/// The App Runner ECR access role, and one instance role per service whose
+/// inline policy grants exactly what the service's connections name.
+fn roles(stack: &Stack) -> Vec<Resource> {
+    if stack.services.is_empty() {
+        return Vec::new();
+    }
+    let scope = Scope::new(&stack.name, &stack.env);
+    let role = |id: &str, trust: &str, policy: Value, managed: &[&str]| {
+        Resource::new(id, Kind::IamRole)
+            .prop(
+                "name",
+                Value::str(scope.name(id.trim_start_matches("role-"))),
+            )
+            .prop("path", Value::str(iam_role::path(&scope)))
+            .prop("trust_service", Value::str(trust))
+            .prop("policy", policy)
+            .prop(
+                "managed_policy_arns",
+                Value::set(managed.iter().map(|a| Value::str(*a))),
+            )
+    };
+    let mut out = vec![role(
+        ids::ROLE_ECR_ACCESS,
+        "build.apprunner.amazonaws.com",
+        policy(vec![]),
+        &[ECR_ACCESS_POLICY],
+    )];
+    for service in &stack.services {
+        let mut statements = Vec::new();
+        if !service.secrets.is_empty() {
+            statements.push(Value::map([
+                ("Sid", Value::str("ReadSecrets")),
+                ("Effect", Value::str("Allow")),
+                (
+                    "Action",
+                    Value::set([Value::str("secretsmanager:GetSecretValue")]),
+                ),
+                (
+                    "Resource",
+                    Value::set(
+                        service
+                            .secrets
+                            .iter()
+                            .map(|s| Value::reference(secret::logical_id(s))),
+                    ),
+                ),
+            ]));
+        }
+        out.push(role(
+            &ids::service_role(&service.name),
+            "tasks.apprunner.amazonaws.com",
+            policy(statements),
+            &[],
+        ));
+    }
+    out
+}
+
+/// An IAM policy document; without statements it stands for "no inline policy".
+fn policy(statements: Vec<Value>) -> Value {
+    if statements.is_empty() {
+        return Value::map([("Statement", Value::set([]))]);
+    }
+    Value::map([
+        ("Version", Value::str("2012-10-17")),
+        ("Statement", Value::set(statements)),
+    ])
+}
+
+/// AWS-managed policy that lets App Runner pull from ECR.
+pub const ECR_ACCESS_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess";
 
 /// `<stack>/<env>/<name>`, the secret's name in Secrets Manager.
 pub fn secret_name(stack: &Stack, name: &str) -> String {

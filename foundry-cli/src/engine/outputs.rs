@@ -58,9 +58,18 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
     let secrets: BTreeMap<_, _> = stack
         .secrets
         .iter()
-        .filter_map(|s| Some((s.name.clone(), attr(secret::logical_id(&s.name), "arn")?)))
+        .filter_map(|s| Some((s.name.clone(), physical(&secret::logical_id(&s.name))?)))
         .collect();
     out.insert("secret_arns".into(), json!(secrets));
+    let role_ids = stack
+        .services
+        .iter()
+        .map(|s| ids::service_role(&s.name))
+        .chain([ids::ROLE_ECR_ACCESS.to_string()]);
+    let roles: BTreeMap<_, _> = role_ids
+        .filter_map(|id| Some((id.clone(), attr(id, "arn")?)))
+        .collect();
+    out.insert("role_arns".into(), json!(roles));
     if let Some(sg) = physical(ids::SG_ENDPOINTS) {
         out.insert("endpoints_security_group_id".into(), Json::String(sg));
     }

@@ -3,6 +3,7 @@
 
 pub mod ecr_repository;
 mod elastic_ip;
+pub mod iam_role;
 mod internet_gateway;
 mod nat_gateway;
 mod route_table;
@@ -35,10 +36,11 @@ pub enum Kind {
     VpcEndpoint,
     EcrRepository,
     Secret,
+    IamRole,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -49,6 +51,7 @@ impl Kind {
         Kind::VpcEndpoint,
         Kind::EcrRepository,
         Kind::Secret,
+        Kind::IamRole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +66,7 @@ impl Kind {
             Kind::VpcEndpoint => "vpc_endpoint",
             Kind::EcrRepository => "ecr_repository",
             Kind::Secret => "secret",
+            Kind::IamRole => "iam_role",
         }
     }
 
@@ -79,6 +83,7 @@ impl Kind {
             Kind::VpcEndpoint => &vpc_endpoint::VpcEndpoint,
             Kind::EcrRepository => &ecr_repository::EcrRepository,
             Kind::Secret => &secret::Secret,
+            Kind::IamRole => &iam_role::IamRole,
         }
     }
 }

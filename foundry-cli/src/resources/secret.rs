@@ -53,15 +53,13 @@ impl ResourceType for Secret {
                 let tags = s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
                 let id = scope.logical_id(tags)?;
                 let name = s.name()?;
-                let mut o = Observed::new(id, Kind::Secret, name);
+                // The ARN, not the name, is the id: IAM policies grant by ARN.
+                let mut o = Observed::new(id, Kind::Secret, s.arn()?);
                 o.props.insert("name".into(), Value::str(name));
                 o.props.insert(
                     "description".into(),
                     Value::str(s.description().unwrap_or_default()),
                 );
-                if let Some(arn) = s.arn() {
-                    o.attrs.insert("arn".into(), arn.to_string());
-                }
                 Some(o)
             })
             .collect())
@@ -95,14 +93,15 @@ impl ResourceType for Secret {
                 .client_request_token(token);
         }
         match call.send().await {
-            Ok(_) => Ok(name.to_string()),
+            Ok(out) => Ok(out.arn().unwrap_or_default().to_string()),
             // Deleted by an earlier destroy and still in its recovery window:
             // bring it back (with its value) rather than fail.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_request_exception()) =>
             {
-                aws.secrets
+                let restored = aws
+                    .secrets
                     .restore_secret()
                     .secret_id(name)
                     .send()
@@ -115,7 +114,7 @@ impl ResourceType for Secret {
                     .send()
                     .await
                     .or_aws("UpdateSecret")?;
-                Ok(name.to_string())
+                Ok(restored.arn().unwrap_or_default().to_string())
             }
             Err(e) => Err(AwsError::from_sdk("CreateSecret", e)),
         }

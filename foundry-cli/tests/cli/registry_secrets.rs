@@ -6,7 +6,13 @@ use std::process::Stdio;
 
 use crate::support::TestEnv;
 
-async fn clients(env: &TestEnv) -> (aws_sdk_ecr::Client, aws_sdk_secretsmanager::Client) {
+async fn clients(
+    env: &TestEnv,
+) -> (
+    aws_sdk_ecr::Client,
+    aws_sdk_secretsmanager::Client,
+    aws_sdk_iam::Client,
+) {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(env.moto.endpoint())
@@ -18,6 +24,7 @@ async fn clients(env: &TestEnv) -> (aws_sdk_ecr::Client, aws_sdk_secretsmanager:
     (
         aws_sdk_ecr::Client::new(&config),
         aws_sdk_secretsmanager::Client::new(&config),
+        aws_sdk_iam::Client::new(&config),
     )
 }
 
@@ -41,7 +48,7 @@ fn state_text(env: &TestEnv) -> String {
 #[tokio::test]
 async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
     let env = TestEnv::start().await;
-    let (ecr, sm) = clients(&env).await;
+    let (ecr, sm, iam) = clients(&env).await;
     let up = env.foundry(&["up", "--env", "prod", "--yes"]).success();
 
     let repos = ecr.describe_repositories().send().await.unwrap();
@@ -168,6 +175,85 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
             .starts_with("arn:aws:secretsmanager:")
     );
 
+    // IAM: App Runner trusts, and inline policies naming exactly the secrets
+    // each service reads: no wildcard action or resource.
+    let secret_arn = |name: &str| outputs["secret_arns"][name].as_str().unwrap().to_string();
+    let expectations = [
+        ("acme-prod-api", vec![secret_arn("internal_api_key")]),
+        (
+            "acme-prod-ai",
+            vec![
+                secret_arn("anthropic_api_key"),
+                secret_arn("internal_api_key"),
+                secret_arn("openai_api_key"),
+            ],
+        ),
+    ];
+    for (role, mut resources) in expectations {
+        let got = iam.get_role().role_name(role).send().await.unwrap();
+        let trust = percent_decode(got.role().unwrap().assume_role_policy_document().unwrap());
+        assert!(trust.contains("tasks.apprunner.amazonaws.com"), "{trust}");
+        let policy = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("foundry")
+            .send()
+            .await
+            .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&percent_decode(policy.policy_document())).unwrap();
+        let statements = doc["Statement"].as_array().unwrap();
+        let actions: Vec<&str> = statements
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap())
+            .filter_map(|a| a.as_str())
+            .collect();
+        let mut granted: Vec<String> = statements
+            .iter()
+            .flat_map(|s| s["Resource"].as_array().unwrap())
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        assert_eq!(actions, ["secretsmanager:GetSecretValue"]);
+        granted.sort();
+        resources.sort();
+        assert_eq!(
+            granted, resources,
+            "{role} reads exactly its declared secrets"
+        );
+        assert!(!doc.to_string().contains('*'), "no wildcard in {doc}");
+    }
+    let ecr_role = iam
+        .get_role()
+        .role_name("acme-prod-apprunner-ecr")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        percent_decode(
+            ecr_role
+                .role()
+                .unwrap()
+                .assume_role_policy_document()
+                .unwrap()
+        )
+        .contains("build.apprunner.amazonaws.com")
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("acme-prod-apprunner-ecr")
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<_> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    assert_eq!(
+        arns,
+        ["arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"]
+    );
+
     let noop = env.foundry(&["plan", "--env", "prod", "--detailed-exitcode"]);
     assert_eq!(noop.code(), Some(0), "{}", noop.stdout());
 
@@ -204,6 +290,12 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
             .unwrap()
             .contains("\"countNumber\":10")
     );
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[test]
