@@ -174,3 +174,67 @@ async fn allowlist_mode_refuses_unknown_queries_and_runs_listed_ones_by_hash() {
     assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn cors_allows_only_listed_origins() {
+    let app = spawn_app_with(Options {
+        env: vec![("CORS_ALLOWED_ORIGINS", "https://app.foundry.test".into())],
+        ..Default::default()
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.foundry.test").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.foundry.test"
+    );
+    assert!(
+        !allowed
+            .headers()
+            .contains_key("access-control-allow-credentials")
+    );
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(!denied.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn graphiql_is_served_only_when_the_playground_is_enabled() {
+    let off = spawn_app().await;
+    let response = off
+        .http
+        .get(format!("{}/graphql", off.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let on = spawn_app_with(Options {
+        env: vec![("GRAPHQL_PLAYGROUND", "true".into())],
+        ..Default::default()
+    })
+    .await;
+    let response = on
+        .http
+        .get(format!("{}/graphql", on.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+}

@@ -236,7 +236,7 @@ async fn serve(app: axum::Router) -> SocketAddr {
 pub struct TestDb {
     pub url: String,
     admin_url: String,
-    name: String,
+    pub name: String,
 }
 
 impl TestDb {
@@ -288,6 +288,8 @@ pub struct TestApp {
     pub rsa: SigningKey,
     pub ec: SigningKey,
     pub ai: AiStub,
+    /// The Postgres server log, when the test started the server.
+    pub server_log: Option<std::path::PathBuf>,
     /// Dropped with the app: the test database goes away.
     _database: TestDb,
 }
@@ -300,6 +302,8 @@ pub struct Options {
     pub s3_endpoint: Option<String>,
     /// Use this Postgres instead of the shared one.
     pub server: Option<localenv::postgres::ServerInfo>,
+    /// Have Postgres log every statement of the test database (to count them).
+    pub log_statements: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -339,6 +343,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .expect("test postgres"),
     };
     let db_info = TestDb::create(&server).await;
+    if options.log_statements {
+        // Before any session of the app opens, so all of them inherit it.
+        let admin = PgPool::connect(&server.admin_url).await.unwrap();
+        sqlx::query(&format!(
+            "ALTER DATABASE \"{}\" SET log_statement = 'all'",
+            db_info.name
+        ))
+        .execute(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+    }
     let db = PgPool::connect(&db_info.url).await.unwrap();
     // As `api migrate` does before a deploy.
     api::db::migrate(&db).await.expect("migrate");
@@ -365,11 +381,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         rsa,
         ec,
         ai,
+        server_log: server.log.clone(),
         _database: db_info,
     }
 }
 
 impl TestApp {
+    pub fn db_name(&self) -> &str {
+        &self._database.name
+    }
+
     /// A valid RS256 token for `sub` in `org`.
     pub fn token(&self, sub: &str, org: &str) -> String {
         self.rsa.sign(&claims(sub, org))

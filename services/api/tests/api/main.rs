@@ -1,10 +1,12 @@
 //! One integration-test binary for the api crate (see helpers::spawn_app).
 
 mod auth;
+mod dataloader;
 mod generate;
 mod hardening;
 mod health;
 mod helpers;
+mod logging;
 mod pagination;
 mod tenancy;
 mod uploads;

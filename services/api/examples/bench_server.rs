@@ -1,0 +1,53 @@
+//! The api, seeded for the `documents(first: 20)` benchmark (bench/run.sh).
+//!
+//! Builds the app exactly as the tests do (`spawn_app`: real Postgres, a JWKS
+//! server with a generated key), seeds 1,000 documents owned by 5 members of
+//! one organization, prints `API_URL=` and `API_TOKEN=` lines, and serves
+//! until killed. Rate limits are raised so the load tool measures the API,
+//! not the limiter.
+
+#[allow(dead_code)]
+#[path = "../tests/api/helpers.rs"]
+mod helpers;
+
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    let high = "100000000".to_string();
+    let app = helpers::spawn_app_with(helpers::Options {
+        env: vec![
+            ("RATE_LIMIT_IP_PER_MINUTE", high.clone()),
+            ("RATE_LIMIT_USER_QUERIES_PER_MINUTE", high.clone()),
+            ("RATE_LIMIT_ORG_PER_MINUTE", high),
+        ],
+        ..Default::default()
+    })
+    .await;
+    for i in 0..5 {
+        app.data(
+            &app.token(&format!("member{i}"), "org_bench"),
+            "{ me { id } }",
+            json!({}),
+        )
+        .await;
+    }
+    sqlx::query(
+        "INSERT INTO documents (id, org_id, owner_id, title, created_at, updated_at)
+         SELECT gen_random_uuid(), m.org_id, (array_agg(m.user_id))[1 + (g % 5)], 'Document ' || g,
+                now() - g * interval '1 second', now()
+         FROM memberships m, generate_series(1, 1000) g GROUP BY m.org_id, g",
+    )
+    .execute(&app.db)
+    .await
+    .expect("seed documents");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM documents")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    // Tokens live 10 minutes: plenty for a bounded run.
+    println!("API_URL={}", app.base);
+    println!("API_TOKEN={}", app.token("member0", "org_bench"));
+    println!("DOCUMENTS={count}");
+    std::future::pending::<()>().await;
+}
