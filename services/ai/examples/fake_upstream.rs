@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use serde_json::json;
 
 #[tokio::main]
@@ -40,6 +41,9 @@ async fn main() -> anyhow::Result<()> {
         }),
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }
