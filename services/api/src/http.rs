@@ -76,14 +76,16 @@ pub fn router(state: Arc<AppState>) -> Router {
                                 .get::<RequestId>()
                                 .and_then(|id| id.header_value().to_str().ok())
                                 .unwrap_or("");
-                            tracing::info_span!(
+                            let span = tracing::info_span!(
                                 "request",
                                 method = %req.method(),
                                 path = %req.uri().path(),
                                 request_id = %request_id,
                                 user_id = tracing::field::Empty,
                                 org_id = tracing::field::Empty,
-                            )
+                            );
+                            crate::telemetry::adopt_remote_parent(&span, req.headers());
+                            span
                         })
                         // One line per request at INFO, with status and latency.
                         .on_response(
@@ -303,6 +305,9 @@ async fn execute(
 /// A W3C traceparent for the call to the ai service: the caller's trace id
 /// when it sent one, else a new trace; always a new span id.
 fn child_traceparent(headers: &HeaderMap) -> String {
+    if let Some(traceparent) = crate::telemetry::traceparent_of(&tracing::Span::current()) {
+        return traceparent;
+    }
     let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
     let incoming = headers
         .get("traceparent")

@@ -7,7 +7,6 @@ use api::{Application, Config, db};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    api::telemetry::init();
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await,
@@ -26,6 +25,13 @@ async fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let telemetry = match api::telemetry::init(config.otel_exporter_otlp_endpoint.as_deref()) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {
@@ -34,7 +40,12 @@ async fn serve() -> ExitCode {
         }
     };
     tracing::info!(addr = %app.local_addr(), "listening");
-    match app.run_until_stopped(shutdown_signal()).await {
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    // Export the last spans before exiting (a blocking flush).
+    tokio::task::spawn_blocking(move || drop(telemetry))
+        .await
+        .ok();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("api: {err}");
@@ -44,6 +55,7 @@ async fn serve() -> ExitCode {
 }
 
 async fn migrate() -> ExitCode {
+    let _telemetry = api::telemetry::init(None);
     let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("api: missing required environment variable DATABASE_URL");
         return ExitCode::from(2);

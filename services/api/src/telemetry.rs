@@ -1,27 +1,124 @@
-//! JSON logs. Spans carry the request id and, once known, the (pseudonymous)
-//! user and organization ids; tokens and email addresses are never logged
-//! (the Authorization header is marked sensitive and no code logs claims).
+//! JSON logs, and OpenTelemetry traces exported over OTLP/HTTP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!
+//! Spans carry the request id and, once known, the (pseudonymous) user and
+//! organization ids; tokens and email addresses are never logged (the
+//! Authorization header is marked sensitive and no code logs claims).
 
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
-pub fn init() {
-    init_with_writer(std::io::stdout);
+/// Flushes and stops trace export when dropped (at the end of `main`).
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
 }
 
-/// Logs to `writer` (tests capture logs this way).
-pub fn init_with_writer<W>(writer: W)
+impl Telemetry {
+    /// Sends the spans ended so far (tests, shutdown).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider {
+            let _ = provider.force_flush();
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`); traces to
+/// `otlp_endpoint` when given.
+pub fn init(otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
+    init_with_writer(std::io::stdout, otlp_endpoint)
+}
+
+/// As [`init`], logging to `writer` (tests capture logs this way).
+pub fn init_with_writer<W>(writer: W, otlp_endpoint: Option<&str>) -> Result<Telemetry, String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    let provider = otlp_endpoint.map(tracer_provider).transpose()?;
+    let otel_layer = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("api")));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_writer(writer)
         .with_current_span(true)
         .with_span_list(false)
-        .flatten_event(true)
+        .flatten_event(true);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(otel_layer)
         .try_init();
+    Ok(Telemetry { provider })
+}
+
+fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
+    let endpoint = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    // The exporter's blocking HTTP client may not be built on a runtime thread.
+    std::thread::spawn(move || {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()
+            .map_err(|e| format!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
+        Ok(SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(Resource::builder().with_service_name("api").build())
+            .build())
+    })
+    .join()
+    .map_err(|_| "could not start the trace exporter".to_string())?
+}
+
+use opentelemetry_otlp::WithExportConfig as _;
+
+struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Makes `span` a child of the caller's trace when it sent a `traceparent`.
+pub fn adopt_remote_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The `traceparent` for an outgoing call made inside `span`, when traces are
+/// being recorded (otherwise `None`).
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let span_ref = context.span();
+    let sc = span_ref.span_context();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
 }

@@ -22,7 +22,7 @@ impl Write for Captured {
 async fn json_logs_carry_request_user_and_org_ids_and_never_tokens_or_emails() {
     let captured = Captured::default();
     let writer = captured.clone();
-    api::telemetry::init_with_writer(move || writer.clone());
+    let _telemetry = api::telemetry::init_with_writer(move || writer.clone(), None).unwrap();
     let app = spawn_app().await;
     let token = app.token("alice", "org_a");
     let data = app.data(&token, "{ me { email } }", json!({})).await;
@@ -69,4 +69,76 @@ async fn json_logs_carry_request_user_and_org_ids_and_never_tokens_or_emails() {
     ] {
         assert!(!logs.contains(secret), "logs leak {secret}:\n{logs}");
     }
+}
+
+#[tokio::test]
+async fn traces_are_exported_over_otlp_and_the_ai_call_joins_the_callers_trace() {
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
+    let collector = axum::Router::new()
+        .route(
+            "/v1/traces",
+            axum::routing::post(
+                |axum::extract::State(r): axum::extract::State<Received>,
+                 headers: axum::http::HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let content_type = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    r.lock().unwrap().push((content_type, body.to_vec()));
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
+    let telemetry = api::telemetry::init_with_writer(std::io::sink, Some(&endpoint)).unwrap();
+
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({ "query": "mutation { generate(input: { prompt: \"hi\" }) { text } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // The ai service saw the caller's trace, with the API's own span as parent.
+    let sent = app.ai.calls()[0].headers["traceparent"].clone();
+    assert!(sent.starts_with(&format!("00-{trace_id}-")), "{sent}");
+    assert!(!sent.contains("00f067aa0ba902b7"), "{sent}");
+
+    let telemetry = tokio::task::spawn_blocking(move || {
+        telemetry.flush();
+        telemetry
+    })
+    .await
+    .unwrap();
+    let batches = received.lock().unwrap().clone();
+    assert!(!batches.is_empty(), "no spans were exported");
+    assert_eq!(batches[0].0, "application/x-protobuf");
+    let trace_bytes = hex::decode(trace_id).unwrap();
+    let api_span_id = hex::decode(&sent[36..52]).unwrap();
+    let all: Vec<u8> = batches.iter().flat_map(|(_, b)| b.clone()).collect();
+    let contains = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        contains(&trace_bytes),
+        "the request span is not in the caller's trace"
+    );
+    assert!(
+        contains(&api_span_id),
+        "the span passed to the ai service was not exported"
+    );
+    assert!(contains(b"request"));
+    tokio::task::spawn_blocking(move || drop(telemetry))
+        .await
+        .unwrap();
 }
