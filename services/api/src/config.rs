@@ -44,7 +44,9 @@ pub enum PersistedQueryMode {
     Allowlist(PathBuf),
 }
 
-/// Token-bucket quotas, in requests per minute; bursts are a sixth of that.
+/// Token-bucket quotas, in requests per minute (a bucket holds one minute's
+/// worth and refills evenly). Behind a proxy, set `TRUST_X_FORWARDED_FOR` or
+/// the per-IP bucket is shared by every client of that proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
     pub ip_per_minute: u32,
@@ -198,7 +200,7 @@ impl Config {
             graphql_max_complexity: env.parse_or("GRAPHQL_MAX_COMPLEXITY", 1000)?,
             persisted_queries,
             rate_limits: RateLimitConfig {
-                ip_per_minute: env.positive_or("RATE_LIMIT_IP_PER_MINUTE", 1200)?,
+                ip_per_minute: env.positive_or("RATE_LIMIT_IP_PER_MINUTE", 6000)?,
                 user_queries_per_minute: env
                     .positive_or("RATE_LIMIT_USER_QUERIES_PER_MINUTE", 600)?,
                 user_mutations_per_minute: env

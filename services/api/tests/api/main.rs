@@ -1,6 +1,7 @@
 //! One integration-test binary for the api crate (see helpers::spawn_app).
 
 mod auth;
+mod cli;
 mod dataloader;
 mod generate;
 mod hardening;
