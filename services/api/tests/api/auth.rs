@@ -169,3 +169,12 @@ async fn rotated_keys_are_picked_up_and_the_last_good_set_survives_a_jwks_outage
     let (status, body) = app.gql(&token, ME, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn an_unreachable_jwks_with_no_last_good_set_is_503_not_401() {
+    let app = spawn_app().await;
+    app.jwks.set_failing(true);
+    let (status, body) = app.gql(&app.token("user_a", "org_a"), ME, json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(error_code(&body), "AUTH_UNAVAILABLE");
+}

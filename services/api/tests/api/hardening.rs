@@ -238,3 +238,24 @@ async fn graphiql_is_served_only_when_the_playground_is_enabled() {
             .contains("graphiql")
     );
 }
+
+#[tokio::test]
+async fn automatic_persisted_queries_register_then_run_by_hash() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    let query = "{ me { email } }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hex::encode(Sha256::digest(query.as_bytes())) } });
+    // Unknown hash first: the client is told to send the text.
+    let (_, body) = app.gql_raw(&token, json!({ "extensions": ext })).await;
+    assert_eq!(
+        body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{body}"
+    );
+    let (_, body) = app
+        .gql_raw(&token, json!({ "query": query, "extensions": ext }))
+        .await;
+    assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
+    let (_, body) = app.gql_raw(&token, json!({ "extensions": ext })).await;
+    assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
+}

@@ -416,6 +416,13 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// POST /graphql with an arbitrary body; returns (status, body).
+    pub async fn gql_raw(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let response = self.post_graphql(Some(token), body).await;
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `gql` that must succeed without errors; returns `data`.
     pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, body) = self.gql(token, query, variables).await;
