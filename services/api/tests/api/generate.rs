@@ -88,3 +88,86 @@ async fn when_the_ai_service_is_down_generate_fails_typed_and_everything_else_wo
         "an open circuit makes no call"
     );
 }
+
+#[tokio::test]
+async fn a_slow_ai_service_times_out_with_a_typed_error() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        env: vec![("AI_TIMEOUT_MS", "300".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = app.token("alice", "org_a");
+    app.ai.set_delay_ms(2_000);
+    let started = std::time::Instant::now();
+    let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+    assert_eq!(error_code(&body), "AI_TIMEOUT", "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let server = tokio::task::spawn_blocking(localenv::postgres::shared)
+        .await
+        .unwrap()
+        .unwrap();
+    let db = crate::helpers::TestDb::create(&server).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    api::db::migrate(&pool).await.unwrap();
+    let rsa = crate::helpers::SigningKey::rsa("rsa-1");
+    let jwks = crate::helpers::JwksServer::start(&[&rsa]).await;
+    let ai = crate::helpers::AiStub::start().await;
+    ai.set_delay_ms(500);
+    let env = crate::helpers::base_env(&db.url, &jwks.url, &ai.url, "http://127.0.0.1:9");
+    let app = api::Application::build(api::Config::from_map(&env).unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let token = rsa.sign(&crate::helpers::claims("alice", "org_a"));
+    let in_flight = tokio::spawn({
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": GENERATE, "variables": { "p": "slow" } }))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    });
+    // Let the request reach the ai stub, then ask the server to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while ai.arrivals() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ai.arrivals(), 1);
+    assert!(ai.calls().is_empty(), "the request is still in flight");
+    stop.send(()).unwrap();
+    let body = in_flight.await.unwrap();
+    assert_eq!(body["data"]["generate"]["text"], "echo: slow", "{body}");
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("server stopped")
+        .unwrap()
+        .unwrap();
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}

@@ -169,6 +169,8 @@ pub struct AiCall {
 struct AiState {
     calls: Mutex<Vec<AiCall>>,
     down: AtomicBool,
+    delay_ms: std::sync::atomic::AtomicU64,
+    arrivals: AtomicUsize,
 }
 
 /// Speaks the ai service's `POST /v1/generate` contract.
@@ -184,6 +186,11 @@ impl AiStub {
             .route(
                 "/v1/generate",
                 post(|State(s): State<Arc<AiState>>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                    s.arrivals.fetch_add(1, Ordering::SeqCst);
+                    let delay = s.delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                    }
                     if s.down.load(Ordering::SeqCst) {
                         return Err((StatusCode::BAD_GATEWAY, Json(json!({"error": {"message": "upstream down"}}))));
                     }
@@ -218,6 +225,16 @@ impl AiStub {
 
     pub fn calls(&self) -> Vec<AiCall> {
         self.state.calls.lock().unwrap().clone()
+    }
+
+    /// Requests received, including those still being answered.
+    pub fn arrivals(&self) -> usize {
+        self.state.arrivals.load(Ordering::SeqCst)
+    }
+
+    /// Answers only after `ms` milliseconds.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn set_down(&self, down: bool) {
