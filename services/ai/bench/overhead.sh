@@ -7,7 +7,8 @@
 #
 # Prints hey's latency distribution for the upstream alone and through the
 # gateway at the same rate, then the gateway's own overhead histogram
-# (total - upstream, measured inside the process) as p50/p99 bucket bounds.
+# (total - upstream, measured inside the process) as p50/p99 bucket bounds,
+# then (CAPACITY=1, needs wrk) the most requests/s wrk gets through in 10 s.
 set -euo pipefail
 
 RATE=${RATE:-1000}
@@ -69,3 +70,9 @@ paste <(echo "$metrics_before" | grep '^ai_gateway_overhead_seconds_bucket{route
     }
     printf "requests %d  overhead p50 <= %s s  p99 <= %s s\n", total, p50, p99
   }'
+
+if [ "${CAPACITY:-0}" = 1 ]; then
+  echo "== capacity: wrk, 2 threads, 200 connections, 10 s, upstream latency ${LATENCY_MS} ms"
+  wrk -t2 -c200 -d10s --latency -s services/ai/bench/generate.lua "http://127.0.0.1:$GATEWAY_PORT/v1/generate" |
+    grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
+fi
