@@ -309,3 +309,34 @@ async fn connect_errors_are_retried_then_the_chain_falls_back() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unavailable");
 }
+
+#[tokio::test]
+async fn a_stream_that_goes_silent_ends_with_a_timeout_error_event() {
+    // Headers arrive at once; then each event takes longer than the provider's timeout.
+    let upstream = Upstream::start(Reply::Sse {
+        events: stream_events(&["never", "arrives"], Some((1, 1)), true),
+        gap: Duration::from_millis(600),
+        hang: false,
+    })
+    .await;
+    let config = format!(
+        "[providers.openai]\nbase_url = \"{}/v1\"\ntimeout_ms = 150\n",
+        upstream.url
+    );
+    let app = spawn_app(&[("OPENAI_API_KEY", "sk-o")], &config).await;
+
+    let events = app.stream(json!({ "prompt": "hello?" })).await;
+
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event, "error");
+    assert_eq!(events[0].data["error"]["code"], "upstream_timeout");
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "ai_stream_outcomes_total",
+            &[("outcome", "idle_timeout")]
+        ),
+        1.0
+    );
+}
