@@ -35,8 +35,8 @@ pub struct GenerateResponse {
     pub model: String,
     pub provider: String,
     pub usage: UsageOut,
-    pub latency_ms: f64,
-    pub upstream_latency_ms: f64,
+    pub latency_ms: u64,
+    pub upstream_latency_ms: u64,
     pub cost_usd: Option<f64>,
     pub request_id: String,
 }
@@ -47,8 +47,8 @@ pub struct StreamDone {
     pub model: String,
     pub provider: String,
     pub usage: UsageOut,
-    pub latency_ms: f64,
-    pub upstream_latency_ms: f64,
+    pub latency_ms: u64,
+    pub upstream_latency_ms: u64,
     pub cost_usd: Option<f64>,
     pub request_id: String,
 }
@@ -83,8 +83,8 @@ pub struct EmbedResponse {
     pub model: String,
     pub provider: String,
     pub usage: UsageOut,
-    pub latency_ms: f64,
-    pub upstream_latency_ms: f64,
+    pub latency_ms: u64,
+    pub upstream_latency_ms: u64,
     pub cost_usd: Option<f64>,
     pub request_id: String,
 }
@@ -105,6 +105,8 @@ pub struct ModerateResponse {
     pub request_id: String,
 }
 
-pub fn millis(duration: std::time::Duration) -> f64 {
-    (duration.as_secs_f64() * 1e6).round() / 1e3
+/// Whole milliseconds, rounded: the unit callers (and seed 001's contract)
+/// expect. Sub-millisecond detail lives in the Prometheus histograms.
+pub fn millis(duration: std::time::Duration) -> u64 {
+    (duration.as_secs_f64() * 1e3).round() as u64
 }

@@ -81,7 +81,7 @@ async fn generate_from_env_only_uses_the_default_model_and_parses_usage() {
         body["usage"],
         json!({ "input_tokens": 12, "output_tokens": 4, "estimated": false })
     );
-    assert!(body["latency_ms"].as_f64().unwrap() >= body["upstream_latency_ms"].as_f64().unwrap());
+    assert!(body["latency_ms"].as_u64().unwrap() >= body["upstream_latency_ms"].as_u64().unwrap());
     assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()));
 
     let sent = upstream.last();
@@ -142,7 +142,7 @@ async fn stream_relays_deltas_and_takes_usage_from_the_final_chunk() {
         json!({ "input_tokens": 9, "output_tokens": 3, "estimated": false })
     );
     assert_eq!(done["provider"], "openai");
-    assert!(done["latency_ms"].as_f64().is_some() && done["request_id"].is_string());
+    assert!(done["latency_ms"].as_u64().is_some() && done["request_id"].is_string());
 
     let sent = upstream.last().json();
     assert_eq!(sent["stream"], true);
