@@ -378,7 +378,8 @@ impl Config {
                 .trim()
                 .parse::<u16>()
                 .map_err(|e| ConfigError::invalid("PORT", e))?,
-            None => 8080,
+            // 8081: seed 001's local layout (AI_SERVICE_URL=http://localhost:8081); the api takes 8080.
+            None => 8081,
         };
         let bind_address = match get("AI_BIND_ADDRESS") {
             Some(raw) => raw
