@@ -10,6 +10,7 @@ mod accounting;
 mod anthropic;
 mod azure;
 mod bedrock;
+mod binary;
 mod gemini;
 mod openai;
 mod pii;
