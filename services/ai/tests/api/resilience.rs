@@ -340,3 +340,34 @@ async fn a_stream_that_goes_silent_ends_with_a_timeout_error_event() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_cancels_a_plain_upstream_call() {
+    let upstream =
+        Upstream::start(Reply::json(completion("too late", 1, 1)).after(Duration::from_secs(10)))
+            .await;
+    let app = openai_app(&upstream, FAST_RETRY).await;
+
+    let impatient = app
+        .post("/v1/generate", &json!({ "prompt": "hi" }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(impatient.unwrap_err().is_timeout());
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "the call reached the upstream before the client gave up"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while upstream.open_streams() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(upstream.received().len(), 1);
+    assert_eq!(
+        upstream.open_streams(),
+        0,
+        "the upstream call outlived its client"
+    );
+}

@@ -102,7 +102,8 @@ struct Inner {
     script: Mutex<VecDeque<Reply>>,
     default: Mutex<Reply>,
     received: Mutex<Vec<Received>>,
-    /// Streams whose body is still being sent (dropped = client went away).
+    /// Replies being computed plus stream bodies still being sent; the count
+    /// falls when the server drops them (done, or the client went away).
     open_streams: AtomicUsize,
 }
 
@@ -143,6 +144,7 @@ impl Upstream {
             .expect("the upstream received a request")
     }
 
+    /// Requests whose reply is still pending or whose stream is still open.
     pub fn open_streams(&self) -> usize {
         self.inner.open_streams.load(Ordering::SeqCst)
     }
@@ -169,10 +171,14 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    // Counts as open until the reply is complete or the server drops it
+    // because the client went away.
+    inner.open_streams.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = StreamGuard(inner.clone());
     respond(reply, inner).await
 }
 
-/// Counts an open stream for as long as the response body lives.
+/// Keeps a reply counted as open while it lives.
 struct StreamGuard(Arc<Inner>);
 
 impl Drop for StreamGuard {
