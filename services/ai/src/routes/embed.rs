@@ -4,13 +4,12 @@ use axum::Extension;
 use axum::extract::State;
 
 use super::ValidJson;
-use super::generate::{record_redactions, record_usage};
+use super::record::{record_usage, redact_texts};
 use crate::accounting::tokens::estimate_tokens;
 use crate::api_types::{EmbedRequest, EmbedResponse, UsageOut, millis};
 use crate::catalog::Purpose;
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::guardrails::pii::Redactions;
 use crate::providers::{EmbedRequest as ProviderEmbedRequest, Usage};
 use crate::state::SharedState;
 
@@ -73,21 +72,7 @@ async fn handle(
     let chain = state
         .catalog
         .resolve(request.model.as_deref(), Purpose::Embed)?;
-    let inputs = if state.redact.embed {
-        let mut found = Redactions::default();
-        let redacted = inputs
-            .iter()
-            .map(|text| {
-                let (out, redactions) = state.redactor.redact(text);
-                found.merge(redactions);
-                out.into_owned()
-            })
-            .collect();
-        record_redactions(state, ROUTE, &found);
-        redacted
-    } else {
-        inputs
-    };
+    let inputs = redact_texts(state, ROUTE, state.redact.embed, inputs);
     let estimate: u64 = inputs.iter().map(|s| estimate_tokens(s)).sum();
     let reservation = state
         .caps

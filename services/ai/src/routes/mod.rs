@@ -6,6 +6,8 @@ mod generate;
 mod health;
 mod json;
 mod moderate;
+mod record;
+mod stream_relay;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};

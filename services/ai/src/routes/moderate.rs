@@ -6,12 +6,11 @@ use axum::Extension;
 use axum::extract::State;
 
 use super::ValidJson;
-use super::generate::record_redactions;
+use super::record::redact_texts;
 use crate::api_types::{ModerateRequest, ModerateResponse};
 use crate::catalog::Target;
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::guardrails::pii::Redactions;
 use crate::providers::openai::MODERATION_MODEL;
 use crate::state::SharedState;
 
@@ -70,21 +69,7 @@ async fn handle(
             request_id: context.request_id.clone(),
         });
     };
-    let inputs: Vec<String> = if state.redact.moderate {
-        let mut found = Redactions::default();
-        let redacted = inputs
-            .iter()
-            .map(|text| {
-                let (out, redactions) = state.redactor.redact(text);
-                found.merge(redactions);
-                out.into_owned()
-            })
-            .collect();
-        record_redactions(state, ROUTE, &found);
-        redacted
-    } else {
-        inputs
-    };
+    let inputs = redact_texts(state, ROUTE, state.redact.moderate, inputs);
     let chain = [Target {
         provider: provider.clone(),
         model: MODERATION_MODEL.into(),
