@@ -61,6 +61,9 @@ pub enum Command {
         /// Steps run at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
+        /// Delete the contents of buckets that the plan deletes (refused otherwise).
+        #[arg(long)]
+        force_empty_buckets: bool,
     },
     /// Delete everything of this stack and environment, in reverse dependency order.
     Destroy {
@@ -70,6 +73,9 @@ pub enum Command {
         /// The stack name, required for a production environment.
         #[arg(long, value_name = "STACK")]
         confirm: Option<String>,
+        /// Delete the contents of non-empty buckets too (refused otherwise).
+        #[arg(long)]
+        force_empty_buckets: bool,
     },
     /// Print the stack's outputs recorded by the last `up`.
     Outputs {

@@ -78,7 +78,9 @@ impl AwsError {
     /// AWS says the thing is already gone; deletes treat that as success.
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(|c| {
-            c.ends_with(".NotFound") || c.ends_with("NotFoundException") || c == "NoSuchEntity"
+            c.ends_with(".NotFound")
+                || c.ends_with("NotFoundException")
+                || matches!(c, "NoSuchEntity" | "NoSuchBucket")
         })
     }
 
@@ -181,6 +183,7 @@ pub struct Aws {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -230,12 +233,18 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
             ecr,
             secrets,
             iam,
+            sts,
             region: region.to_string(),
             requests,
         })

@@ -15,6 +15,7 @@ pub async fn run(
     g: &Global,
     yes: bool,
     confirm: Option<String>,
+    force_empty_buckets: bool,
 ) -> anyhow::Result<(ExitCode, Option<usize>)> {
     let stack = super::load_stack(g)?;
     if let Some(given) = &confirm
@@ -40,6 +41,7 @@ pub async fn run(
         return Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())));
     }
     print!("{}", render::human(&prepared.plan, name, env));
+    super::check_data_loss(&session, &prepared, force_empty_buckets).await?;
     if !yes {
         let expected = if is_production(env) {
             name.as_str()
@@ -55,7 +57,7 @@ pub async fn run(
         }
     }
     session
-        .apply(&prepared, &Progress::new(), 8)
+        .apply(&prepared, &Progress::new(), 8, force_empty_buckets)
         .await
         .map_err(super::engine_error)?;
     println!("\nDestroy complete: no resources of {name}/{env} remain.");

@@ -37,8 +37,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             detailed_exitcode,
         } => plan::run(g, json, detailed_exitcode).await?,
-        Command::Up { yes, concurrency } => up::run(g, yes, concurrency.into()).await?,
-        Command::Destroy { yes, confirm } => destroy::run(g, yes, confirm).await?,
+        Command::Up {
+            yes,
+            concurrency,
+            force_empty_buckets,
+        } => up::run(g, yes, concurrency.into(), force_empty_buckets).await?,
+        Command::Destroy {
+            yes,
+            confirm,
+            force_empty_buckets,
+        } => destroy::run(g, yes, confirm, force_empty_buckets).await?,
     };
     if g.stats {
         let requests = requests.map_or_else(|| "none".to_string(), |n: usize| n.to_string());
@@ -142,4 +150,23 @@ pub fn confirm(question: &str, expected: &str) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == expected)
+}
+
+/// Refuses a plan that would delete data unless forced; names what and why.
+pub async fn check_data_loss(
+    session: &foundry::engine::Session,
+    prepared: &foundry::engine::Prepared,
+    force_empty_buckets: bool,
+) -> anyhow::Result<()> {
+    let blockers = session
+        .delete_blockers(prepared)
+        .await
+        .map_err(engine_error)?;
+    if blockers.is_empty() || force_empty_buckets {
+        return Ok(());
+    }
+    bail!(
+        "refusing to delete data: {}. Nothing was changed. Empty them yourself, or pass --force-empty-buckets to delete their contents with them.",
+        blockers.join("; ")
+    )
 }

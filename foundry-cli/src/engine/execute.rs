@@ -43,6 +43,8 @@ pub struct Executor<'a> {
     pub state: &'a Store,
     pub progress: &'a Progress,
     pub concurrency: usize,
+    /// Empty what blocks a delete (a bucket's objects) instead of failing.
+    pub force_empty: bool,
 }
 
 /// Does `o` reference physical id `p` in any property?
@@ -372,7 +374,13 @@ impl Executor<'_> {
                     .as_ref()
                     .expect("deletes carry the current resource");
                 let step = self.progress.start("deleting", label);
-                let result = handler.delete(self.aws, current).await;
+                let result = async {
+                    if self.force_empty {
+                        handler.empty(self.aws, current).await?;
+                    }
+                    handler.delete(self.aws, current).await
+                }
+                .await;
                 match &result {
                     Ok(()) => {
                         self.progress

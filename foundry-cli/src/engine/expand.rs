@@ -1,7 +1,7 @@
 //! Stack → graph of low-level resources. The only place that knows how a
 //! high-level `[network]` becomes VPCs, subnets, NATs, routes and endpoints.
 
-use crate::resources::{Kind, Scope, ecr_repository, iam_role, secret};
+use crate::resources::{Kind, Scope, bucket, ecr_repository, iam_role, secret};
 use crate::stack::{NatMode, Stack, Tier};
 
 use super::graph::{CREATE_ONLY_GENERATE, Graph, GraphError, Resource, Value};
@@ -49,7 +49,16 @@ pub mod ids {
 
 /// Expands the stack's network for the given availability zone names (the
 /// first `network.azs` of them are used).
-pub fn expand(stack: &Stack, az_names: &[String]) -> Result<Graph, GraphError> {
+/// What expansion needs to know about the account: the names of its
+/// availability zones and its id (part of globally unique bucket names).
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub azs: Vec<String>,
+    pub account: String,
+}
+
+pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
+    let az_names = &facts.azs;
     let net = &stack.network;
     let azs = net.azs as usize;
     let mut out = Vec::new();
@@ -212,13 +221,37 @@ pub fn expand(stack: &Stack, az_names: &[String]) -> Result<Graph, GraphError> {
                 .prop(CREATE_ONLY_GENERATE, Value::Bool(secret.generate)),
         );
     }
-    out.extend(roles(stack));
+    let scope = Scope::new(&stack.name, &stack.env);
+    for b in &stack.buckets {
+        let name = bucket::bucket_name(&scope, &b.name, &facts.account);
+        let mut lifecycle = Vec::new();
+        if let Some(d) = b.ia_after_days {
+            lifecycle.push(("ia_after_days", Value::Int(d.into())));
+        }
+        if let Some(d) = b.glacier_after_days {
+            lifecycle.push(("glacier_after_days", Value::Int(d.into())));
+        }
+        out.push(
+            Resource::new(bucket::logical_id(&b.name), Kind::Bucket)
+                .prop("name", Value::str(&name))
+                .prop("block_public_access", Value::Bool(true))
+                .prop("encryption", Value::str("AES256"))
+                .prop("versioning", Value::Bool(b.versioning))
+                .prop("lifecycle", Value::map(lifecycle))
+                .prop("policy", policy(vec![bucket::tls_only_statement(&name)]))
+                .prop(
+                    "cors_origins",
+                    Value::set(b.cors_origins.iter().map(Value::str)),
+                ),
+        );
+    }
+    out.extend(roles(stack, &facts.account));
     Graph::new(out)
 }
 
 /// The App Runner ECR access role, and one instance role per service whose
 /// inline policy grants exactly what the service's connections name.
-fn roles(stack: &Stack) -> Vec<Resource> {
+fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
     if stack.services.is_empty() {
         return Vec::new();
     }
@@ -262,6 +295,21 @@ fn roles(stack: &Stack) -> Vec<Resource> {
                             .map(|s| Value::reference(secret::logical_id(s))),
                     ),
                 ),
+            ]));
+        }
+        if !service.buckets.is_empty() {
+            let objects = service.buckets.iter().map(|(b, prefix)| {
+                let name = bucket::bucket_name(&scope, b, account);
+                Value::str(format!("{}/{prefix}*", bucket::arn(&name)))
+            });
+            statements.push(Value::map([
+                ("Sid", Value::str("UseBucketPrefixes")),
+                ("Effect", Value::str("Allow")),
+                (
+                    "Action",
+                    Value::set(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"].map(Value::str)),
+                ),
+                ("Resource", Value::set(objects)),
             ]));
         }
         out.push(role(

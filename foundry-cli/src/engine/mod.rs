@@ -108,9 +108,10 @@ impl Session {
             Graph::default()
         } else {
             let azs = observe::availability_zones(&self.aws, self.stack.network.azs as usize);
-            let (azs, world) =
-                tokio::try_join!(azs, observe::observe(&self.aws, &self.scope, &prefer))?;
-            let graph = expand::expand(&self.stack, &azs)?;
+            let account = observe::account_id(&self.aws);
+            let world = observe::observe(&self.aws, &self.scope, &prefer);
+            let (azs, account, world) = tokio::try_join!(azs, account, world)?;
+            let graph = expand::expand(&self.stack, &expand::Facts { azs, account })?;
             let applied: Applied = snapshot
                 .resources
                 .iter()
@@ -124,12 +125,30 @@ impl Session {
         Ok(Prepared { graph, world, plan })
     }
 
+    /// What would lose data if this plan ran: one line per resource whose
+    /// deletion or replacement its type refuses without force.
+    pub async fn delete_blockers(&self, prepared: &Prepared) -> Result<Vec<String>, EngineError> {
+        let doomed = prepared
+            .plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, plan::Action::Delete | plan::Action::Replace))
+            .filter_map(|c| c.current.as_ref());
+        let checks = doomed.map(|o| o.kind.handler().delete_blocker(&self.aws, o));
+        Ok(futures::future::try_join_all(checks)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// Executes a plan, then reads AWS once more for outputs and the cache.
     pub async fn apply(
         &self,
         prepared: &Prepared,
         progress: &Progress,
         concurrency: usize,
+        force_empty: bool,
     ) -> Result<BTreeMap<String, serde_json::Value>, EngineError> {
         let executor = Executor {
             aws: &self.aws,
@@ -137,6 +156,7 @@ impl Session {
             state: &self.state,
             progress,
             concurrency,
+            force_empty,
         };
         executor
             .apply(&prepared.plan, &prepared.graph, &prepared.world)

@@ -94,3 +94,14 @@ pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, 
     names.truncate(count);
     Ok(names)
 }
+
+/// The account the credentials belong to.
+pub async fn account_id(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .or_aws("GetCallerIdentity")?;
+    Ok(out.account().unwrap_or_default().to_string())
+}

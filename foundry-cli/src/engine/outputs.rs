@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 
 use super::expand::ids;
 use super::observe::World;
-use crate::resources::{ecr_repository, secret};
+use crate::resources::{bucket, ecr_repository, secret};
 use crate::stack::{Stack, Tier};
 
 pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
@@ -61,6 +61,12 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         .filter_map(|s| Some((s.name.clone(), physical(&secret::logical_id(&s.name))?)))
         .collect();
     out.insert("secret_arns".into(), json!(secrets));
+    let buckets: BTreeMap<_, _> = stack
+        .buckets
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), physical(&bucket::logical_id(&b.name))?)))
+        .collect();
+    out.insert("bucket_names".into(), json!(buckets));
     let role_ids = stack
         .services
         .iter()

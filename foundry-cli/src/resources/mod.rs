@@ -1,6 +1,7 @@
 //! One file per AWS resource type, each implementing [`ResourceType`]. The
 //! engine knows nothing of AWS APIs; these files know nothing of plans.
 
+pub mod bucket;
 pub mod ecr_repository;
 mod elastic_ip;
 pub mod iam_role;
@@ -37,10 +38,11 @@ pub enum Kind {
     EcrRepository,
     Secret,
     IamRole,
+    Bucket,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -52,6 +54,7 @@ impl Kind {
         Kind::EcrRepository,
         Kind::Secret,
         Kind::IamRole,
+        Kind::Bucket,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Kind {
             Kind::EcrRepository => "ecr_repository",
             Kind::Secret => "secret",
             Kind::IamRole => "iam_role",
+            Kind::Bucket => "bucket",
         }
     }
 
@@ -84,6 +88,7 @@ impl Kind {
             Kind::EcrRepository => &ecr_repository::EcrRepository,
             Kind::Secret => &secret::Secret,
             Kind::IamRole => &iam_role::IamRole,
+            Kind::Bucket => &bucket::Bucket,
         }
     }
 }
@@ -203,6 +208,21 @@ pub trait ResourceType: Sync {
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
+
+    /// Why deleting `current` would lose data (a bucket that holds objects),
+    /// checked before anything is deleted; `None` when it is safe.
+    async fn delete_blocker(
+        &self,
+        _aws: &Aws,
+        _current: &Observed,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
+
+    /// Removes what blocks deletion, when the user explicitly forces it.
+    async fn empty(&self, _aws: &Aws, _current: &Observed) -> Result<(), AwsError> {
+        Ok(())
+    }
 }
 
 /// Helpers the resource files share for reading resolved properties.

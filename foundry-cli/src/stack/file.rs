@@ -28,6 +28,9 @@ pub struct StackFile {
     /// outputs or state; set them with `foundry secret set NAME --env ENV`.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretSpec>,
+    /// S3 buckets, named `<stack>-<env>-<name>-<account>`.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, BucketSpec>,
     /// Container registry settings.
     #[serde(default)]
     pub registry: RegistrySpec,
@@ -57,6 +60,25 @@ pub struct ServiceSpec {
     /// Secrets (names under `[secrets]`) this service reads.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Buckets this service reads and writes, each limited to a key prefix:
+    /// `buckets = { uploads = "uploads/" }`.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, String>,
+}
+
+/// `[buckets.<name>]`: private, encrypted, TLS-only S3 buckets.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketSpec {
+    /// Keep every version of every object (default true).
+    pub versioning: Option<bool>,
+    /// Move objects to Infrequent Access after this many days.
+    pub ia_after_days: Option<u32>,
+    /// Move objects to Glacier after this many days.
+    pub glacier_after_days: Option<u32>,
+    /// Browser origins allowed to PUT to pre-signed URLs (CORS).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// `[secrets.<name>]`.

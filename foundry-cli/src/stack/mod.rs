@@ -26,6 +26,7 @@ pub struct Stack {
     pub state: StateBackend,
     pub services: Vec<Service>,
     pub secrets: Vec<Secret>,
+    pub buckets: Vec<Bucket>,
     /// Images kept per ECR repository.
     pub keep_images: u32,
 }
@@ -35,6 +36,18 @@ pub struct Stack {
 pub struct Service {
     pub name: String,
     pub secrets: Vec<String>,
+    /// Bucket name → key prefix the service may use.
+    pub buckets: Vec<(String, String)>,
+}
+
+/// A bucket, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub versioning: bool,
+    pub ia_after_days: Option<u32>,
+    pub glacier_after_days: Option<u32>,
+    pub cors_origins: Vec<String>,
 }
 
 /// A named secret, resolved.
@@ -139,6 +152,7 @@ impl Source {
         );
         let state = resolve_state(&self.file.state, &locator, &mut diags);
         let (services, secrets) = resolve_services(&self.file, &locator, &mut diags);
+        let buckets = resolve_buckets(&self.file, env, &locator, &mut diags);
         let keep_images = match overlay
             .registry
             .keep_images
@@ -169,6 +183,7 @@ impl Source {
                 state,
                 services,
                 secrets,
+                buckets,
                 keep_images,
             }),
             _ => Err(StackFileError::new(&self.path, &self.text, diags)),
@@ -314,9 +329,34 @@ fn resolve_services(
                 });
             }
         }
+        let buckets: Vec<&str> = file.buckets.keys().map(String::as_str).collect();
+        for (bucket, prefix) in &spec.buckets {
+            let at = locator.span(&["services", name, "buckets", bucket]);
+            if !buckets.contains(&bucket.as_str()) {
+                let d = Diagnostic::new(format!(
+                    "service `{name}` uses bucket `{bucket}`, which is not declared"
+                ))
+                .at(at);
+                diags.push(match closest(bucket, buckets.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("declare it with a [buckets.{bucket}] table")),
+                });
+            } else if prefix.contains('*') || prefix.starts_with('/') {
+                diags.push(
+                    Diagnostic::new(format!("`{prefix}` is not a key prefix"))
+                        .at(at)
+                        .help("write a plain prefix such as \"uploads/\" (or \"\" for the whole bucket); no wildcards"),
+                );
+            }
+        }
         services.push(Service {
             name: name.clone(),
             secrets: spec.secrets.clone(),
+            buckets: spec
+                .buckets
+                .iter()
+                .map(|(b, p)| (b.clone(), p.clone()))
+                .collect(),
         });
     }
     let secrets = file
@@ -332,6 +372,54 @@ fn resolve_services(
         })
         .collect();
     (services, secrets)
+}
+
+fn resolve_buckets(
+    file: &StackFile,
+    env: &str,
+    locator: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Bucket> {
+    let mut out = Vec::new();
+    for (name, spec) in &file.buckets {
+        // `<stack>-<env>-<name>-<12-digit account>` must fit S3's 63 characters.
+        let len = file.name.len() + env.len() + name.len() + 15;
+        if !is_key_name(name) || name.contains('_') || len > 63 {
+            diags.push(
+                Diagnostic::new(format!("bucket name `{name}` cannot form a valid S3 bucket name for {}/{env}", file.name))
+                    .at(locator.span(&["buckets", name]))
+                    .help("use lowercase letters, digits and `-`, short enough that <stack>-<env>-<name>-<account id> stays within 63 characters"),
+            );
+        }
+        if let (Some(ia), Some(glacier)) = (spec.ia_after_days, spec.glacier_after_days)
+            && glacier <= ia
+        {
+            diags.push(
+                Diagnostic::new(format!(
+                    "glacier_after_days ({glacier}) must come after ia_after_days ({ia})"
+                ))
+                .at(locator.span(&["buckets", name, "glacier_after_days"]))
+                .help("objects move to Infrequent Access first, then to Glacier"),
+            );
+        }
+        if spec.ia_after_days.is_some_and(|d| d < 30) {
+            diags.push(
+                Diagnostic::new(
+                    "S3 moves objects to Infrequent Access after 30 days at the earliest",
+                )
+                .at(locator.span(&["buckets", name, "ia_after_days"]))
+                .help("use 30 or more"),
+            );
+        }
+        out.push(Bucket {
+            name: name.clone(),
+            versioning: spec.versioning.unwrap_or(true),
+            ia_after_days: spec.ia_after_days,
+            glacier_after_days: spec.glacier_after_days,
+            cors_origins: spec.cors_origins.clone(),
+        });
+    }
+    out
 }
 
 fn is_key_name(s: &str) -> bool {

@@ -178,8 +178,18 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
     // IAM: App Runner trusts, and inline policies naming exactly the secrets
     // each service reads: no wildcard action or resource.
     let secret_arn = |name: &str| outputs["secret_arns"][name].as_str().unwrap().to_string();
+    let uploads = "arn:aws:s3:::acme-prod-uploads-123456789012/uploads/*".to_string();
     let expectations = [
-        ("acme-prod-api", vec![secret_arn("internal_api_key")]),
+        (
+            "acme-prod-api",
+            vec![secret_arn("internal_api_key"), uploads],
+            vec![
+                "s3:DeleteObject",
+                "s3:GetObject",
+                "s3:PutObject",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
         (
             "acme-prod-ai",
             vec![
@@ -187,9 +197,10 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
                 secret_arn("internal_api_key"),
                 secret_arn("openai_api_key"),
             ],
+            vec!["secretsmanager:GetSecretValue"],
         ),
     ];
-    for (role, mut resources) in expectations {
+    for (role, mut resources, actions_wanted) in expectations {
         let got = iam.get_role().role_name(role).send().await.unwrap();
         let trust = percent_decode(got.role().unwrap().assume_role_policy_document().unwrap());
         assert!(trust.contains("tasks.apprunner.amazonaws.com"), "{trust}");
@@ -203,24 +214,33 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
         let doc: serde_json::Value =
             serde_json::from_str(&percent_decode(policy.policy_document())).unwrap();
         let statements = doc["Statement"].as_array().unwrap();
-        let actions: Vec<&str> = statements
-            .iter()
-            .flat_map(|s| s["Action"].as_array().unwrap())
-            .filter_map(|a| a.as_str())
-            .collect();
-        let mut granted: Vec<String> = statements
-            .iter()
-            .flat_map(|s| s["Resource"].as_array().unwrap())
-            .filter_map(|r| r.as_str().map(str::to_string))
-            .collect();
-        assert_eq!(actions, ["secretsmanager:GetSecretValue"]);
-        granted.sort();
+        let strings = |key: &str| -> Vec<String> {
+            let mut v: Vec<String> = statements
+                .iter()
+                .flat_map(|s| s[key].as_array().unwrap())
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            strings("Action"),
+            actions_wanted,
+            "{role}: exactly the actions its connections need"
+        );
         resources.sort();
         assert_eq!(
-            granted, resources,
-            "{role} reads exactly its declared secrets"
+            strings("Resource"),
+            resources,
+            "{role}: exactly its declared secrets and bucket prefix"
         );
-        assert!(!doc.to_string().contains('*'), "no wildcard in {doc}");
+        // The only `*` is the declared prefix's own object wildcard.
+        for r in strings("Resource").iter().chain(&strings("Action")) {
+            assert!(
+                !r.contains('*') || r.ends_with("/uploads/*"),
+                "wildcard {r} in {role}"
+            );
+        }
     }
     let ecr_role = iam
         .get_role()
@@ -315,5 +335,5 @@ fn a_service_reading_an_undeclared_secret_is_a_located_error() {
         "{err}"
     );
     assert!(err.contains("did you mean `anthropic_api_key`?"), "{err}");
-    assert!(err.contains("foundry.toml:37:"), "{err}");
+    assert!(err.contains("foundry.toml:38:"), "{err}");
 }
