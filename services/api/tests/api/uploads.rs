@@ -1,21 +1,17 @@
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, error_code, spawn_app_with};
 
 const BUCKET: &str = "foundry-uploads-test";
 
-/// One moto per test process, started on first use.
-fn moto() -> &'static localenv::moto::MotoServer {
-    static MOTO: OnceLock<localenv::moto::MotoServer> = OnceLock::new();
-    MOTO.get_or_init(|| localenv::moto::MotoServer::start().expect("moto server"))
-}
-
-async fn app_with_s3() -> TestApp {
-    let endpoint = tokio::task::spawn_blocking(|| moto().endpoint())
-        .await
-        .unwrap();
+/// The app wired to a moto server that the test owns, so that the server
+/// stops with the test (a static one would outlive the test process).
+async fn app_with_s3() -> (TestApp, localenv::moto::MotoServer) {
+    let moto =
+        tokio::task::spawn_blocking(|| localenv::moto::MotoServer::start().expect("moto server"))
+            .await
+            .unwrap();
+    let endpoint = moto.endpoint();
     let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -29,11 +25,12 @@ async fn app_with_s3() -> TestApp {
         .bucket(BUCKET)
         .send()
         .await;
-    spawn_app_with(Options {
+    let app = spawn_app_with(Options {
         s3_endpoint: Some(endpoint),
         ..Default::default()
     })
-    .await
+    .await;
+    (app, moto)
 }
 
 const REQUEST: &str = "mutation($input: RequestUploadInput!) { requestUpload(input: $input) {
@@ -55,7 +52,7 @@ async fn put(app: &TestApp, grant: &Value, body: &[u8], content_type: &str) -> u
 
 #[tokio::test]
 async fn request_upload_gives_a_url_a_plain_put_succeeds_against_and_finalize_records_it() {
-    let app = app_with_s3().await;
+    let (app, _moto) = app_with_s3().await;
     let token = app.token("alice", "org_a");
     let file = b"%PDF-1.7 hello world";
     let input = json!({ "filename": "report 2026.pdf", "contentType": "application/pdf", "sizeBytes": file.len() });
@@ -101,7 +98,7 @@ async fn request_upload_gives_a_url_a_plain_put_succeeds_against_and_finalize_re
 
 #[tokio::test]
 async fn finalize_rejects_missing_or_mismatched_objects_and_request_checks_limits() {
-    let app = app_with_s3().await;
+    let (app, moto) = app_with_s3().await;
     let token = app.token("alice", "org_a");
     let grant = |size: usize| json!({ "input": { "filename": "a.txt", "contentType": "text/plain", "sizeBytes": size } });
 
@@ -115,7 +112,7 @@ async fn finalize_rejects_missing_or_mismatched_objects_and_request_checks_limit
     // A different size than announced (sent without the signed length header).
     let g = app.data(&token, REQUEST, grant(5)).await["requestUpload"].clone();
     let key = g["upload"]["objectKey"].as_str().unwrap();
-    let endpoint = moto().endpoint();
+    let endpoint = moto.endpoint();
     let direct = app
         .http
         .put(format!("{endpoint}/{BUCKET}/{key}"))
