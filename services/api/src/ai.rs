@@ -19,6 +19,10 @@ pub enum AiError {
     Timeout,
     #[error("the AI service rejected the request: {0}")]
     Rejected(String),
+    /// The caller's organization (or the gateway) is over its limit: a healthy
+    /// answer about the caller, so it never trips the breaker.
+    #[error("the AI usage limit is reached: {0}")]
+    Limited(String),
     #[error("the AI service sent an unreadable response")]
     BadResponse(String),
 }
@@ -29,6 +33,7 @@ impl AiError {
             AiError::Unavailable(_) | AiError::CircuitOpen => "AI_UNAVAILABLE",
             AiError::Timeout => "AI_TIMEOUT",
             AiError::Rejected(_) => "AI_REJECTED",
+            AiError::Limited(_) => "AI_LIMIT_REACHED",
             AiError::BadResponse(_) => "AI_BAD_RESPONSE",
         }
     }
@@ -140,7 +145,7 @@ impl AiClient {
                 }
             })?;
         let status = response.status();
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        if status.is_server_error() {
             return Err(AiError::Unavailable(format!("status {status}")));
         }
         if !status.is_success() {
@@ -155,7 +160,11 @@ impl AiClient {
                 })
                 .and_then(|m| m.as_str().map(str::to_owned))
                 .unwrap_or_else(|| format!("status {status}"));
-            return Err(AiError::Rejected(message.chars().take(300).collect()));
+            let message: String = message.chars().take(300).collect();
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(AiError::Limited(message));
+            }
+            return Err(AiError::Rejected(message));
         }
         response.json::<GenerateResponse>().await.map_err(|e| {
             if e.is_timeout() {

@@ -171,3 +171,25 @@ async fn shutdown_lets_in_flight_requests_finish() {
         "no longer listening"
     );
 }
+
+#[tokio::test]
+async fn an_org_over_its_ai_token_cap_gets_a_limit_error_that_never_opens_the_breaker() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    app.ai.set_capped(true);
+    for _ in 0..7 {
+        let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+        assert_eq!(error_code(&body), "AI_LIMIT_REACHED", "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("token cap"),
+            "{body}"
+        );
+    }
+    // Seven limit answers are not seven failures: the next call goes through.
+    app.ai.set_capped(false);
+    let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+}

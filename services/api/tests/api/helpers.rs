@@ -169,6 +169,7 @@ pub struct AiCall {
 struct AiState {
     calls: Mutex<Vec<AiCall>>,
     down: AtomicBool,
+    capped: AtomicBool,
     delay_ms: std::sync::atomic::AtomicU64,
     arrivals: AtomicUsize,
 }
@@ -193,6 +194,11 @@ impl AiStub {
                     }
                     if s.down.load(Ordering::SeqCst) {
                         return Err((StatusCode::BAD_GATEWAY, Json(json!({"error": {"message": "upstream down"}}))));
+                    }
+                    if s.capped.load(Ordering::SeqCst) {
+                        // The ai service's own answer when an org's token cap is reached.
+                        let error = json!({"error": {"code": "token_cap_exceeded", "message": "token cap for organization `o` reached for this window", "retry_after_secs": 42}});
+                        return Err((StatusCode::TOO_MANY_REQUESTS, Json(error)));
                     }
                     let headers: HashMap<String, String> = headers
                         .iter()
@@ -221,6 +227,11 @@ impl AiStub {
             url: format!("http://{addr}"),
             state,
         }
+    }
+
+    /// Answer 429 `token_cap_exceeded`, as the ai service does over a cap.
+    pub fn set_capped(&self, capped: bool) {
+        self.state.capped.store(capped, Ordering::SeqCst);
     }
 
     pub fn calls(&self) -> Vec<AiCall> {
