@@ -184,6 +184,8 @@ pub struct Aws {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -238,6 +240,16 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
@@ -245,6 +257,8 @@ impl Aws {
             secrets,
             iam,
             sts,
+            cloudwatch,
+            sns,
             region: region.to_string(),
             requests,
         })

@@ -16,6 +16,7 @@ pub mod ids {
     pub const RT_DATA: &str = "rt-data";
     pub const SG_ENDPOINTS: &str = "sg-endpoints";
     pub const ROLE_ECR_ACCESS: &str = "role-apprunner-ecr";
+    pub const TOPIC_ALARMS: &str = "topic-alarms";
 
     pub fn service_role(service: &str) -> String {
         format!("role-{service}")
@@ -246,6 +247,7 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
         );
     }
     out.extend(roles(stack, &facts.account));
+    out.extend(alarms(stack, nat_count));
     Graph::new(out)
 }
 
@@ -318,6 +320,52 @@ fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
             policy(statements),
             &[],
         ));
+    }
+    out
+}
+
+/// Notification topic and alarms: NAT egress per NAT gateway (seed 002 §7, §10).
+fn alarms(stack: &Stack, nat_count: usize) -> Vec<Resource> {
+    let scope = Scope::new(&stack.name, &stack.env);
+    let mut out = Vec::new();
+    let actions = if stack.alarm_emails.is_empty() {
+        Value::set([])
+    } else {
+        out.push(
+            Resource::new(ids::TOPIC_ALARMS, Kind::SnsTopic)
+                .prop("name", Value::str(scope.name(ids::TOPIC_ALARMS)))
+                .prop(
+                    "emails",
+                    Value::set(stack.alarm_emails.iter().map(Value::str)),
+                ),
+        );
+        Value::set([Value::reference(ids::TOPIC_ALARMS)])
+    };
+    for az in 0..nat_count {
+        let id = format!("alarm-{}-egress", ids::nat(az));
+        out.push(
+            Resource::new(&id, Kind::Alarm)
+                .prop("name", Value::str(scope.name(&id)))
+                .prop(
+                    "description",
+                    Value::str(format!(
+                        "NAT egress spike on {} (seed 002 runbook: nat-bill)",
+                        ids::nat(az)
+                    )),
+                )
+                .prop("namespace", Value::str("AWS/NATGateway"))
+                .prop("metric_name", Value::str("BytesOutToDestination"))
+                .prop(
+                    "dimensions",
+                    Value::map([("NatGatewayId", Value::reference(ids::nat(az)))]),
+                )
+                .prop("statistic", Value::str("Sum"))
+                .prop("period", Value::Int(300))
+                .prop("evaluation_periods", Value::Int(1))
+                .prop("threshold", Value::Int(stack.nat_bytes_out_per_5min as i64))
+                .prop("comparison", Value::str("GreaterThanThreshold"))
+                .prop("alarm_actions", actions.clone()),
+        );
     }
     out
 }

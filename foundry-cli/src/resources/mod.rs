@@ -1,6 +1,7 @@
 //! One file per AWS resource type, each implementing [`ResourceType`]. The
 //! engine knows nothing of AWS APIs; these files know nothing of plans.
 
+pub mod alarm;
 pub mod bucket;
 pub mod ecr_repository;
 mod elastic_ip;
@@ -10,6 +11,7 @@ mod nat_gateway;
 mod route_table;
 pub mod secret;
 mod security_group;
+pub mod sns_topic;
 mod subnet;
 mod vpc;
 mod vpc_endpoint;
@@ -39,10 +41,12 @@ pub enum Kind {
     Secret,
     IamRole,
     Bucket,
+    SnsTopic,
+    Alarm,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -55,6 +59,8 @@ impl Kind {
         Kind::Secret,
         Kind::IamRole,
         Kind::Bucket,
+        Kind::SnsTopic,
+        Kind::Alarm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +77,8 @@ impl Kind {
             Kind::Secret => "secret",
             Kind::IamRole => "iam_role",
             Kind::Bucket => "bucket",
+            Kind::SnsTopic => "sns_topic",
+            Kind::Alarm => "alarm",
         }
     }
 
@@ -89,6 +97,8 @@ impl Kind {
             Kind::Secret => &secret::Secret,
             Kind::IamRole => &iam_role::IamRole,
             Kind::Bucket => &bucket::Bucket,
+            Kind::SnsTopic => &sns_topic::SnsTopic,
+            Kind::Alarm => &alarm::Alarm,
         }
     }
 }

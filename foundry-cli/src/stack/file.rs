@@ -31,6 +31,9 @@ pub struct StackFile {
     /// S3 buckets, named `<stack>-<env>-<name>-<account>`.
     #[serde(default)]
     pub buckets: BTreeMap<String, BucketSpec>,
+    /// Alarms and where they notify.
+    #[serde(default)]
+    pub alarms: AlarmsSpec,
     /// Container registry settings.
     #[serde(default)]
     pub registry: RegistrySpec,
@@ -51,6 +54,19 @@ pub struct EnvOverlay {
     pub network: NetworkSpec,
     #[serde(default)]
     pub registry: RegistrySpec,
+    #[serde(default)]
+    pub alarms: AlarmsSpec,
+}
+
+/// `[alarms]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsSpec {
+    /// E-mail addresses notified through an SNS topic (each must confirm).
+    pub emails: Option<Vec<String>>,
+    /// NAT egress alarm: bytes out to destinations per 5 minutes, per NAT
+    /// gateway (default 5 GB).
+    pub nat_bytes_out_per_5min: Option<u64>,
 }
 
 /// `[services.<name>]`.

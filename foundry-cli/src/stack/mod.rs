@@ -27,6 +27,10 @@ pub struct Stack {
     pub services: Vec<Service>,
     pub secrets: Vec<Secret>,
     pub buckets: Vec<Bucket>,
+    /// Addresses alarm notifications go to; none means no topic.
+    pub alarm_emails: Vec<String>,
+    /// NAT egress alarm threshold, bytes per 5 minutes.
+    pub nat_bytes_out_per_5min: u64,
     /// Images kept per ECR repository.
     pub keep_images: u32,
 }
@@ -153,6 +157,35 @@ impl Source {
         let state = resolve_state(&self.file.state, &locator, &mut diags);
         let (services, secrets) = resolve_services(&self.file, &locator, &mut diags);
         let buckets = resolve_buckets(&self.file, env, &locator, &mut diags);
+        let alarms = (&overlay.alarms, &self.file.alarms);
+        let alarm_emails = alarms
+            .0
+            .emails
+            .clone()
+            .or_else(|| alarms.1.emails.clone())
+            .unwrap_or_default();
+        for (i, email) in alarm_emails.iter().enumerate() {
+            if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+                let path = if alarms.0.emails.is_some() {
+                    vec!["env", env, "alarms", "emails"]
+                } else {
+                    vec!["alarms", "emails"]
+                };
+                let i = i.to_string();
+                let mut path = path;
+                path.push(&i);
+                diags.push(
+                    Diagnostic::new(format!("`{email}` is not an e-mail address"))
+                        .at(locator.span(&path))
+                        .help("write an address such as ops@example.com"),
+                );
+            }
+        }
+        let nat_bytes_out_per_5min = alarms
+            .0
+            .nat_bytes_out_per_5min
+            .or(alarms.1.nat_bytes_out_per_5min)
+            .unwrap_or(5_000_000_000);
         let keep_images = match overlay
             .registry
             .keep_images
@@ -184,6 +217,8 @@ impl Source {
                 services,
                 secrets,
                 buckets,
+                alarm_emails,
+                nat_bytes_out_per_5min,
                 keep_images,
             }),
             _ => Err(StackFileError::new(&self.path, &self.text, diags)),

@@ -1,5 +1,6 @@
 //! Integration tests of the `foundry` binary against moto server.
 
+mod alarms;
 mod buckets;
 mod crash;
 mod destroy;

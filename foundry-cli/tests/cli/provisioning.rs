@@ -7,8 +7,8 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     assert_eq!(plan.code(), Some(2), "{}", plan.stderr());
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
     assert_eq!(
-        plan["summary"]["create"], 31,
-        "21 network resources, 2 repositories, 3 secrets, 3 roles, 2 buckets"
+        plan["summary"]["create"], 33,
+        "21 network resources, 2 repositories, 3 secrets, 3 roles, 2 buckets, 1 topic, 1 alarm"
     );
     let subnet = plan["changes"]
         .as_array()
@@ -27,7 +27,7 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     let up = env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert!(
         up.stdout()
-            .contains("Plan: 31 to create, 0 to update, 0 to replace, 0 to delete."),
+            .contains("Plan: 33 to create, 0 to update, 0 to replace, 0 to delete."),
         "{}",
         up.stdout()
     );
@@ -262,7 +262,7 @@ async fn switching_nat_mode_plans_and_applies_cleanly_both_ways() {
     assert_eq!(plan.code(), Some(2));
     assert!(
         plan.stdout()
-            .contains("Plan: 2 to create, 1 to update, 0 to replace, 0 to delete."),
+            .contains("Plan: 3 to create, 1 to update, 0 to replace, 0 to delete."),
         "{}",
         plan.stdout()
     );
@@ -274,7 +274,7 @@ async fn switching_nat_mode_plans_and_applies_cleanly_both_ways() {
     let plan = env.foundry(&["plan", "--env", "prod"]).success();
     assert!(
         plan.stdout()
-            .contains("Plan: 0 to create, 1 to update, 0 to replace, 2 to delete."),
+            .contains("Plan: 0 to create, 1 to update, 0 to replace, 3 to delete."),
         "{}",
         plan.stdout()
     );
