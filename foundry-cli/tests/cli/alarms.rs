@@ -77,7 +77,7 @@ async fn every_nat_gateway_has_an_egress_alarm_that_notifies_the_topic() {
             a.comparison_operator().map(|c| c.as_str()),
             Some("GreaterThanThreshold")
         );
-        assert_eq!(a.alarm_actions(), [topic.clone()]);
+        assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
         let dim = &a.dimensions()[0];
         assert_eq!(dim.name(), Some("NatGatewayId"));
         watched.push(dim.value().unwrap().to_string());
