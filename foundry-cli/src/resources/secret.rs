@@ -23,6 +23,37 @@ fn generate_value() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 48)
 }
 
+/// A secret of this name deleted by an earlier destroy and still in its
+/// recovery window is brought back (with its value) rather than failing the
+/// create. `None` when the name is taken by a secret that was not deleted.
+async fn restore(aws: &Aws, name: &str, props: &Props) -> Result<Option<String>, AwsError> {
+    let existing = aws
+        .secrets
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .or_aws("DescribeSecret")?;
+    if existing.deleted_date().is_none() {
+        return Ok(None);
+    }
+    let restored = aws
+        .secrets
+        .restore_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .or_aws("RestoreSecret")?;
+    aws.secrets
+        .update_secret()
+        .secret_id(name)
+        .description(prop_str(props, "description"))
+        .send()
+        .await
+        .or_aws("UpdateSecret")?;
+    Ok(Some(restored.arn().unwrap_or_default().to_string()))
+}
+
 #[async_trait]
 impl ResourceType for Secret {
     fn force_new(&self) -> &'static [&'static str] {
@@ -94,27 +125,14 @@ impl ResourceType for Secret {
         }
         match call.send().await {
             Ok(out) => Ok(out.arn().unwrap_or_default().to_string()),
-            // Deleted by an earlier destroy and still in its recovery window:
-            // bring it back (with its value) rather than fail.
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_request_exception()) =>
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_invalid_request_exception() || s.is_resource_exists_exception()
+                }) =>
             {
-                let restored = aws
-                    .secrets
-                    .restore_secret()
-                    .secret_id(name)
-                    .send()
-                    .await
-                    .or_aws("RestoreSecret")?;
-                aws.secrets
-                    .update_secret()
-                    .secret_id(name)
-                    .description(prop_str(props, "description"))
-                    .send()
-                    .await
-                    .or_aws("UpdateSecret")?;
-                Ok(restored.arn().unwrap_or_default().to_string())
+                restore(aws, name, props)
+                    .await?
+                    .ok_or_else(|| AwsError::from_sdk("CreateSecret", e))
             }
             Err(e) => Err(AwsError::from_sdk("CreateSecret", e)),
         }

@@ -40,6 +40,13 @@ async fn destroy_removes_its_stack_and_env_and_nothing_else() {
         "{}",
         again.stdout()
     );
+
+    // Within the secrets' recovery window, standing the environment up again
+    // restores them instead of failing on their names.
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    assert_eq!(env.census("acme", "dev").await, reference_census(1));
+    let plan = env.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
 }
 
 #[tokio::test]
