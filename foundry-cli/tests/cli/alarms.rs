@@ -3,14 +3,7 @@
 use crate::support::{REFERENCE, TestEnv};
 
 async fn clients(env: &TestEnv) -> (aws_sdk_cloudwatch::Client, aws_sdk_sns::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(env.moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let config = env.sdk_config().await;
     (
         aws_sdk_cloudwatch::Client::new(&config),
         aws_sdk_sns::Client::new(&config),

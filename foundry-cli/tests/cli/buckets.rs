@@ -2,26 +2,10 @@
 
 use crate::support::{REFERENCE, TestEnv};
 
-async fn s3(env: &TestEnv) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(env.moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 #[tokio::test]
 async fn buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors() {
     let env = TestEnv::start().await;
-    let s3 = s3(&env).await;
+    let s3 = env.s3().await;
     env.foundry(&["up", "--env", "prod", "--yes"]).success();
     for name in [
         "acme-prod-uploads-123456789012",
@@ -104,7 +88,7 @@ async fn buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors() {
 #[tokio::test]
 async fn destroy_refuses_a_non_empty_bucket_and_deletes_nothing_unless_forced() {
     let env = TestEnv::start().await;
-    let s3 = s3(&env).await;
+    let s3 = env.s3().await;
     env.foundry(&["up", "--env", "dev", "--yes"]).success();
     // moto serves plain HTTP, which the bucket's TLS-only policy (rightly)
     // denies: lift the policy for the upload, then put it back unchanged.

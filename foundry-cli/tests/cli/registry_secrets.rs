@@ -13,14 +13,7 @@ async fn clients(
     aws_sdk_secretsmanager::Client,
     aws_sdk_iam::Client,
 ) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(env.moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let config = env.sdk_config().await;
     (
         aws_sdk_ecr::Client::new(&config),
         aws_sdk_secretsmanager::Client::new(&config),

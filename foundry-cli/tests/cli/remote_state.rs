@@ -2,22 +2,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::{REFERENCE, TestEnv, reference_census};
 
-async fn s3_client(env: &TestEnv) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(env.moto.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 async fn object(s3: &aws_sdk_s3::Client, key: &str) -> Option<String> {
     let out = s3
         .get_object()
@@ -34,7 +18,7 @@ async fn object(s3: &aws_sdk_s3::Client, key: &str) -> Option<String> {
 #[tokio::test]
 async fn s3_state_locks_across_runs_and_a_crashed_holder_needs_unlock() {
     let env = TestEnv::start().await;
-    let s3 = s3_client(&env).await;
+    let s3 = env.s3().await;
     s3.create_bucket()
         .bucket("acme-state")
         .send()

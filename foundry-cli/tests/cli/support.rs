@@ -55,14 +55,7 @@ impl TestEnv {
         );
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("foundry.toml"), REFERENCE).expect("write stack file");
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint()).await;
         let ec2 = Client::new(&config);
         Self { moto, dir, ec2 }
     }
@@ -116,6 +109,34 @@ impl TestEnv {
 
     pub fn state_dir(&self, stack: &str, env: &str) -> PathBuf {
         self.path().join(".foundry/state").join(stack).join(env)
+    }
+}
+
+/// SDK configuration for independent checks against the test's moto.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+impl TestEnv {
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.moto.endpoint()).await
+    }
+
+    /// S3 with path-style addressing, as moto needs.
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = self.sdk_config().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
     }
 }
 
