@@ -84,6 +84,15 @@ impl AwsError {
         })
     }
 
+    /// `Ok(None)` when AWS says the thing does not exist: for reads that
+    /// ask after something which may already be gone.
+    pub fn none_if_not_found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+        match result {
+            Err(e) if e.is_not_found() => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// Turns an SDK error into one sentence naming the operation.
     pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where

@@ -23,9 +23,8 @@ async fn state(aws: &Aws, nat_id: &str) -> Result<Option<(String, String)>, AwsE
         .send()
         .await
         .or_aws("DescribeNatGateways");
-    let out = match out {
-        Err(e) if e.is_not_found() => return Ok(None),
-        other => other?,
+    let Some(out) = AwsError::none_if_not_found(out)? else {
+        return Ok(None);
     };
     Ok(out.nat_gateways().first().map(|n| {
         (
@@ -138,13 +137,6 @@ impl ResourceType for NatGateway {
                 .map(|_| ())
                 .or_aws("DeleteNatGateway"),
         )?;
-        wait::until(
-            &format!("NAT gateway {id} to be deleted"),
-            &["deleted", "gone"],
-            &["failed"],
-            WAIT,
-            || state(aws, id),
-        )
-        .await
+        wait::until_deleted(&format!("NAT gateway {id}"), WAIT, || state(aws, id)).await
     }
 }

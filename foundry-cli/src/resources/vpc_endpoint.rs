@@ -23,9 +23,8 @@ async fn state(aws: &Aws, id: &str) -> Result<Option<(String, String)>, AwsError
         .send()
         .await
         .or_aws("DescribeVpcEndpoints");
-    let out = match out {
-        Err(e) if e.is_not_found() => return Ok(None),
-        other => other?,
+    let Some(out) = AwsError::none_if_not_found(out)? else {
+        return Ok(None);
     };
     Ok(out.vpc_endpoints().first().map(|e| {
         let state = e
@@ -211,13 +210,6 @@ impl ResourceType for VpcEndpoint {
                 .map(|_| ())
                 .or_aws("DeleteVpcEndpoints"),
         )?;
-        wait::until(
-            &format!("VPC endpoint {id} to be deleted"),
-            &["deleted", "gone"],
-            &["failed"],
-            WAIT,
-            || state(aws, id),
-        )
-        .await
+        wait::until_deleted(&format!("VPC endpoint {id}"), WAIT, || state(aws, id)).await
     }
 }

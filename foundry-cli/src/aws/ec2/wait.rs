@@ -7,6 +7,22 @@ use std::time::{Duration, Instant};
 
 use crate::aws::AwsError;
 
+/// Waits until `read` reports the resource deleted or gone.
+pub async fn until_deleted<F, Fut>(what: &str, timeout: Duration, read: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<(String, String)>, AwsError>>,
+{
+    until(
+        &format!("{what} to be deleted"),
+        &["deleted", "gone"],
+        &["failed"],
+        timeout,
+        read,
+    )
+    .await
+}
+
 /// Polls `read` until it answers a state in `target`. A state in `failed`
 /// ends the wait with an error; `None` (not found) counts as `gone`.
 pub async fn until<F, Fut>(
