@@ -64,6 +64,9 @@ pub enum Command {
         /// Delete the contents of buckets that the plan deletes (refused otherwise).
         #[arg(long)]
         force_empty_buckets: bool,
+        /// Replace or delete databases the plan marks as losing their data (refused otherwise).
+        #[arg(long)]
+        allow_data_loss: bool,
     },
     /// Delete everything of this stack and environment, in reverse dependency order.
     Destroy {

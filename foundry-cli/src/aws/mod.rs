@@ -1,9 +1,12 @@
 //! AWS access: SDK configuration (credential chain, endpoints, retries), the
 //! request counter behind `--stats`, and the one place SDK errors become
-//! messages a person can act on. Per-service find/wait helpers live in the
-//! service's submodule.
+//! messages a person can act on. Per-service find helpers live in the
+//! service's submodule; `wait` is the one polling loop.
 
+pub mod cloudfront;
 pub mod ec2;
+pub mod rds;
+pub mod wait;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,9 +81,18 @@ impl AwsError {
     /// AWS says the thing is already gone; deletes treat that as success.
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(|c| {
-            c.ends_with(".NotFound")
+            // EC2's `InvalidVpcID.NotFound`, RDS's `DBInstanceNotFound` and
+            // `DBSubnetGroupNotFoundFault`, the JSON services' exceptions.
+            c.ends_with("NotFound")
+                || c.ends_with("NotFoundFault")
                 || c.ends_with("NotFoundException")
-                || matches!(c, "NoSuchEntity" | "NoSuchBucket")
+                || matches!(
+                    c,
+                    "NoSuchEntity"
+                        | "NoSuchBucket"
+                        | "NoSuchDistribution"
+                        | "NoSuchOriginAccessControl"
+                )
         })
     }
 
@@ -195,6 +207,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub region: String,
     pub requests: RequestCounter,
 }
@@ -259,6 +273,16 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let cloudfront = aws_sdk_cloudfront::Client::from_conf(
+            aws_sdk_cloudfront::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
@@ -268,6 +292,8 @@ impl Aws {
             sts,
             cloudwatch,
             sns,
+            rds,
+            cloudfront,
             region: region.to_string(),
             requests,
         })

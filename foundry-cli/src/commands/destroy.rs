@@ -41,7 +41,13 @@ pub async fn run(
         return Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())));
     }
     print!("{}", render::human(&prepared.plan, name, env));
-    super::check_data_loss(&session, &prepared, force_empty_buckets).await?;
+    // Destroying is the explicit request to lose the data; databases still
+    // take their final snapshot, and protections still hold.
+    let consent = super::DataLossConsent {
+        force_empty_buckets,
+        allow_data_loss: true,
+    };
+    super::check_data_loss(&session, &prepared, consent).await?;
     if !yes {
         let expected = if is_production(env) {
             name.as_str()

@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use foundry::aws::Target;
 use foundry::engine::{EngineError, Session};
+use foundry::resources::Blocker;
 use foundry::stack::{LoadError, Source, Stack};
 
 use crate::cli::{Cli, Command, Global};
@@ -41,7 +42,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             yes,
             concurrency,
             force_empty_buckets,
-        } => up::run(g, yes, concurrency.into(), force_empty_buckets).await?,
+            allow_data_loss,
+        } => {
+            let consent = DataLossConsent {
+                force_empty_buckets,
+                allow_data_loss,
+            };
+            up::run(g, yes, concurrency.into(), consent).await?
+        }
         Command::Destroy {
             yes,
             confirm,
@@ -152,21 +160,80 @@ pub fn confirm(question: &str, expected: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == expected)
 }
 
-/// Refuses a plan that would delete data unless forced; names what and why.
+/// What a run may destroy beyond what the plan shows as safe.
+#[derive(Debug, Clone, Copy)]
+pub struct DataLossConsent {
+    /// `--force-empty-buckets`: delete a bucket's objects with it.
+    pub force_empty_buckets: bool,
+    /// `--allow-data-loss` (or a destroy, which asks for nothing else):
+    /// replace or delete databases.
+    pub allow_data_loss: bool,
+}
+
+/// Refuses a plan that would delete data without consent; names what and why.
 pub async fn check_data_loss(
     session: &foundry::engine::Session,
     prepared: &foundry::engine::Prepared,
-    force_empty_buckets: bool,
+    consent: DataLossConsent,
 ) -> anyhow::Result<()> {
     let blockers = session
         .delete_blockers(prepared)
         .await
         .map_err(engine_error)?;
-    if blockers.is_empty() || force_empty_buckets {
-        return Ok(());
+    let protected: Vec<&str> = blockers
+        .iter()
+        .filter_map(|b| match b {
+            Blocker::Protected(why) => Some(why.as_str()),
+            Blocker::NotEmpty(_) => None,
+        })
+        .collect();
+    if !protected.is_empty() {
+        bail!(
+            "refusing to delete protected resources: {}. Nothing was changed.",
+            protected.join("; ")
+        )
     }
-    bail!(
-        "refusing to delete data: {}. Nothing was changed. Empty them yourself, or pass --force-empty-buckets to delete their contents with them.",
-        blockers.join("; ")
-    )
+    let not_empty: Vec<&str> = blockers
+        .iter()
+        .filter_map(|b| match b {
+            Blocker::NotEmpty(why) => Some(why.as_str()),
+            Blocker::Protected(_) => None,
+        })
+        .collect();
+    if !not_empty.is_empty() && !consent.force_empty_buckets {
+        bail!(
+            "refusing to delete data: {}. Nothing was changed. Empty them yourself, or pass --force-empty-buckets to delete their contents with them.",
+            not_empty.join("; ")
+        )
+    }
+    let lost: Vec<String> = prepared
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.data_loss)
+        .map(|c| {
+            let what = c.physical_id.as_deref().unwrap_or(&c.id);
+            let forcing: Vec<&str> = c
+                .attrs
+                .iter()
+                .filter(|a| a.forces_replacement)
+                .map(|a| a.key.as_str())
+                .collect();
+            if forcing.is_empty() {
+                format!("{what} would be deleted")
+            } else {
+                format!(
+                    "{what} would be replaced (because of {})",
+                    forcing.join(", ")
+                )
+            }
+        })
+        .collect();
+    if !lost.is_empty() && !consent.allow_data_loss {
+        bail!(
+            "refusing to lose data: {}, and the data in it with it. Nothing was changed. A final snapshot is taken first when final_snapshot is on; to go ahead, run again with --allow-data-loss.",
+            lost.join("; ")
+        )
+    }
+    Ok(())
 }

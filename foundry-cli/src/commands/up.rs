@@ -10,13 +10,13 @@ pub async fn run(
     g: &Global,
     yes: bool,
     concurrency: usize,
-    force_empty_buckets: bool,
+    consent: super::DataLossConsent,
 ) -> anyhow::Result<(ExitCode, Option<usize>)> {
     let session = super::open(g, Some("foundry up")).await?;
     let prepared = session.plan(false).await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
     print!("{}", render::human(&prepared.plan, stack, env));
-    super::check_data_loss(&session, &prepared, force_empty_buckets).await?;
+    super::check_data_loss(&session, &prepared, consent).await?;
     if !prepared.plan.is_empty() {
         if !yes && !super::confirm(&format!("\nApply these changes to {stack}/{env}?"), "yes")? {
             println!("Nothing changed.");
@@ -26,7 +26,12 @@ pub async fn run(
     }
     let progress = Progress::new();
     let outputs = session
-        .apply(&prepared, &progress, concurrency, force_empty_buckets)
+        .apply(
+            &prepared,
+            &progress,
+            concurrency,
+            consent.force_empty_buckets,
+        )
         .await
         .map_err(super::engine_error)?;
     if !prepared.plan.is_empty() {

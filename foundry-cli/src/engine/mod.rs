@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::aws::{Aws, AwsError, Target};
-use crate::resources::Scope;
+use crate::resources::{Blocker, Scope};
 use crate::stack::Stack;
 use crate::stack::StateBackend;
 use crate::state::{Held, S3State, StateDir, StateError, Store};
@@ -125,9 +125,9 @@ impl Session {
         Ok(Prepared { graph, world, plan })
     }
 
-    /// What would lose data if this plan ran: one line per resource whose
-    /// deletion or replacement its type refuses without force.
-    pub async fn delete_blockers(&self, prepared: &Prepared) -> Result<Vec<String>, EngineError> {
+    /// What stops this plan's deletions and replacements: contents that would
+    /// go with them, protections only the stack file can lift.
+    pub async fn delete_blockers(&self, prepared: &Prepared) -> Result<Vec<Blocker>, EngineError> {
         let doomed = prepared
             .plan
             .changes

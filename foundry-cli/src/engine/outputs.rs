@@ -76,6 +76,29 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         .filter_map(|id| Some((id.clone(), attr(id, "arn")?)))
         .collect();
     out.insert("role_arns".into(), json!(roles));
+    let service_groups: BTreeMap<_, _> = stack
+        .services
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), physical(&ids::service_sg(&s.name))?)))
+        .collect();
+    out.insert("service_security_group_ids".into(), json!(service_groups));
+    if let (Some(db), Some(o)) = (&stack.database, world.get(ids::DB)) {
+        out.insert("database_endpoint".into(), json!(o.attrs.get("address")));
+        out.insert("database_port".into(), json!(db.engine.port()));
+        out.insert("database_name".into(), json!(db.db_name));
+        // The ARN of the secret RDS keeps the master password in, never the value.
+        out.insert(
+            "database_secret_arn".into(),
+            json!(o.attrs.get("secret_arn")),
+        );
+    }
+    if let Some(o) = world.get(ids::DISTRIBUTION) {
+        out.insert("distribution_id".into(), json!(o.attrs.get("id")));
+        out.insert(
+            "distribution_domain".into(),
+            json!(o.attrs.get("domain_name")),
+        );
+    }
     if let Some(sg) = physical(ids::SG_ENDPOINTS) {
         out.insert("endpoints_security_group_id".into(), Json::String(sg));
     }

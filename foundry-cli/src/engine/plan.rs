@@ -50,6 +50,9 @@ pub struct Change {
     /// Why, when it is not a plain config change ("deleted outside foundry").
     pub reason: Option<String>,
     pub drift: bool,
+    /// Deleting the current resource (a delete or a replacement) loses the
+    /// data it stores.
+    pub data_loss: bool,
     /// For deletes and replacements: the resource as it is now.
     #[serde(skip)]
     pub current: Option<Observed>,
@@ -106,6 +109,7 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
                     .collect(),
                 reason: deleted_outside.then(|| "deleted outside foundry".to_string()),
                 drift: deleted_outside,
+                data_loss: false,
                 current: None,
             });
             pending.insert(&r.id, Action::Create);
@@ -151,6 +155,7 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
             attrs,
             reason: drift.then(|| "changed outside foundry".to_string()),
             drift,
+            data_loss: action == Action::Replace && r.kind.handler().holds_data(),
             current: Some(current.clone()),
         });
         pending.insert(&r.id, action);
@@ -173,6 +178,7 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
             attrs: Vec::new(),
             reason: Some(why.to_string()),
             drift: false,
+            data_loss: o.kind.handler().holds_data(),
             current: Some(o.clone()),
         });
     }

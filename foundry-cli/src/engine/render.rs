@@ -73,6 +73,18 @@ pub fn human(plan: &Plan, stack: &str, env: &str) -> String {
             style(&c.id).bold(),
             c.kind
         );
+        if c.data_loss {
+            let _ = writeln!(
+                out,
+                "      {}",
+                style(format!(
+                    "! the data in {} is lost (a final snapshot is taken first when final_snapshot is on)",
+                    c.physical_id.as_deref().unwrap_or(&c.id)
+                ))
+                .red()
+                .bold()
+            );
+        }
         for a in &c.attrs {
             let before = a
                 .before
@@ -127,6 +139,7 @@ pub fn json(plan: &Plan, stack: &str, env: &str) -> serde_json::Value {
             "delete": plan.count(Action::Delete),
             "unchanged": plan.unchanged,
             "drift": plan.changes.iter().filter(|c| c.drift).count(),
+            "data_loss": plan.changes.iter().filter(|c| c.data_loss).count(),
         }
     })
 }

@@ -134,12 +134,7 @@ impl ResourceType for Alarm {
             .flat_map(|p| p.metric_alarms())
             .filter_map(|a| {
                 let name = a.alarm_name()?;
-                // The prefix alone could match another environment whose name
-                // extends this one (`dev` and `dev-2`); ids start with `alarm-`.
-                let id = name
-                    .strip_prefix(&prefix)
-                    .filter(|id| id.starts_with("alarm-"))?
-                    .to_string();
+                let id = scope.id_in_name(name, "alarm-")?;
                 let mut o = Observed::new(id, Kind::Alarm, name);
                 o.props = props_of(a);
                 if let Some(state) = a.state_value().map(StateValue::as_str) {

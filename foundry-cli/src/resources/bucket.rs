@@ -15,7 +15,7 @@ use aws_sdk_s3::types::{
 };
 
 use super::iam_role::from_json;
-use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
+use super::{Blocker, Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
@@ -441,9 +441,10 @@ impl ResourceType for Bucket {
         &self,
         aws: &Aws,
         current: &Observed,
-    ) -> Result<Option<String>, AwsError> {
+    ) -> Result<Option<Blocker>, AwsError> {
         let held = versions(aws, &current.physical_id).await?;
-        Ok((!held.is_empty()).then(|| format!("bucket {} is not empty", current.physical_id)))
+        Ok((!held.is_empty())
+            .then(|| Blocker::NotEmpty(format!("bucket {} is not empty", current.physical_id))))
     }
 
     async fn empty(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {

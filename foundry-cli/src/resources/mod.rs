@@ -3,11 +3,16 @@
 
 pub mod alarm;
 pub mod bucket;
+pub mod db_instance;
+mod db_parameter_group;
+mod db_subnet_group;
+pub mod distribution;
 pub mod ecr_repository;
 mod elastic_ip;
 pub mod iam_role;
 mod internet_gateway;
 mod nat_gateway;
+pub mod origin_access_control;
 mod route_table;
 pub mod secret;
 mod security_group;
@@ -43,10 +48,15 @@ pub enum Kind {
     Bucket,
     SnsTopic,
     Alarm,
+    DbSubnetGroup,
+    DbParameterGroup,
+    DbInstance,
+    OriginAccessControl,
+    Distribution,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -61,6 +71,11 @@ impl Kind {
         Kind::Bucket,
         Kind::SnsTopic,
         Kind::Alarm,
+        Kind::DbSubnetGroup,
+        Kind::DbParameterGroup,
+        Kind::DbInstance,
+        Kind::OriginAccessControl,
+        Kind::Distribution,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +94,11 @@ impl Kind {
             Kind::Bucket => "bucket",
             Kind::SnsTopic => "sns_topic",
             Kind::Alarm => "alarm",
+            Kind::DbSubnetGroup => "db_subnet_group",
+            Kind::DbParameterGroup => "db_parameter_group",
+            Kind::DbInstance => "db_instance",
+            Kind::OriginAccessControl => "origin_access_control",
+            Kind::Distribution => "distribution",
         }
     }
 
@@ -99,6 +119,11 @@ impl Kind {
             Kind::Bucket => &bucket::Bucket,
             Kind::SnsTopic => &sns_topic::SnsTopic,
             Kind::Alarm => &alarm::Alarm,
+            Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroup,
+            Kind::DbParameterGroup => &db_parameter_group::DbParameterGroup,
+            Kind::DbInstance => &db_instance::DbInstance,
+            Kind::OriginAccessControl => &origin_access_control::OriginAccessControl,
+            Kind::Distribution => &distribution::Distribution,
         }
     }
 }
@@ -140,6 +165,15 @@ impl Scope {
             (Self::ID_TAG, id.to_string()),
             ("Name", self.name(id)),
         ]
+    }
+
+    /// The logical id in a deterministic name `<stack>-<env>-<id>`, for types
+    /// found by name: None unless the id starts with `id_prefix`, which keeps
+    /// another environment whose name extends this one (`dev`, `dev-db`) out.
+    pub fn id_in_name(&self, name: &str, id_prefix: &str) -> Option<String> {
+        name.strip_prefix(&self.name(""))
+            .filter(|id| id.starts_with(id_prefix))
+            .map(str::to_string)
     }
 
     /// The logical id a resource with these tags has in this scope, or None
@@ -185,6 +219,16 @@ impl Observed {
     }
 }
 
+/// Why a resource cannot be deleted as the plan stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// It holds contents that would go with it; `--force-empty-buckets`
+    /// deletes them first.
+    NotEmpty(String),
+    /// AWS refuses until the stack file lifts a protection first.
+    Protected(String),
+}
+
 /// What every resource type implements. `create` must tag at creation and,
 /// with `token`, be idempotent where the API allows; `delete` treats "already
 /// gone" as success; both wait for asynchronous states to settle.
@@ -219,13 +263,20 @@ pub trait ResourceType: Sync {
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
 
-    /// Why deleting `current` would lose data (a bucket that holds objects),
-    /// checked before anything is deleted; `None` when it is safe.
+    /// Replacing or deleting it loses what it stores (a database): the plan
+    /// says so and `up` refuses without an explicit flag.
+    fn holds_data(&self) -> bool {
+        false
+    }
+
+    /// What stops deleting `current` (a bucket that holds objects, a
+    /// protected database), checked before anything is deleted; `None` when
+    /// it is safe.
     async fn delete_blocker(
         &self,
         _aws: &Aws,
         _current: &Observed,
-    ) -> Result<Option<String>, AwsError> {
+    ) -> Result<Option<Blocker>, AwsError> {
         Ok(None)
     }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2Type};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
-use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
+use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 

@@ -1,8 +1,9 @@
-//! Security group with its ingress rules (IPv4 CIDR sources). Egress stays
-//! the AWS default; name, description and VPC force a new group.
+//! Security group with its ingress rules, each from an IPv4 CIDR (`cidr`) or
+//! from another security group (`source_group`). Egress stays the AWS
+//! default; name, description and VPC force a new group.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType as Ec2Type};
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType as Ec2Type, UserIdGroupPair};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
@@ -24,16 +25,32 @@ fn permission(rule: &Value) -> IpPermission {
         Some(Value::Int(i)) => *i as i32,
         _ => -1,
     };
-    IpPermission::builder()
+    let permission = IpPermission::builder()
         .ip_protocol(m.get("protocol").and_then(Value::as_str).unwrap_or("tcp"))
         .from_port(int("from_port"))
-        .to_port(int("to_port"))
-        .ip_ranges(
-            IpRange::builder()
-                .cidr_ip(m.get("cidr").and_then(Value::as_str).unwrap_or_default())
-                .build(),
-        )
-        .build()
+        .to_port(int("to_port"));
+    match m.get("source_group").and_then(Value::as_str) {
+        Some(group) => permission
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
+            .build(),
+        None => permission
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(m.get("cidr").and_then(Value::as_str).unwrap_or_default())
+                    .build(),
+            )
+            .build(),
+    }
+}
+
+/// One rule as the stack expands it, from a permission and one of its sources.
+fn rule(p: &IpPermission, source: (&'static str, &str)) -> Value {
+    Value::map([
+        ("protocol", Value::str(p.ip_protocol().unwrap_or_default())),
+        ("from_port", Value::Int(p.from_port().unwrap_or(-1).into())),
+        ("to_port", Value::Int(p.to_port().unwrap_or(-1).into())),
+        (source.0, Value::str(source.1)),
+    ])
 }
 
 async fn authorize(aws: &Aws, group: &str, add: &[Value]) -> Result<(), AwsError> {
@@ -83,14 +100,15 @@ impl ResourceType for SecurityGroup {
                     Value::str(g.description().unwrap_or_default()),
                 );
                 let ingress = g.ip_permissions().iter().flat_map(|p| {
-                    p.ip_ranges().iter().filter_map(move |r| {
-                        Some(Value::map([
-                            ("protocol", Value::str(p.ip_protocol().unwrap_or_default())),
-                            ("from_port", Value::Int(p.from_port().unwrap_or(-1).into())),
-                            ("to_port", Value::Int(p.to_port().unwrap_or(-1).into())),
-                            ("cidr", Value::str(r.cidr_ip()?)),
-                        ]))
-                    })
+                    let cidrs = p
+                        .ip_ranges()
+                        .iter()
+                        .filter_map(|r| Some(rule(p, ("cidr", r.cidr_ip()?))));
+                    let groups = p
+                        .user_id_group_pairs()
+                        .iter()
+                        .filter_map(|g| Some(rule(p, ("source_group", g.group_id()?))));
+                    cidrs.chain(groups)
                 });
                 o.props.insert("ingress".into(), Value::set(ingress));
                 Some(o)

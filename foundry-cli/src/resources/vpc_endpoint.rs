@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2Type, VpcEndpointType};
 
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
-use crate::aws::ec2::{owner, owner_filters, tag_specification, wait};
+use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 

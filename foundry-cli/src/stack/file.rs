@@ -31,6 +31,12 @@ pub struct StackFile {
     /// S3 buckets, named `<stack>-<env>-<name>-<account>`.
     #[serde(default)]
     pub buckets: BTreeMap<String, BucketSpec>,
+    /// The RDS Postgres database: private, encrypted, in the data subnets.
+    #[serde(default)]
+    pub database: Option<DatabaseSpec>,
+    /// The CloudFront distribution in front of the web bucket and the api.
+    #[serde(default)]
+    pub cdn: Option<CdnSpec>,
     /// Alarms and where they notify.
     #[serde(default)]
     pub alarms: AlarmsSpec,
@@ -56,6 +62,82 @@ pub struct EnvOverlay {
     pub registry: RegistrySpec,
     #[serde(default)]
     pub alarms: AlarmsSpec,
+    #[serde(default)]
+    pub database: DatabaseSpec,
+    #[serde(default)]
+    pub cdn: CdnSpec,
+}
+
+/// Database engines foundry provisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// PostgreSQL (what the bundled api service needs).
+    Postgres,
+    /// MySQL, for apps that bring their own.
+    Mysql,
+}
+
+/// `[database]`: one RDS instance. Every key is optional; an environment's
+/// `[env.<name>.database]` overrides key by key.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    /// `postgres` (default) or `mysql`. Changing it replaces the database:
+    /// its data is lost unless restored from a snapshot.
+    pub engine: Option<Engine>,
+    /// Major engine version, e.g. `"16"` for Postgres (default) or `"8.0"`
+    /// for MySQL; the parameter group family follows it.
+    pub version: Option<String>,
+    /// Instance class, e.g. `db.t4g.micro` (default) or `db.m6g.large`.
+    pub instance_class: Option<String>,
+    /// Allocated storage in GiB (default 20).
+    pub storage_gb: Option<u32>,
+    /// Storage autoscaling ceiling in GiB (default 100; equal to storage_gb
+    /// turns autoscaling off).
+    pub max_storage_gb: Option<u32>,
+    /// A standby in a second availability zone (default false).
+    pub multi_az: Option<bool>,
+    /// Days of automated backups and point-in-time recovery, 1 to 35 (default 1).
+    pub backup_retention_days: Option<u32>,
+    /// Refuse deletion until this is lifted (default false).
+    pub deletion_protection: Option<bool>,
+    /// Take a snapshot when the database is deleted (default true).
+    pub final_snapshot: Option<bool>,
+    /// KMS key for storage encryption; default the AWS-managed `aws/rds` key.
+    /// Changing it replaces the database.
+    pub kms_key_id: Option<String>,
+    /// Name of the database created in the instance (default `app`).
+    pub db_name: Option<String>,
+    /// Master user name (default `app`); RDS keeps its password in Secrets
+    /// Manager and foundry never sees it.
+    pub username: Option<String>,
+    /// Statements running longer are cancelled, in milliseconds (default 30000).
+    pub statement_timeout_ms: Option<u32>,
+    /// Statements slower than this are logged, in milliseconds (default 500).
+    pub log_slow_statements_ms: Option<u32>,
+    /// Connections alarm threshold (default 100).
+    pub alarm_connections: Option<u32>,
+}
+
+/// `[cdn]`: a CloudFront distribution with two origins: `web` (an S3 bucket,
+/// readable only through the distribution) and `api`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSpec {
+    /// The bucket under `[buckets]` that holds the web app's static files.
+    pub web_bucket: Option<String>,
+    /// Domain of the API origin (HTTPS), e.g. `api.acme.example`.
+    /// `/graphql` and `/api/*` go there, uncached.
+    pub api_domain: Option<String>,
+    /// Alternate domain names; they need `certificate_arn`.
+    pub aliases: Option<Vec<String>>,
+    /// ACM certificate in us-east-1 covering the aliases.
+    pub certificate_arn: Option<String>,
+    /// AWS WAF web ACL (ARN) to attach.
+    pub web_acl_arn: Option<String>,
+    /// `PriceClass_100` (default), `PriceClass_200` or `PriceClass_All`.
+    pub price_class: Option<String>,
 }
 
 /// `[alarms]`.
@@ -80,6 +162,10 @@ pub struct ServiceSpec {
     /// `buckets = { uploads = "uploads/" }`.
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
+    /// What the service may open connections to: `"database"` admits its
+    /// security group to the database's port.
+    #[serde(default)]
+    pub connect: Vec<String>,
 }
 
 /// `[buckets.<name>]`: private, encrypted, TLS-only S3 buckets.

@@ -3,8 +3,11 @@
 //! Only this module knows the file's syntax; everything after it works on the
 //! resolved [`Stack`].
 
+pub mod cdn;
+pub mod database;
 pub mod diagnostic;
 pub mod file;
+mod layered;
 pub mod network;
 
 use std::ops::Range;
@@ -12,8 +15,10 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
+pub use cdn::Cdn;
+pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
-pub use file::{NatMode, StackFile, StateBackendKind};
+pub use file::{Engine, NatMode, StackFile, StateBackendKind};
 pub use network::{Network, Tier};
 
 /// A stack with one environment's overlay applied and every value checked.
@@ -27,6 +32,8 @@ pub struct Stack {
     pub services: Vec<Service>,
     pub secrets: Vec<Secret>,
     pub buckets: Vec<Bucket>,
+    pub database: Option<Database>,
+    pub cdn: Option<Cdn>,
     /// Addresses alarm notifications go to; none means no topic.
     pub alarm_emails: Vec<String>,
     /// NAT egress alarm threshold, bytes per 5 minutes.
@@ -42,6 +49,8 @@ pub struct Service {
     pub secrets: Vec<String>,
     /// Bucket name → key prefix the service may use.
     pub buckets: Vec<(String, String)>,
+    /// Whether the service's security group is admitted to the database.
+    pub connects_to_database: bool,
 }
 
 /// A bucket, resolved.
@@ -157,6 +166,16 @@ impl Source {
         let state = resolve_state(&self.file.state, &locator, &mut diags);
         let (services, secrets) = resolve_services(&self.file, &locator, &mut diags);
         let buckets = resolve_buckets(&self.file, env, &locator, &mut diags);
+        let database = self
+            .file
+            .database
+            .as_ref()
+            .map(|base| database::resolve(base, &overlay.database, env, &locator, &mut diags));
+        let bucket_names: Vec<&str> = buckets.iter().map(|b| b.name.as_str()).collect();
+        let cdn =
+            self.file.cdn.as_ref().map(|base| {
+                cdn::resolve(base, &overlay.cdn, env, &bucket_names, &locator, &mut diags)
+            });
         let alarms = (&overlay.alarms, &self.file.alarms);
         let alarm_emails = alarms
             .0
@@ -217,6 +236,8 @@ impl Source {
                 services,
                 secrets,
                 buckets,
+                database,
+                cdn,
                 alarm_emails,
                 nat_bytes_out_per_5min,
                 keep_images,
@@ -384,8 +405,29 @@ fn resolve_services(
                 );
             }
         }
+        for (i, target) in spec.connect.iter().enumerate() {
+            let at = locator.span(&["services", name, "connect", &i.to_string()]);
+            if target != "database" {
+                diags.push(
+                    Diagnostic::new(format!(
+                        "service `{name}` connects to `{target}`, which foundry does not know"
+                    ))
+                    .at(at)
+                    .help("the only connection so far is \"database\""),
+                );
+            } else if file.database.is_none() {
+                diags.push(
+                    Diagnostic::new(format!(
+                        "service `{name}` connects to the database, but the stack declares none"
+                    ))
+                    .at(at)
+                    .help("declare it with a [database] table, or remove the connection"),
+                );
+            }
+        }
         services.push(Service {
             name: name.clone(),
+            connects_to_database: spec.connect.iter().any(|c| c == "database"),
             secrets: spec.secrets.clone(),
             buckets: spec
                 .buckets

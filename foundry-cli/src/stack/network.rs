@@ -4,6 +4,7 @@ use ipnet::Ipv4Net;
 use std::fmt;
 
 use super::file::{NatMode, NetworkSpec};
+use super::layered::{Layered, span};
 use super::{Diagnostic, Locator, closest};
 
 /// The three subnet tiers of seed 002 §2.
@@ -71,42 +72,6 @@ impl Network {
     }
 }
 
-/// Base values with one environment's overlay on top; remembers where each
-/// value came from so errors point at the line that set it.
-struct Layered<'a> {
-    base: &'a NetworkSpec,
-    over: &'a NetworkSpec,
-    env: &'a str,
-}
-
-impl<'a> Layered<'a> {
-    fn pick<T: ?Sized>(
-        &self,
-        get: impl Fn(&'a NetworkSpec) -> Option<&'a T>,
-        key: &[&str],
-    ) -> Option<(&'a T, Vec<String>)> {
-        let (value, prefix) = match get(self.over) {
-            Some(v) => (
-                v,
-                vec![
-                    "env".to_string(),
-                    self.env.to_string(),
-                    "network".to_string(),
-                ],
-            ),
-            None => (get(self.base)?, vec!["network".to_string()]),
-        };
-        let mut path = prefix;
-        path.extend(key.iter().map(|k| k.to_string()));
-        Some((value, path))
-    }
-}
-
-fn span(locator: &Locator, path: &[String]) -> Option<std::ops::Range<usize>> {
-    let parts: Vec<&str> = path.iter().map(String::as_str).collect();
-    locator.span(&parts)
-}
-
 fn child(path: &[String], key: impl ToString) -> Vec<String> {
     let mut p = path.to_vec();
     p.push(key.to_string());
@@ -121,7 +86,12 @@ pub fn resolve(
     locator: &Locator,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Network> {
-    let layered = Layered { base, over, env };
+    let layered = Layered {
+        base,
+        over,
+        env,
+        section: "network",
+    };
     let errors_before = diags.len();
 
     let cidr = match layered.pick(|n| n.cidr.as_deref(), &["cidr"]) {
@@ -208,7 +178,7 @@ pub fn resolve(
 }
 
 fn check_services(
-    layered: &Layered,
+    layered: &Layered<NetworkSpec>,
     get: impl Fn(&NetworkSpec) -> Option<&[String]>,
     key: &str,
     known: &[&str],
@@ -241,7 +211,7 @@ fn check_services(
 }
 
 fn resolve_subnets(
-    layered: &Layered,
+    layered: &Layered<NetworkSpec>,
     vpc: Ipv4Net,
     azs: u8,
     locator: &Locator,

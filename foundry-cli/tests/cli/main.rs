@@ -2,7 +2,9 @@
 
 mod alarms;
 mod buckets;
+mod cdn;
 mod crash;
+mod database;
 mod destroy;
 mod drift;
 mod errors;

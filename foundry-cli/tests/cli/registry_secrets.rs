@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, state_text};
 
 async fn clients(
     env: &TestEnv,
@@ -19,23 +19,6 @@ async fn clients(
         aws_sdk_secretsmanager::Client::new(&config),
         aws_sdk_iam::Client::new(&config),
     )
-}
-
-/// Every file under the state directory, concatenated.
-fn state_text(env: &TestEnv) -> String {
-    fn walk(dir: &std::path::Path, out: &mut String) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-            }
-        }
-    }
-    let mut out = String::new();
-    walk(&env.path().join(".foundry"), &mut out);
-    out
 }
 
 #[tokio::test]

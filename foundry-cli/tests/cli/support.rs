@@ -300,3 +300,21 @@ pub fn reference_census(nats: usize) -> Census {
         security_groups: 1,
     }
 }
+
+/// Every file under the scratch directory's `.foundry`, concatenated: for
+/// checking that no secret value was ever stored.
+pub fn state_text(env: &TestEnv) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&env.path().join(".foundry"), &mut out);
+    out
+}

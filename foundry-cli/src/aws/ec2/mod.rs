@@ -1,7 +1,5 @@
-//! EC2 helpers shared by the network resource types: tags at creation, the
-//! ownership filter every describe uses, and waiters.
-
-pub mod wait;
+//! EC2 helpers shared by the network resource types: tags at creation and
+//! the ownership filter every describe uses (waiters are in `aws::wait`).
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 

@@ -1,5 +1,10 @@
-//! Stack → graph of low-level resources. The only place that knows how a
-//! high-level `[network]` becomes VPCs, subnets, NATs, routes and endpoints.
+//! Stack → graph of low-level resources. The only place that knows how the
+//! high-level sections become AWS resources and their logical ids: the
+//! network, registry, secrets, buckets and roles here, `[database]` in
+//! `database.rs`, `[cdn]` in `cdn.rs`.
+
+mod cdn;
+mod database;
 
 use crate::resources::{Kind, Scope, bucket, ecr_repository, iam_role, secret};
 use crate::stack::{NatMode, Stack, Tier};
@@ -18,8 +23,25 @@ pub mod ids {
     pub const ROLE_ECR_ACCESS: &str = "role-apprunner-ecr";
     pub const TOPIC_ALARMS: &str = "topic-alarms";
 
+    pub const DB: &str = "db";
+    pub const DB_SUBNETS: &str = "db-subnets";
+    pub const SG_DATABASE: &str = "sg-database";
+    pub const OAC_WEB: &str = "oac-web";
+    pub const DISTRIBUTION: &str = "cdn";
+
     pub fn service_role(service: &str) -> String {
         format!("role-{service}")
+    }
+
+    /// The security group of a service's VPC connector.
+    pub fn service_sg(service: &str) -> String {
+        format!("sg-{service}")
+    }
+
+    /// The parameter group of one engine family (`db-params-postgres16`): a
+    /// new family is a new group, switched to before the old one goes.
+    pub fn db_params(family: &str) -> String {
+        format!("db-params-{}", family.replace('.', "-"))
     }
 
     /// `a`, `b`, ... for the first, second, ... AZ.
@@ -48,8 +70,6 @@ pub mod ids {
     }
 }
 
-/// Expands the stack's network for the given availability zone names (the
-/// first `network.azs` of them are used).
 /// What expansion needs to know about the account: the names of its
 /// availability zones and its id (part of globally unique bucket names).
 #[derive(Debug, Clone)]
@@ -225,6 +245,10 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
     let scope = Scope::new(&stack.name, &stack.env);
     for b in &stack.buckets {
         let name = bucket::bucket_name(&scope, &b.name, &facts.account);
+        let mut statements = vec![bucket::tls_only_statement(&name)];
+        if stack.cdn.as_ref().is_some_and(|c| c.web_bucket == b.name) {
+            statements.extend(cdn::web_bucket_statement(&name));
+        }
         let mut lifecycle = Vec::new();
         if let Some(d) = b.ia_after_days {
             lifecycle.push(("ia_after_days", Value::Int(d.into())));
@@ -239,7 +263,7 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
                 .prop("encryption", Value::str("AES256"))
                 .prop("versioning", Value::Bool(b.versioning))
                 .prop("lifecycle", Value::map(lifecycle))
-                .prop("policy", policy(vec![bucket::tls_only_statement(&name)]))
+                .prop("policy", policy(statements))
                 .prop(
                     "cors_origins",
                     Value::set(b.cors_origins.iter().map(Value::str)),
@@ -247,7 +271,10 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
         );
     }
     out.extend(roles(stack, &facts.account));
+    out.extend(database::database(stack));
+    out.extend(cdn::cdn(stack, facts));
     out.extend(alarms(stack, nat_count));
+    out.extend(database::alarms(stack, &alarm_actions(stack)));
     Graph::new(out)
 }
 
@@ -328,9 +355,7 @@ fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
 fn alarms(stack: &Stack, nat_count: usize) -> Vec<Resource> {
     let scope = Scope::new(&stack.name, &stack.env);
     let mut out = Vec::new();
-    let actions = if stack.alarm_emails.is_empty() {
-        Value::set([])
-    } else {
+    if !stack.alarm_emails.is_empty() {
         out.push(
             Resource::new(ids::TOPIC_ALARMS, Kind::SnsTopic)
                 .prop("name", Value::str(scope.name(ids::TOPIC_ALARMS)))
@@ -339,8 +364,8 @@ fn alarms(stack: &Stack, nat_count: usize) -> Vec<Resource> {
                     Value::set(stack.alarm_emails.iter().map(Value::str)),
                 ),
         );
-        Value::set([Value::reference(ids::TOPIC_ALARMS)])
-    };
+    }
+    let actions = alarm_actions(stack);
     for az in 0..nat_count {
         let id = format!("alarm-{}-egress", ids::nat(az));
         out.push(
@@ -368,6 +393,15 @@ fn alarms(stack: &Stack, nat_count: usize) -> Vec<Resource> {
         );
     }
     out
+}
+
+/// Where alarms notify: the topic, when there are addresses to notify.
+fn alarm_actions(stack: &Stack) -> Value {
+    if stack.alarm_emails.is_empty() {
+        Value::set([])
+    } else {
+        Value::set([Value::reference(ids::TOPIC_ALARMS)])
+    }
 }
 
 /// An IAM policy document; without statements it stands for "no inline policy".

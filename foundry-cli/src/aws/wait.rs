@@ -1,6 +1,6 @@
-//! Polling until an EC2 resource reaches a state. The SDK has waiters for a
-//! few EC2 types but not for VPC endpoints, so all types share this one loop
-//! and its error wording.
+//! Polling until a resource reaches a state. The SDK has waiters for some
+//! types but not for VPC endpoints or CloudFront updates, so all types (EC2,
+//! RDS, CloudFront) share this one loop and its error wording.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -1,0 +1,70 @@
+//! RDS helpers shared by the database resource types: tags at creation and
+//! the instance waiter. Subnet and parameter groups are found by their
+//! deterministic names (their describe calls return no tags); instances by
+//! the tags DescribeDBInstances returns inline.
+
+use std::time::Duration;
+
+use aws_sdk_rds::types::Tag;
+
+use super::{Aws, AwsError, SdkResultExt, wait};
+use crate::resources::Scope;
+
+/// The tags every RDS resource carries from the moment it exists, plus extras.
+pub fn tags(scope: &Scope, id: &str, extra: &[(&str, String)]) -> Vec<Tag> {
+    scope
+        .tags(id)
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Status of one instance, `None` once it is gone.
+pub async fn instance_status(
+    aws: &Aws,
+    identifier: &str,
+) -> Result<Option<(String, String)>, AwsError> {
+    let out = aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+        .or_aws("DescribeDBInstances");
+    let out = AwsError::none_if_not_found(out)?;
+    Ok(out.and_then(|o| {
+        let i = o.db_instances().first()?;
+        Some((i.db_instance_status()?.to_string(), String::new()))
+    }))
+}
+
+/// Creating, modifying and deleting instances take minutes to tens of
+/// minutes on AWS (a Multi-AZ conversion the longest).
+pub const INSTANCE_WAIT: Duration = Duration::from_secs(90 * 60);
+
+pub async fn until_available(aws: &Aws, identifier: &str) -> Result<(), AwsError> {
+    wait::until(
+        &format!("database {identifier} to be available"),
+        &["available"],
+        &[
+            "failed",
+            "incompatible-parameters",
+            "incompatible-network",
+            "incompatible-restore",
+            "storage-full",
+            "inaccessible-encryption-credentials",
+        ],
+        INSTANCE_WAIT,
+        || instance_status(aws, identifier),
+    )
+    .await
+}
+
+pub async fn until_deleted(aws: &Aws, identifier: &str) -> Result<(), AwsError> {
+    wait::until_deleted(&format!("database {identifier}"), INSTANCE_WAIT, || {
+        instance_status(aws, identifier)
+    })
+    .await
+}

@@ -1,0 +1,132 @@
+//! `[cdn]` → origin access control and CloudFront distribution, and the
+//! statement that opens the web bucket to that distribution alone.
+//!
+//! Seed 002 §5: the web app is served from the private web bucket at `/`
+//! (cached), the api at `/graphql` and `/api/*` (never cached, viewer headers
+//! forwarded except Host, so the api sees its own host name). The behaviours
+//! are properties, not constants of the resource type, so that a change made
+//! in the console shows as drift and the next `up` puts it back.
+
+use crate::engine::graph::{Resource, Value};
+use crate::resources::distribution::{
+    self, ALL_VIEWER_EXCEPT_HOST_HEADER, API_ORIGIN, CACHING_DISABLED, CACHING_OPTIMIZED,
+    DEFAULT_BEHAVIOR, WEB_ORIGIN,
+};
+use crate::resources::{Kind, Scope, bucket};
+use crate::stack::Stack;
+
+use super::{Facts, ids};
+
+/// Paths the api origin serves; everything else is the web app.
+const API_PATHS: [&str; 2] = ["/graphql", "/api/*"];
+
+const ALL_METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"];
+
+/// The origin access control and the distribution of `[cdn]`, if declared.
+pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
+    let Some(cdn) = &stack.cdn else {
+        return Vec::new();
+    };
+    let scope = Scope::new(&stack.name, &stack.env);
+    let web_bucket = bucket::bucket_name(&scope, &cdn.web_bucket, &facts.account);
+    let oac = Resource::new(ids::OAC_WEB, Kind::OriginAccessControl)
+        .prop("name", Value::str(scope.name(ids::OAC_WEB)))
+        .prop(
+            "description",
+            Value::str(format!(
+                "foundry {}/{}: CloudFront reads bucket {web_bucket}",
+                stack.name, stack.env
+            )),
+        )
+        .prop("origin_type", Value::str("s3"))
+        .prop("signing_behavior", Value::str("always"))
+        .prop("signing_protocol", Value::str("sigv4"));
+
+    // The web app is static: cache it, and answer CORS preflights from cache.
+    let web = distribution::behavior(
+        WEB_ORIGIN,
+        &["GET", "HEAD", "OPTIONS"],
+        &["GET", "HEAD", "OPTIONS"],
+        CACHING_OPTIMIZED,
+        None,
+    );
+    let api = distribution::behavior(
+        API_ORIGIN,
+        &ALL_METHODS,
+        &["GET", "HEAD"],
+        CACHING_DISABLED,
+        Some(ALL_VIEWER_EXCEPT_HOST_HEADER),
+    );
+    let behaviors = Value::map(
+        [(DEFAULT_BEHAVIOR, web)]
+            .into_iter()
+            .chain(API_PATHS.map(|p| (p, api.clone()))),
+    );
+    let distribution = Resource::new(ids::DISTRIBUTION, Kind::Distribution)
+        .prop(
+            "comment",
+            Value::str(distribution::comment(&scope, ids::DISTRIBUTION)),
+        )
+        .prop("enabled", Value::Bool(true))
+        .prop("price_class", Value::str(&cdn.price_class))
+        .prop("aliases", Value::set(cdn.aliases.iter().map(Value::str)))
+        // Always present, "" meaning none: the diff compares desired keys
+        // only, so a key left out could never be removed again.
+        .prop(
+            "certificate_arn",
+            Value::str(cdn.certificate_arn.as_deref().unwrap_or_default()),
+        )
+        .prop(
+            "web_acl_arn",
+            Value::str(cdn.web_acl_arn.as_deref().unwrap_or_default()),
+        )
+        .prop("default_root_object", Value::str("index.html"))
+        .prop(
+            "web_origin_domain",
+            Value::str(format!("{web_bucket}.s3.{}.amazonaws.com", stack.region)),
+        )
+        .prop("web_origin_access_control", Value::reference(ids::OAC_WEB))
+        .prop("api_origin_domain", Value::str(&cdn.api_domain))
+        .prop("behaviors", behaviors);
+    vec![oac, distribution]
+}
+
+/// Bucket policy statement: `s3:GetObject` on `bucket` for CloudFront, only
+/// when the request comes from this stack's distribution (OAC, SourceArn).
+/// Shaped as `iam_role::from_json` reads a stored policy back (single values
+/// as strings, not one-element lists), so an unchanged policy diffs equal.
+pub fn web_bucket_statement(bucket: &str) -> Option<Value> {
+    Some(Value::map([
+        ("Sid", Value::str("AllowCloudFrontOAC")),
+        ("Effect", Value::str("Allow")),
+        (
+            "Principal",
+            Value::map([("Service", Value::str("cloudfront.amazonaws.com"))]),
+        ),
+        ("Action", Value::str("s3:GetObject")),
+        ("Resource", Value::str(format!("{}/*", bucket::arn(bucket)))),
+        (
+            "Condition",
+            Value::map([(
+                "StringEquals",
+                Value::map([("AWS:SourceArn", Value::reference(ids::DISTRIBUTION))]),
+            )]),
+        ),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_statement_reads_back_equal_once_resolved() {
+        let arn = "arn:aws:cloudfront::123456789012:distribution/E1ABC";
+        let desired = web_bucket_statement("acme-prod-web-123456789012")
+            .unwrap()
+            .resolve(&|id| (id == ids::DISTRIBUTION).then(|| arn.to_string()));
+        let stored = serde_json::to_value(&desired).unwrap();
+        assert_eq!(stored["Condition"]["StringEquals"]["AWS:SourceArn"], arn);
+        assert_eq!(crate::resources::iam_role::from_json(&stored), desired);
+    }
+}

@@ -1,0 +1,282 @@
+//! The CloudFront edge of seed 002 §5 (origin access control, distribution,
+//! web bucket policy), checked with independent CloudFront and S3 calls.
+
+use aws_sdk_cloudfront::types::DistributionSummary;
+
+use crate::support::{REFERENCE, TestEnv};
+
+const WEB_BUCKET: &str = "acme-prod-web-123456789012";
+const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+const ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+
+/// The reference stack with its `[cdn]` section (added here while the
+/// reference file does not carry one yet).
+fn with_cdn() -> String {
+    if REFERENCE.lines().any(|l| l.trim() == "[cdn]") {
+        REFERENCE.to_string()
+    } else {
+        format!("{REFERENCE}\n[cdn]\nweb_bucket = \"web\"\napi_domain = \"api.acme.example\"\n")
+    }
+}
+
+/// `text` with `[cdn] price_class` set to `class`.
+fn with_price_class(text: &str, class: &str) -> String {
+    let line = format!("price_class = \"{class}\"");
+    let mut in_cdn = false;
+    let mut replaced = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if l.trim_start().starts_with('[') {
+            in_cdn = l.trim() == "[cdn]";
+        }
+        if in_cdn && l.trim_start().starts_with("price_class") {
+            out.push(line.clone());
+            replaced = true;
+        } else {
+            out.push(l.to_string());
+        }
+        if l.trim() == "[cdn]" && !text.contains("\nprice_class") {
+            out.push(line.clone());
+            replaced = true;
+        }
+    }
+    assert!(replaced, "the stack has a [cdn] section");
+    out.join("\n") + "\n"
+}
+
+async fn cloudfront(env: &TestEnv) -> aws_sdk_cloudfront::Client {
+    aws_sdk_cloudfront::Client::new(&env.sdk_config().await)
+}
+
+async fn distributions(cf: &aws_sdk_cloudfront::Client) -> Vec<DistributionSummary> {
+    cf.list_distributions()
+        .send()
+        .await
+        .unwrap()
+        .distribution_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default()
+}
+
+async fn oac_names(cf: &aws_sdk_cloudfront::Client) -> Vec<String> {
+    cf.list_origin_access_controls()
+        .send()
+        .await
+        .unwrap()
+        .origin_access_control_list()
+        .map(|l| l.items().iter().map(|o| o.name().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn sorted(items: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
+    let mut v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn the_distribution_serves_the_private_web_bucket_and_the_api_uncached() {
+    let env = TestEnv::start().await;
+    env.write("foundry.toml", &with_cdn());
+    let cf = cloudfront(&env).await;
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+
+    let oacs = cf
+        .list_origin_access_controls()
+        .send()
+        .await
+        .unwrap()
+        .origin_access_control_list()
+        .unwrap()
+        .items()
+        .to_vec();
+    assert_eq!(oacs.len(), 1, "{oacs:?}");
+    let oac = &oacs[0];
+    assert_eq!(oac.name(), "acme-prod-oac-web");
+    assert_eq!(oac.signing_protocol().as_str(), "sigv4");
+    assert_eq!(oac.signing_behavior().as_str(), "always");
+    assert_eq!(oac.origin_access_control_origin_type().as_str(), "s3");
+
+    let listed = distributions(&cf).await;
+    assert_eq!(listed.len(), 1, "one distribution");
+    let d = &listed[0];
+    let config = cf
+        .get_distribution_config()
+        .id(d.id())
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .unwrap()
+        .clone();
+    assert!(config.enabled());
+    assert_eq!(config.default_root_object(), Some("index.html"));
+
+    let origins = config.origins().unwrap().items();
+    assert_eq!(origins.len(), 2, "{origins:?}");
+    let web = origins.iter().find(|o| o.id() == "web").unwrap();
+    assert_eq!(
+        web.domain_name(),
+        format!("{WEB_BUCKET}.s3.us-east-1.amazonaws.com")
+    );
+    assert_eq!(web.origin_access_control_id(), Some(oac.id()));
+    assert_eq!(
+        web.s3_origin_config().map(|s| s.origin_access_identity()),
+        Some(""),
+        "OAC, not a legacy origin access identity"
+    );
+    let api = origins.iter().find(|o| o.id() == "api").unwrap();
+    assert_eq!(api.domain_name(), "api.acme.example");
+    let custom = api.custom_origin_config().unwrap();
+    assert_eq!(custom.origin_protocol_policy().as_str(), "https-only");
+    assert_eq!(custom.https_port(), 443);
+
+    let default = config.default_cache_behavior().unwrap();
+    assert_eq!(default.target_origin_id(), "web");
+    assert_eq!(
+        default.viewer_protocol_policy().as_str(),
+        "redirect-to-https"
+    );
+    assert_eq!(default.cache_policy_id(), Some(CACHING_OPTIMIZED));
+    let behaviors = config.cache_behaviors().unwrap().items();
+    assert_eq!(
+        sorted(behaviors.iter().map(|b| b.path_pattern())),
+        ["/api/*", "/graphql"]
+    );
+    for b in behaviors {
+        assert_eq!(b.target_origin_id(), "api", "{}", b.path_pattern());
+        assert_eq!(b.viewer_protocol_policy().as_str(), "redirect-to-https");
+        assert_eq!(b.cache_policy_id(), Some(CACHING_DISABLED));
+        assert_eq!(b.origin_request_policy_id(), Some(ALL_VIEWER_EXCEPT_HOST));
+        let methods = b
+            .allowed_methods()
+            .unwrap()
+            .items()
+            .iter()
+            .map(|m| m.as_str());
+        assert_eq!(
+            sorted(methods),
+            ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+        );
+    }
+
+    let tags = cf
+        .list_tags_for_resource()
+        .resource(d.arn())
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str| {
+        tags.tags()
+            .unwrap()
+            .items()
+            .iter()
+            .find(|t| t.key() == k)
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    assert_eq!(tag("foundry:stack").as_deref(), Some("acme"));
+    assert_eq!(tag("foundry:env").as_deref(), Some("prod"));
+    assert_eq!(tag("foundry:id").as_deref(), Some("cdn"));
+    assert_eq!(tag("Name").as_deref(), Some("acme-prod-cdn"));
+
+    let s3 = env.s3().await;
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(WEB_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let allows: Vec<_> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(allows.len(), 1, "only CloudFront is allowed in: {policy}");
+    let allow = allows[0];
+    assert_eq!(
+        allow["Principal"],
+        serde_json::json!({ "Service": "cloudfront.amazonaws.com" })
+    );
+    assert_eq!(allow["Action"], "s3:GetObject");
+    assert_eq!(allow["Resource"], format!("arn:aws:s3:::{WEB_BUCKET}/*"));
+    assert_eq!(
+        allow["Condition"]["StringEquals"]["AWS:SourceArn"],
+        d.arn(),
+        "only this distribution"
+    );
+    let deny = statements
+        .iter()
+        .find(|s| s["Sid"] == "DenyInsecureTransport")
+        .expect("still TLS-only");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+
+    let plan = env.foundry(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(0), "{}{}", plan.stdout(), plan.stderr());
+}
+
+#[tokio::test]
+async fn a_new_price_class_updates_in_place_and_destroy_removes_the_edge() {
+    let env = TestEnv::start().await;
+    let stack = with_cdn();
+    env.write("foundry.toml", &stack);
+    let cf = cloudfront(&env).await;
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    let listed = distributions(&cf).await;
+    assert_eq!(listed.len(), 1);
+    let (id, arn) = (listed[0].id().to_string(), listed[0].arn().to_string());
+    assert_eq!(listed[0].price_class().as_str(), "PriceClass_100");
+
+    env.write("foundry.toml", &with_price_class(&stack, "PriceClass_200"));
+    let plan = env.foundry(&["plan", "--env", "prod"]).success();
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "~ cdn (distribution) {arn} will be updated in place"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"PriceClass_100\" -> \"PriceClass_200\""),
+        "{out}"
+    );
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    let config = cf
+        .get_distribution_config()
+        .id(&id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        config.price_class().map(|p| p.as_str()),
+        Some("PriceClass_200")
+    );
+    assert_eq!(
+        distributions(&cf)
+            .await
+            .iter()
+            .map(|d| d.id().to_string())
+            .collect::<Vec<_>>(),
+        [id.clone()],
+        "the same distribution, updated"
+    );
+    let plan = env.foundry(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(0), "{}{}", plan.stdout(), plan.stderr());
+
+    env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"])
+        .success();
+    assert!(distributions(&cf).await.is_empty(), "distribution deleted");
+    assert!(
+        oac_names(&cf).await.is_empty(),
+        "origin access control deleted"
+    );
+}
