@@ -180,6 +180,48 @@ async fn describe(aws: &Aws, identifier: &str) -> Result<Option<RdsInstance>, Aw
     Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
+async fn create_instance(
+    aws: &Aws,
+    scope: &Scope,
+    id: &str,
+    props: &Props,
+) -> Result<(), AwsError> {
+    aws.rds
+        .create_db_instance()
+        .db_instance_identifier(prop_str(props, "identifier"))
+        .engine(prop_str(props, "engine"))
+        .engine_version(prop_str(props, "engine_version"))
+        .db_instance_class(prop_str(props, "instance_class"))
+        .allocated_storage(int(props, "allocated_storage"))
+        .max_allocated_storage(int(props, "max_allocated_storage"))
+        .storage_type("gp3")
+        .multi_az(flag(props, "multi_az"))
+        .backup_retention_period(int(props, "backup_retention_days"))
+        .deletion_protection(flag(props, "deletion_protection"))
+        .storage_encrypted(flag(props, "storage_encrypted"))
+        .set_kms_key_id(
+            props
+                .get("kms_key_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        )
+        .publicly_accessible(flag(props, "publicly_accessible"))
+        .manage_master_user_password(flag(props, "manage_master_password"))
+        .master_username(prop_str(props, "username"))
+        .db_name(prop_str(props, "db_name"))
+        .port(int(props, "port"))
+        .db_subnet_group_name(prop_str(props, "subnet_group"))
+        .db_parameter_group_name(prop_str(props, "parameter_group"))
+        .set_vpc_security_group_ids(Some(prop_strs(props, "security_group_ids")))
+        .copy_tags_to_snapshot(true)
+        .auto_minor_version_upgrade(true)
+        .set_tags(Some(rds::tags(scope, id, &[final_snapshot_tag(props)])))
+        .send()
+        .await
+        .or_aws("CreateDBInstance")?;
+    Ok(())
+}
+
 #[async_trait]
 impl ResourceType for DbInstance {
     /// What RDS cannot change in place: these need a new instance, and the
@@ -209,9 +251,10 @@ impl ResourceType for DbInstance {
             .try_collect()
             .await
             .or_aws("DescribeDBInstances")?;
+        // An instance still `deleting` (a run stopped mid-replacement) is
+        // observed too: its delete then waits for it instead of racing it.
         Ok(instances
             .iter()
-            .filter(|i| i.db_instance_status() != Some("deleting"))
             .filter_map(|i| observed(scope, i))
             .collect())
     }
@@ -225,60 +268,38 @@ impl ResourceType for DbInstance {
         _token: &str,
     ) -> Result<String, AwsError> {
         let identifier = prop_str(props, "identifier");
-        let created = aws
-            .rds
-            .create_db_instance()
-            .db_instance_identifier(identifier)
-            .engine(prop_str(props, "engine"))
-            .engine_version(prop_str(props, "engine_version"))
-            .db_instance_class(prop_str(props, "instance_class"))
-            .allocated_storage(int(props, "allocated_storage"))
-            .max_allocated_storage(int(props, "max_allocated_storage"))
-            .storage_type("gp3")
-            .multi_az(flag(props, "multi_az"))
-            .backup_retention_period(int(props, "backup_retention_days"))
-            .deletion_protection(flag(props, "deletion_protection"))
-            .storage_encrypted(flag(props, "storage_encrypted"))
-            .set_kms_key_id(
-                props
-                    .get("kms_key_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            )
-            .publicly_accessible(flag(props, "publicly_accessible"))
-            .manage_master_user_password(flag(props, "manage_master_password"))
-            .master_username(prop_str(props, "username"))
-            .db_name(prop_str(props, "db_name"))
-            .port(int(props, "port"))
-            .db_subnet_group_name(prop_str(props, "subnet_group"))
-            .db_parameter_group_name(prop_str(props, "parameter_group"))
-            .set_vpc_security_group_ids(Some(prop_strs(props, "security_group_ids")))
-            .copy_tags_to_snapshot(true)
-            .auto_minor_version_upgrade(true)
-            .set_tags(Some(rds::tags(scope, id, &[final_snapshot_tag(props)])))
-            .send()
-            .await
-            .or_aws("CreateDBInstance");
-        match created {
-            Ok(_) => {}
-            // A run that stopped after its create call: ours if tagged so.
-            Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {
-                let ours = describe(aws, identifier)
-                    .await?
-                    .and_then(|i| observed(scope, &i))
-                    .is_some_and(|o| o.id == id);
-                if !ours {
-                    return Err(AwsError::Api {
-                        operation: "CreateDBInstance",
-                        code: e.code().map(str::to_string),
-                        message: format!(
-                            "a database named {identifier} exists and does not belong to {}/{}; rename or remove it",
-                            scope.stack, scope.env
-                        ),
-                    });
+        loop {
+            match create_instance(aws, scope, id, props).await {
+                Ok(()) => break,
+                // A run that stopped after its create call: ours if tagged
+                // so; one still being deleted frees the name first.
+                Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {
+                    let existing = describe(aws, identifier).await?;
+                    let ours = existing
+                        .as_ref()
+                        .and_then(|i| observed(scope, i))
+                        .is_some_and(|o| o.id == id);
+                    if !ours {
+                        return Err(AwsError::Api {
+                            operation: "CreateDBInstance",
+                            code: e.code().map(str::to_string),
+                            message: format!(
+                                "a database named {identifier} exists and does not belong to {}/{}; rename or remove it",
+                                scope.stack, scope.env
+                            ),
+                        });
+                    }
+                    if existing
+                        .and_then(|i| i.db_instance_status().map(str::to_string))
+                        .as_deref()
+                        != Some("deleting")
+                    {
+                        break;
+                    }
+                    rds::until_deleted(aws, identifier).await?;
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
         rds::until_available(aws, identifier).await?;
         Ok(identifier.to_string())

@@ -55,7 +55,7 @@ async fn every_nat_gateway_has_an_egress_alarm_that_notifies_the_topic() {
 
     let alarms = cw
         .describe_alarms()
-        .alarm_name_prefix("acme-prod-")
+        .alarm_name_prefix("acme-prod-alarm-nat-")
         .send()
         .await
         .unwrap();
@@ -98,7 +98,7 @@ async fn every_nat_gateway_has_an_egress_alarm_that_notifies_the_topic() {
     env.foundry(&["up", "--env", "prod", "--yes"]).success();
     let alarms = cw
         .describe_alarms()
-        .alarm_name_prefix("acme-prod-")
+        .alarm_name_prefix("acme-prod-alarm-nat-")
         .send()
         .await
         .unwrap();

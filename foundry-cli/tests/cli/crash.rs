@@ -1,7 +1,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use crate::support::{TestEnv, reference_census};
+use crate::support::{REFERENCE_DATA, TestEnv, reference_census};
 
 /// Killed with SIGKILL at chosen points (each in a stack of its own, so the
 /// point is always reached), every rerun converges: each resource exists
@@ -20,6 +20,15 @@ async fn up_killed_at_any_point_converges_with_each_resource_exactly_once() {
         "after-create:sg-endpoints",
         "after-create:vpce-s3",
         "after-create:vpce-ecr-api",
+        "after-create:sg-database",
+        "after-create:db-subnets",
+        "after-create:db-params-postgres16",
+        "after-create:db",
+        "after-journal:db",
+        "after-create:oac-web",
+        "after-create:cdn",
+        "after-create:bucket-web",
+        "after-create:alarm-db-cpu",
     ];
     for (i, point) in points.iter().enumerate() {
         let stack = format!("crash{i}");
@@ -44,6 +53,11 @@ async fn up_killed_at_any_point_converges_with_each_resource_exactly_once() {
         assert_eq!(
             env.census(&stack, "dev").await,
             reference_census(1),
+            "after a kill at {point}"
+        );
+        assert_eq!(
+            env.data_census(&stack, "dev").await,
+            REFERENCE_DATA,
             "after a kill at {point}"
         );
         let plan = env.foundry(&[
@@ -80,6 +94,7 @@ async fn up_killed_from_outside_at_arbitrary_moments_converges() {
     }
     env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert_eq!(env.census("acme", "dev").await, reference_census(1));
+    assert_eq!(env.data_census("acme", "dev").await, REFERENCE_DATA);
     let plan = env.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
 }

@@ -1,9 +1,9 @@
-use crate::support::{Census, TestEnv, reference_census};
+use crate::support::{Census, DataCensus, REFERENCE, REFERENCE_DATA, TestEnv, reference_census};
 
 #[tokio::test]
 async fn destroy_removes_its_stack_and_env_and_nothing_else() {
     let env = TestEnv::start().await;
-    let other = crate::support::REFERENCE.replace("name = \"acme\"", "name = \"other\"");
+    let other = REFERENCE.replace("name = \"acme\"", "name = \"other\"");
     env.write("other.toml", &other);
     env.foundry(&["up", "--env", "dev", "--yes"]).success();
     env.foundry(&["up", "--env", "staging", "--yes"]).success();
@@ -13,13 +13,16 @@ async fn destroy_removes_its_stack_and_env_and_nothing_else() {
     let out = env.foundry(&["destroy", "--env", "dev", "--yes"]).success();
     assert!(
         out.stdout()
-            .contains("Plan: 0 to create, 0 to update, 0 to replace, 33 to delete."),
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 44 to delete."),
         "{}",
         out.stdout()
     );
     assert_eq!(env.census("acme", "dev").await, Census::default());
+    assert_eq!(env.data_census("acme", "dev").await, DataCensus::default());
     assert_eq!(env.census("acme", "staging").await, reference_census(1));
+    assert_eq!(env.data_census("acme", "staging").await, REFERENCE_DATA);
     assert_eq!(env.census("other", "dev").await, reference_census(1));
+    assert_eq!(env.data_census("other", "dev").await, REFERENCE_DATA);
     for args in [
         &["plan", "--env", "staging", "--detailed-exitcode"][..],
         &[
@@ -71,8 +74,24 @@ async fn destroying_prod_needs_the_stack_name_and_without_it_deletes_nothing() {
         no_tty.stderr()
     );
     assert_eq!(env.census("acme", "prod").await, reference_census(2));
+    assert_eq!(env.data_census("acme", "prod").await, REFERENCE_DATA);
 
+    // The database's deletion protection holds until the stack file lifts it.
+    let refused = env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        refused.stderr().contains("deletion protection on"),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(env.data_census("acme", "prod").await, REFERENCE_DATA);
+    env.write(
+        "foundry.toml",
+        &REFERENCE.replace("deletion_protection = true", "deletion_protection = false"),
+    );
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
     env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"])
         .success();
     assert_eq!(env.census("acme", "prod").await, Census::default());
+    assert_eq!(env.data_census("acme", "prod").await, DataCensus::default());
 }

@@ -193,3 +193,107 @@ fn missing_credentials_give_one_clear_paragraph() {
     assert!(err.contains("AWS_PROFILE"), "{err}");
     assert_one_paragraph(&err);
 }
+
+/// The database, CDN and connection sections fail the same way: located,
+/// with a hint, before any AWS call.
+#[test]
+fn bad_database_and_cdn_sections_are_located_errors() {
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "misspelt engine",
+            "[database]",
+            "engine = \"postgress\"",
+            "unknown variant `postgress`",
+            "did you mean `postgres`?",
+        ),
+        (
+            "minor version",
+            "[database]",
+            "version = \"16.4\"",
+            "`16.4` is not a major postgres version",
+            "write the major version only",
+        ),
+        (
+            "backups off",
+            "[database]",
+            "backup_retention_days = 0",
+            "backup_retention_days = 0 is out of range",
+            "1 to 35 days",
+        ),
+        (
+            "autoscaling below storage",
+            "[database]",
+            "max_storage_gb = 100\nstorage_gb = 200",
+            "max_storage_gb = 100 is below storage_gb (200)",
+            "autoscaling ceiling",
+        ),
+        (
+            "undeclared web bucket",
+            "[cdn]",
+            "web_bucket = \"wbe\"\napi_domain = \"api.acme.example\"",
+            "cdn.web_bucket `wbe` is not declared",
+            "did you mean `web`?",
+        ),
+        (
+            "aliases without certificate",
+            "[cdn]",
+            "aliases = [\"acme.example\"]\nweb_bucket = \"web\"\napi_domain = \"api.acme.example\"",
+            "cdn.aliases need a TLS certificate",
+            "certificate_arn",
+        ),
+        (
+            "api origin with a scheme",
+            "[cdn]",
+            "api_domain = \"https://api.acme.example/\"\nweb_bucket = \"web\"",
+            "is not a domain name",
+            "without https://",
+        ),
+    ];
+    for (what, table, body, expected, help) in cases {
+        let text = format!(
+            "name = \"acme\"\nregion = \"us-east-1\"\n\n[buckets.web]\n\n{table}\n{body}\n\n[env.dev]\n"
+        );
+        let (_dir, mut cmd) = scratch(&text);
+        let out = cmd.args(["plan", "--env", "dev"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(
+            err.contains("foundry.toml:7:"),
+            "{what}: located on line 7:\n{err}"
+        );
+        assert!(
+            err.contains(expected),
+            "{what}: expected `{expected}` in:\n{err}"
+        );
+        assert!(
+            err.contains(help),
+            "{what}: expected hint `{help}` in:\n{err}"
+        );
+        assert!(err.contains("Nothing was sent to AWS."), "{what}: {err}");
+    }
+
+    // A connection to a database the stack does not declare, or to nothing known.
+    for (connect, expected, help) in [
+        (
+            "database",
+            "service `api` connects to the database, but the stack declares none",
+            "declare it with a [database] table",
+        ),
+        (
+            "cache",
+            "service `api` connects to `cache`, which foundry does not know",
+            "\"database\"",
+        ),
+    ] {
+        let text = format!(
+            "name = \"acme\"\nregion = \"us-east-1\"\n\n[services.api]\nconnect = [\"{connect}\"]\n\n[env.dev]\n"
+        );
+        let (_dir, mut cmd) = scratch(&text);
+        let out = cmd.args(["validate"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("foundry.toml:5:12:"), "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains(help), "{err}");
+    }
+}

@@ -311,5 +311,5 @@ fn a_service_reading_an_undeclared_secret_is_a_located_error() {
         "{err}"
     );
     assert!(err.contains("did you mean `anthropic_api_key`?"), "{err}");
-    assert!(err.contains("foundry.toml:38:"), "{err}");
+    assert!(err.contains("foundry.toml:40:"), "{err}");
 }

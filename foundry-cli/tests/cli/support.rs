@@ -297,7 +297,8 @@ pub fn reference_census(nats: usize) -> Census {
         route_tables: 4,
         gateway_endpoints: 1,
         interface_endpoints: 5,
-        security_groups: 1,
+        // Interface endpoints, the api and ai services, the database.
+        security_groups: 4,
     }
 }
 
@@ -317,4 +318,107 @@ pub fn state_text(env: &TestEnv) -> String {
     let mut out = String::new();
     walk(&env.path().join(".foundry"), &mut out);
     out
+}
+
+/// Counts of the data and edge tier of `stack`/`env`, read with independent
+/// SDK calls: what must exist exactly once after any run converges.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DataCensus {
+    pub db_instances: usize,
+    pub db_subnet_groups: usize,
+    pub db_parameter_groups: usize,
+    pub distributions: usize,
+    pub origin_access_controls: usize,
+    pub buckets: usize,
+}
+
+/// The reference stack's data and edge tier.
+pub const REFERENCE_DATA: DataCensus = DataCensus {
+    db_instances: 1,
+    db_subnet_groups: 1,
+    db_parameter_groups: 1,
+    distributions: 1,
+    origin_access_controls: 1,
+    buckets: 2,
+};
+
+impl TestEnv {
+    pub async fn data_census(&self, stack: &str, env: &str) -> DataCensus {
+        let config = self.sdk_config().await;
+        let rds = aws_sdk_rds::Client::new(&config);
+        let cloudfront = aws_sdk_cloudfront::Client::new(&config);
+        let prefix = format!("{stack}-{env}-");
+        let instances = rds.describe_db_instances().send().await.unwrap();
+        let subnet_groups = rds.describe_db_subnet_groups().send().await.unwrap();
+        let parameter_groups = rds.describe_db_parameter_groups().send().await.unwrap();
+        let oacs = cloudfront
+            .list_origin_access_controls()
+            .send()
+            .await
+            .unwrap();
+        let mut distributions = 0;
+        let list = cloudfront.list_distributions().send().await.unwrap();
+        let summaries = list
+            .distribution_list()
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default();
+        for d in summaries {
+            let tags = cloudfront
+                .list_tags_for_resource()
+                .resource(d.arn())
+                .send()
+                .await
+                .unwrap();
+            let tag = |k: &str| {
+                tags.tags()
+                    .and_then(|t| t.items().iter().find(|t| t.key() == k))
+                    .and_then(|t| t.value())
+                    .map(str::to_string)
+            };
+            if tag("foundry:stack").as_deref() == Some(stack)
+                && tag("foundry:env").as_deref() == Some(env)
+            {
+                distributions += 1;
+            }
+        }
+        let buckets = self.s3().await.list_buckets().send().await.unwrap();
+        DataCensus {
+            db_instances: instances
+                .db_instances()
+                .iter()
+                .filter(|i| i.db_instance_identifier() == Some(&format!("{prefix}db")))
+                .count(),
+            db_subnet_groups: subnet_groups
+                .db_subnet_groups()
+                .iter()
+                .filter(|g| {
+                    g.db_subnet_group_name()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                })
+                .count(),
+            db_parameter_groups: parameter_groups
+                .db_parameter_groups()
+                .iter()
+                .filter(|g| {
+                    g.db_parameter_group_name()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                })
+                .count(),
+            distributions,
+            origin_access_controls: oacs
+                .origin_access_control_list()
+                .map(|l| {
+                    l.items()
+                        .iter()
+                        .filter(|o| o.name().starts_with(&prefix))
+                        .count()
+                })
+                .unwrap_or_default(),
+            buckets: buckets
+                .buckets()
+                .iter()
+                .filter(|b| b.name().is_some_and(|n| n.starts_with(&prefix)))
+                .count(),
+        }
+    }
 }
