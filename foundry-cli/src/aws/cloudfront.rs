@@ -1,6 +1,6 @@
 //! CloudFront helpers shared by the origin access control and distribution
-//! types: tags at creation, ownership, "gone" answers, configs read with their
-//! ETag, and the wait for `Deployed`. CloudFront is global and optimistic:
+//! types: tags at creation, ownership, configs read with their ETag, and the
+//! wait for `Deployed`. CloudFront is global and optimistic:
 //! every change names the ETag it read (`IfMatch`), and a change is visible at
 //! once but spreads to the edge for minutes, hence the long wait.
 
@@ -15,28 +15,6 @@ use crate::resources::Scope;
 
 /// A distribution deploys to every edge location; 15-30 minutes is common.
 pub const DEPLOY_WAIT: Duration = Duration::from_secs(45 * 60);
-
-/// CloudFront's "not found" codes, which [`AwsError::is_not_found`] does not
-/// know (they are `NoSuch…` without an `Exception` suffix).
-pub fn is_gone(e: &AwsError) -> bool {
-    matches!(
-        e.code(),
-        Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
-    ) || e.is_not_found()
-}
-
-/// `Ok(None)` when CloudFront says the thing does not exist.
-pub fn none_if_gone<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match result {
-        Err(e) if is_gone(&e) => Ok(None),
-        other => other.map(Some),
-    }
-}
-
-/// `Ok(())` when CloudFront says the thing is already gone.
-pub fn gone_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    none_if_gone(result).map(drop)
-}
 
 /// The tags every distribution carries from the moment it exists.
 pub fn tags(scope: &Scope, id: &str) -> Tags {
@@ -89,7 +67,7 @@ pub async fn distribution_config(
     aws: &Aws,
     id: &str,
 ) -> Result<Option<(DistributionConfig, String)>, AwsError> {
-    let out = none_if_gone(
+    let out = AwsError::none_if_not_found(
         aws.cloudfront
             .get_distribution_config()
             .id(id)
@@ -134,7 +112,7 @@ pub async fn wait_deployed(aws: &Aws, id: &str) -> Result<Option<String>, AwsErr
         &[],
         DEPLOY_WAIT,
         move || async move {
-            let out = none_if_gone(
+            let out = AwsError::none_if_not_found(
                 aws.cloudfront
                     .get_distribution()
                     .id(id)
@@ -162,7 +140,7 @@ pub async fn origin_access_control(
     aws: &Aws,
     id: &str,
 ) -> Result<Option<(OriginAccessControlConfig, String)>, AwsError> {
-    let out = none_if_gone(
+    let out = AwsError::none_if_not_found(
         aws.cloudfront
             .get_origin_access_control()
             .id(id)

@@ -92,6 +92,7 @@ impl AwsError {
                         | "NoSuchBucket"
                         | "NoSuchDistribution"
                         | "NoSuchOriginAccessControl"
+                        | "NoSuchResource"
                 )
         })
     }

@@ -407,8 +407,9 @@ impl ResourceType for DbInstance {
             .rds
             .delete_db_instance()
             .db_instance_identifier(identifier)
-            // Automated backups stay for their retention period.
-            .delete_automated_backups(false);
+            // As AWS and Terraform do by default: the final snapshot is what
+            // keeps the data, retained automated backups would only add cost.
+            .delete_automated_backups(true);
         call = if flag(&current.props, "final_snapshot") {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

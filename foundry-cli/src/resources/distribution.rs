@@ -23,10 +23,10 @@ use aws_sdk_cloudfront::types::{
     ViewerProtocolPolicy,
 };
 
-use super::{Kind, Observed, ResourceType, Scope, prop_str, prop_strs};
+use super::origin_access_control::OriginAccessControl;
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
 use crate::aws::cloudfront::{
-    distribution_config, distribution_id, gone_ok, none_if_gone, owner, tags, tags_of,
-    update_distribution, wait_deployed,
+    distribution_config, distribution_id, owner, tags, tags_of, update_distribution, wait_deployed,
 };
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
@@ -188,13 +188,13 @@ fn props_of(d: &DistributionSummary, default_root_object: &str) -> Props {
         "web_origin_domain",
         Value::str(web.map(|o| o.domain_name()).unwrap_or_default()),
     );
-    put(
-        "web_origin_access_control",
-        Value::str(
-            web.and_then(|o| o.origin_access_control_id())
-                .unwrap_or_default(),
-        ),
-    );
+    // Left out when the web origin exists but does not report it; `observe`
+    // fills it in.
+    match web.map(|o| o.origin_access_control_id()) {
+        Some(Some(oac)) => put("web_origin_access_control", Value::str(oac)),
+        None => put("web_origin_access_control", Value::str("")),
+        Some(None) => {}
+    }
     put(
         "api_origin_domain",
         Value::str(
@@ -218,7 +218,7 @@ struct Wanted {
 }
 
 impl Wanted {
-    fn from(v: &Value) -> Result<Self, BuildError> {
+    fn parse(v: &Value) -> Result<Self, BuildError> {
         let m = v.as_map().cloned().unwrap_or_default();
         let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
         let methods = |k: &str| -> Vec<Method> {
@@ -320,7 +320,7 @@ fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), BuildErro
         .and_then(Value::as_map)
         .cloned()
         .unwrap_or_default();
-    let default = Wanted::from(behaviors.get(DEFAULT_BEHAVIOR).unwrap_or(&Value::Unknown))?;
+    let default = Wanted::parse(behaviors.get(DEFAULT_BEHAVIOR).unwrap_or(&Value::Unknown))?;
     config.default_cache_behavior = Some(
         DefaultCacheBehavior::builder()
             .target_origin_id(default.origin)
@@ -334,7 +334,7 @@ fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), BuildErro
     // Map order is precedence order; foundry's path patterns never overlap.
     let mut ordered = Vec::new();
     for (path, value) in behaviors.iter().filter(|(k, _)| *k != DEFAULT_BEHAVIOR) {
-        let b = Wanted::from(value)?;
+        let b = Wanted::parse(value)?;
         ordered.push(
             CacheBehavior::builder()
                 .path_pattern(path)
@@ -387,7 +387,7 @@ async fn observe_one(
     d: &DistributionSummary,
 ) -> Result<Option<Observed>, AwsError> {
     let (tags, config) = tokio::try_join!(
-        async { none_if_gone(tags_of(aws, d.arn()).await) },
+        async { AwsError::none_if_not_found(tags_of(aws, d.arn()).await) },
         distribution_config(aws, d.id()),
     )?;
     let (Some(tags), Some((config, _))) = (tags, config) else {
@@ -427,7 +427,25 @@ impl ResourceType for Distribution {
         let candidates = listed.iter().filter(|d| d.comment().starts_with(&prefix));
         let found =
             futures::future::try_join_all(candidates.map(|d| observe_one(aws, scope, d))).await?;
-        Ok(found.into_iter().flatten().collect())
+        let mut found: Vec<Observed> = found.into_iter().flatten().collect();
+        // CloudFront always answers an origin's OriginAccessControlId (empty
+        // when unset); moto 5.2 drops the element. Where it is missing the
+        // attachment cannot be observed, so it reads as this scope's origin
+        // access control when there is exactly one: otherwise every plan
+        // against the emulator (tests, `--local`) would show an update.
+        let unreported = |o: &Observed| !o.props.contains_key("web_origin_access_control");
+        if found.iter().any(unreported) {
+            let oacs = OriginAccessControl.observe(aws, scope).await?;
+            let only = match oacs.as_slice() {
+                [one] => one.physical_id.as_str(),
+                _ => "",
+            };
+            for o in found.iter_mut().filter(|o| unreported(o)) {
+                o.props
+                    .insert("web_origin_access_control".into(), Value::str(only));
+            }
+        }
+        Ok(found)
     }
 
     async fn create(
@@ -506,7 +524,7 @@ impl ResourceType for Distribution {
         if config.enabled {
             config.enabled = false;
             let disabled = update_distribution(aws, id, config, &etag).await;
-            if none_if_gone(disabled)?.is_none() {
+            if AwsError::none_if_not_found(disabled)?.is_none() {
                 return Ok(());
             }
         }

@@ -12,8 +12,8 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlSigningProtocols, OriginAccessControlSummary,
 };
 
-use super::{Kind, Observed, ResourceType, Scope, prop_str};
-use crate::aws::cloudfront::{gone_ok, origin_access_control};
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
+use crate::aws::cloudfront::origin_access_control;
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
@@ -86,16 +86,12 @@ impl ResourceType for OriginAccessControl {
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        let prefix = scope.name("");
         Ok(list(aws)
             .await?
             .iter()
             .filter_map(|o| {
-                let id = o
-                    .name()
-                    .strip_prefix(&prefix)
-                    .filter(|id| id.starts_with(ID_PREFIX))?;
-                let mut found = Observed::new(id.to_string(), Kind::OriginAccessControl, o.id());
+                let id = scope.id_in_name(o.name(), ID_PREFIX)?;
+                let mut found = Observed::new(id, Kind::OriginAccessControl, o.id());
                 found.props = props_of(o);
                 Some(found)
             })

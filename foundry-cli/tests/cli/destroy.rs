@@ -66,15 +66,6 @@ async fn destroying_prod_needs_the_stack_name_and_without_it_deletes_nothing() {
     let wrong = env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acne"]);
     assert_eq!(wrong.code(), Some(1));
     assert_eq!(env.census("acme", "prod").await, reference_census(2));
-    let no_tty = env.foundry(&["destroy", "--env", "prod"]);
-    assert_eq!(no_tty.code(), Some(1));
-    assert!(
-        no_tty.stderr().contains("without a terminal"),
-        "{}",
-        no_tty.stderr()
-    );
-    assert_eq!(env.census("acme", "prod").await, reference_census(2));
-    assert_eq!(env.data_census("acme", "prod").await, REFERENCE_DATA);
 
     // The database's deletion protection holds until the stack file lifts it.
     let refused = env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"]);
@@ -90,6 +81,16 @@ async fn destroying_prod_needs_the_stack_name_and_without_it_deletes_nothing() {
         &REFERENCE.replace("deletion_protection = true", "deletion_protection = false"),
     );
     env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    let no_tty = env.foundry(&["destroy", "--env", "prod"]);
+    assert_eq!(no_tty.code(), Some(1));
+    assert!(
+        no_tty.stderr().contains("without a terminal"),
+        "{}",
+        no_tty.stderr()
+    );
+    assert_eq!(env.census("acme", "prod").await, reference_census(2));
+    assert_eq!(env.data_census("acme", "prod").await, REFERENCE_DATA);
+
     env.foundry(&["destroy", "--env", "prod", "--yes", "--confirm", "acme"])
         .success();
     assert_eq!(env.census("acme", "prod").await, Census::default());

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks of the foundry CLI against moto server on this machine: no-op plan
+# Benchmarks of the foundry CLI on the whole reference stack against moto
+# server on this machine: no-op plan
 # (dev and prod), up from empty, --help. Needs hyperfine (apt-get install
 # hyperfine) and a release build (cargo build --release -p foundry-cli).
 # Prints hyperfine tables and the AWS request counts from --stats.
