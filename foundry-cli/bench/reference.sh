@@ -15,7 +15,8 @@ moto_server="${FOUNDRY_HOME:-$HOME/.cache/foundry}/moto-venv/bin/moto_server"
 [ -x "$moto_server" ] || "$foundry" local status >/dev/null || true
 [ -x "$moto_server" ] || { echo "run 'foundry local start' once to install moto" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+# As the tests start it: AWS-managed IAM policies must exist to be attached.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "$moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
