@@ -7,18 +7,11 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricAlarm, StateValue, Statistic, Tag,
 };
 
-use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
+use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_int, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::engine::graph::{Props, Value};
 
 pub struct Alarm;
-
-fn int(props: &Props, key: &str) -> i64 {
-    match props.get(key) {
-        Some(Value::Int(n)) => *n,
-        _ => 0,
-    }
-}
 
 fn props_of(a: &MetricAlarm) -> Props {
     let mut p = Props::new();
@@ -86,9 +79,9 @@ async fn put(
         .namespace(prop_str(props, "namespace"))
         .metric_name(prop_str(props, "metric_name"))
         .statistic(Statistic::from(prop_str(props, "statistic")))
-        .period(int(props, "period") as i32)
-        .evaluation_periods(int(props, "evaluation_periods") as i32)
-        .threshold(int(props, "threshold") as f64)
+        .period(prop_int(props, "period") as i32)
+        .evaluation_periods(prop_int(props, "evaluation_periods") as i32)
+        .threshold(prop_int(props, "threshold") as f64)
         .comparison_operator(ComparisonOperator::from(prop_str(props, "comparison")))
         .treat_missing_data("notBreaching")
         .set_alarm_actions(Some(prop_strs(props, "alarm_actions")));

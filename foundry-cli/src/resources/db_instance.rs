@@ -7,7 +7,9 @@
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as RdsInstance, Tag};
 
-use super::{Blocker, Kind, Observed, ResourceType, Scope, prop_str, prop_strs};
+use super::{
+    Blocker, Kind, Observed, ResourceType, Scope, prop_bool, prop_int, prop_str, prop_strs,
+};
 use crate::aws::{Aws, AwsError, SdkResultExt, rds};
 use crate::engine::graph::{Props, Value};
 
@@ -15,15 +17,9 @@ pub struct DbInstance;
 
 pub const FINAL_SNAPSHOT_TAG: &str = "foundry:final-snapshot";
 
+/// RDS takes its numbers as `i32`.
 fn int(props: &Props, key: &str) -> i32 {
-    match props.get(key) {
-        Some(Value::Int(n)) => *n as i32,
-        _ => 0,
-    }
-}
-
-fn flag(props: &Props, key: &str) -> bool {
-    props.get(key).and_then(Value::as_bool).unwrap_or(false)
+    prop_int(props, key) as i32
 }
 
 /// The major version of a full engine version: `16.4` → `16` for Postgres,
@@ -164,7 +160,7 @@ fn observed(scope: &Scope, i: &RdsInstance) -> Option<Observed> {
 fn final_snapshot_tag(props: &Props) -> (&'static str, String) {
     (
         FINAL_SNAPSHOT_TAG,
-        flag(props, "final_snapshot").to_string(),
+        prop_bool(props, "final_snapshot").to_string(),
     )
 }
 
@@ -195,18 +191,18 @@ async fn create_instance(
         .allocated_storage(int(props, "allocated_storage"))
         .max_allocated_storage(int(props, "max_allocated_storage"))
         .storage_type("gp3")
-        .multi_az(flag(props, "multi_az"))
+        .multi_az(prop_bool(props, "multi_az"))
         .backup_retention_period(int(props, "backup_retention_days"))
-        .deletion_protection(flag(props, "deletion_protection"))
-        .storage_encrypted(flag(props, "storage_encrypted"))
+        .deletion_protection(prop_bool(props, "deletion_protection"))
+        .storage_encrypted(prop_bool(props, "storage_encrypted"))
         .set_kms_key_id(
             props
                 .get("kms_key_id")
                 .and_then(Value::as_str)
                 .map(str::to_string),
         )
-        .publicly_accessible(flag(props, "publicly_accessible"))
-        .manage_master_user_password(flag(props, "manage_master_password"))
+        .publicly_accessible(prop_bool(props, "publicly_accessible"))
+        .manage_master_user_password(prop_bool(props, "manage_master_password"))
         .master_username(prop_str(props, "username"))
         .db_name(prop_str(props, "db_name"))
         .port(int(props, "port"))
@@ -358,19 +354,19 @@ impl ResourceType for DbInstance {
             call = call.max_allocated_storage(int(desired, "max_allocated_storage"));
         }
         if changed("multi_az") {
-            call = call.multi_az(flag(desired, "multi_az"));
+            call = call.multi_az(prop_bool(desired, "multi_az"));
         }
         if changed("backup_retention_days") {
             call = call.backup_retention_period(int(desired, "backup_retention_days"));
         }
         if changed("deletion_protection") {
-            call = call.deletion_protection(flag(desired, "deletion_protection"));
+            call = call.deletion_protection(prop_bool(desired, "deletion_protection"));
         }
         if changed("publicly_accessible") {
-            call = call.publicly_accessible(flag(desired, "publicly_accessible"));
+            call = call.publicly_accessible(prop_bool(desired, "publicly_accessible"));
         }
         if changed("manage_master_password") {
-            call = call.manage_master_user_password(flag(desired, "manage_master_password"));
+            call = call.manage_master_user_password(prop_bool(desired, "manage_master_password"));
         }
         if changed("port") {
             call = call.db_port_number(int(desired, "port"));
@@ -393,7 +389,7 @@ impl ResourceType for DbInstance {
         _aws: &Aws,
         current: &Observed,
     ) -> Result<Option<Blocker>, AwsError> {
-        Ok(flag(&current.props, "deletion_protection").then(|| {
+        Ok(prop_bool(&current.props, "deletion_protection").then(|| {
             Blocker::Protected(format!(
                 "database {} has deletion protection on; set deletion_protection = false in [database] (or in this environment's overlay) and run `foundry up` first",
                 current.physical_id
@@ -410,7 +406,7 @@ impl ResourceType for DbInstance {
             // As AWS and Terraform do by default: the final snapshot is what
             // keeps the data, retained automated backups would only add cost.
             .delete_automated_backups(true);
-        call = if flag(&current.props, "final_snapshot") {
+        call = if prop_bool(&current.props, "final_snapshot") {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -291,6 +291,17 @@ pub(crate) fn prop_str<'a>(props: &'a Props, key: &str) -> &'a str {
     props.get(key).and_then(|v| v.as_str()).unwrap_or_default()
 }
 
+pub(crate) fn prop_int(props: &Props, key: &str) -> i64 {
+    match props.get(key) {
+        Some(crate::engine::graph::Value::Int(n)) => *n,
+        _ => 0,
+    }
+}
+
+pub(crate) fn prop_bool(props: &Props, key: &str) -> bool {
+    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
 pub(crate) fn prop_strs(props: &Props, key: &str) -> Vec<String> {
     props
         .get(key)
