@@ -254,3 +254,33 @@ async fn a_new_price_class_updates_in_place_and_destroy_removes_the_edge() {
         "origin access control deleted"
     );
 }
+
+/// A distribution takes minutes to deploy on AWS; `up` goes on only once it
+/// is `Deployed`. moto is made to take 3 s instead of no time at all.
+#[tokio::test]
+async fn up_waits_until_the_distribution_is_deployed() {
+    let env = TestEnv::start().await;
+    let cf = cloudfront(&env).await;
+    env.slow_transition("cloudfront::distribution", 3);
+    let up = env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    let listed = distributions(&cf).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].status(),
+        "Deployed",
+        "up returned before the deploy"
+    );
+    // The progress line shows how long the step took: at least the 3 s.
+    let out = up.stdout() + &up.stderr();
+    let line = out
+        .lines()
+        .find(|l| l.contains("cdn (distribution) created"))
+        .unwrap_or_else(|| panic!("a progress line for the distribution in:\n{out}"));
+    let seconds: f64 = line
+        .rsplit('[')
+        .next()
+        .and_then(|s| s.strip_suffix("s]"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("elapsed time in {line}"));
+    assert!(seconds >= 3.0, "{line}");
+}

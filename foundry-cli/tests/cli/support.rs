@@ -422,3 +422,26 @@ impl TestEnv {
         }
     }
 }
+
+impl TestEnv {
+    /// Makes moto move `model` (e.g. `cloudfront::distribution`) to its next
+    /// state only after `seconds`, as AWS does, instead of at once; for
+    /// showing that foundry waits. POSTs to moto's own state-manager API.
+    pub fn slow_transition(&self, model: &str, seconds: u64) {
+        use std::io::{Read, Write};
+        let body = format!(
+            r#"{{"model_name": "{model}", "transition": {{"progression": "time", "seconds": {seconds}}}}}"#
+        );
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.moto.port())).expect("connect to moto");
+        write!(
+            stream,
+            "POST /moto-api/state-manager/set-transition HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send to moto");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto answers");
+        assert!(answer.starts_with("HTTP/1.1 201"), "moto: {answer}");
+    }
+}
