@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::types::{PendingModifiedValues, Tag};
 
 use super::{Aws, AwsError, SdkResultExt, wait};
 use crate::resources::Scope;
@@ -36,7 +36,18 @@ pub async fn instance_status(
     let out = AwsError::none_if_not_found(out)?;
     Ok(out.and_then(|o| {
         let i = o.db_instances().first()?;
-        Some((i.db_instance_status()?.to_string(), String::new()))
+        let status = i.db_instance_status()?;
+        // Right after ModifyDBInstance an instance may still say `available`
+        // with the change pending; it is done when nothing is pending.
+        let pending = i
+            .pending_modified_values()
+            .is_some_and(|p| *p != PendingModifiedValues::builder().build());
+        let status = if status == "available" && pending {
+            "pending-modifications"
+        } else {
+            status
+        };
+        Some((status.to_string(), String::new()))
     }))
 }
 
