@@ -410,3 +410,41 @@ async fn instance_class_changes_in_place_and_an_engine_change_needs_consent_to_r
     let plan = env.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
 }
+
+/// A database made public or stripped of backups outside foundry shows as
+/// drift, and the next `up` makes it private again.
+#[tokio::test]
+async fn a_database_opened_up_outside_foundry_is_drift_and_up_closes_it() {
+    let env = TestEnv::start().await;
+    let rds = rds(&env).await;
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    rds.modify_db_instance()
+        .db_instance_identifier("acme-dev-db")
+        .publicly_accessible(true)
+        .backup_retention_period(0)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        instance(&rds, "acme-dev-db").await.publicly_accessible(),
+        Some(true)
+    );
+    let plan = env.foundry(&["plan", "--env", "dev"]).success().stdout();
+    assert!(
+        plan.contains(
+            "! db (db_instance) changed outside foundry: backup_retention_days, publicly_accessible"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("true -> false  # changed outside foundry"),
+        "{plan}"
+    );
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    let db = instance(&rds, "acme-dev-db").await;
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.backup_retention_period(), Some(1));
+    let plan = env.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
+    assert_eq!(plan.code(), Some(0), "{}", plan.stdout());
+}
