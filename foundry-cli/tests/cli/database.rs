@@ -183,6 +183,21 @@ async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_onl
         outputs["database_endpoint"],
         db.endpoint().unwrap().address().unwrap()
     );
+    // The api role's grant (see registry_secrets) names this secret by the tag
+    // RDS puts on it.
+    let described = sm
+        .describe_secret()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(described.name().unwrap().starts_with("rds!db-"));
+    let owner = described
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("aws:rds:primaryDBInstanceArn"))
+        .and_then(|t| t.value());
+    assert_eq!(owner, db.db_instance_arn());
     let password: serde_json::Value = serde_json::from_str(&password).unwrap();
     let password = password["password"].as_str().unwrap();
     assert!(password.len() >= 8, "RDS generated a password");

@@ -155,14 +155,17 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
     // each service reads: no wildcard action or resource.
     let secret_arn = |name: &str| outputs["secret_arns"][name].as_str().unwrap().to_string();
     let uploads = "arn:aws:s3:::acme-prod-uploads-123456789012/uploads/*".to_string();
+    // RDS names the database's secret; the grant names its instance by tag.
+    let db_secrets = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-*".to_string();
     let expectations = [
         (
             "acme-prod-api",
-            vec![secret_arn("internal_api_key"), uploads],
+            vec![secret_arn("internal_api_key"), uploads, db_secrets],
             vec![
                 "s3:DeleteObject",
                 "s3:GetObject",
                 "s3:PutObject",
+                "secretsmanager:GetSecretValue",
                 "secretsmanager:GetSecretValue",
             ],
         ),
@@ -210,12 +213,26 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
             resources,
             "{role}: exactly its declared secrets and bucket prefix"
         );
-        // The only `*` is the declared prefix's own object wildcard.
+        // The only `*`s: the declared prefix's own object wildcard, and the
+        // database secret's name, held to this stack's instance by its tag.
         for r in strings("Resource").iter().chain(&strings("Action")) {
             assert!(
-                !r.contains('*') || r.ends_with("/uploads/*"),
+                !r.contains('*') || r.ends_with("/uploads/*") || r.ends_with(":secret:rds!db-*"),
                 "wildcard {r} in {role}"
             );
+        }
+        for s in statements {
+            let resources = s["Resource"].as_array().unwrap();
+            if resources
+                .iter()
+                .any(|r| r.as_str().unwrap().ends_with("rds!db-*"))
+            {
+                assert_eq!(
+                    s["Condition"]["StringEquals"]["aws:ResourceTag/aws:rds:primaryDBInstanceArn"],
+                    "arn:aws:rds:us-east-1:123456789012:db:acme-prod-db",
+                    "{role}: only the secret of this stack's database"
+                );
+            }
         }
     }
     let ecr_role = iam

@@ -124,6 +124,44 @@ pub fn database(stack: &Stack) -> Vec<Resource> {
     out
 }
 
+/// Lets a service that connects to the database read the master password's
+/// secret. RDS names that secret itself (`rds!db-<uuid>`), so the grant names
+/// the instance instead: only a secret whose `aws:rds:primaryDBInstanceArn`
+/// tag (set by RDS) is this stack's instance.
+pub fn secret_statement(stack: &Stack, account: &str) -> Value {
+    let scope = Scope::new(&stack.name, &stack.env);
+    let instance_arn = format!(
+        "arn:aws:rds:{}:{account}:db:{}",
+        stack.region,
+        scope.name(ids::DB)
+    );
+    Value::map([
+        ("Sid", Value::str("ReadDatabaseSecret")),
+        ("Effect", Value::str("Allow")),
+        (
+            "Action",
+            Value::set([Value::str("secretsmanager:GetSecretValue")]),
+        ),
+        (
+            "Resource",
+            Value::set([Value::str(format!(
+                "arn:aws:secretsmanager:{}:{account}:secret:rds!db-*",
+                stack.region
+            ))]),
+        ),
+        (
+            "Condition",
+            Value::map([(
+                "StringEquals",
+                Value::map([(
+                    "aws:ResourceTag/aws:rds:primaryDBInstanceArn",
+                    Value::str(instance_arn),
+                )]),
+            )]),
+        ),
+    ])
+}
+
 /// RDS alarms of seed 002 §10: CPU above 80 %, free storage below a tenth of
 /// the allocation, connections above the stack's threshold.
 pub fn alarms(stack: &Stack, actions: &Value) -> Vec<Resource> {

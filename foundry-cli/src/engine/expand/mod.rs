@@ -326,6 +326,9 @@ fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
                 ),
             ]));
         }
+        if service.connects_to_database && stack.database.is_some() {
+            statements.push(database::secret_statement(stack, account));
+        }
         if !service.buckets.is_empty() {
             let objects = service.buckets.iter().map(|(b, prefix)| {
                 let name = bucket::bucket_name(&scope, b, account);
