@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::types::{PendingModifiedValues, Tag};
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, Tag};
 
 use super::{Aws, AwsError, SdkResultExt, wait};
 use crate::resources::Scope;
@@ -21,21 +21,28 @@ pub fn tags(scope: &Scope, id: &str, extra: &[(&str, String)]) -> Vec<Tag> {
         .collect()
 }
 
+/// One instance by identifier, `None` once it is gone.
+pub async fn describe_instance(
+    aws: &Aws,
+    identifier: &str,
+) -> Result<Option<DbInstance>, AwsError> {
+    let out = AwsError::none_if_not_found(
+        aws.rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+            .or_aws("DescribeDBInstances"),
+    )?;
+    Ok(out.and_then(|o| o.db_instances().first().cloned()))
+}
+
 /// Status of one instance, `None` once it is gone.
 pub async fn instance_status(
     aws: &Aws,
     identifier: &str,
 ) -> Result<Option<(String, String)>, AwsError> {
-    let out = aws
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-        .or_aws("DescribeDBInstances");
-    let out = AwsError::none_if_not_found(out)?;
-    Ok(out.and_then(|o| {
-        let i = o.db_instances().first()?;
+    Ok(describe_instance(aws, identifier).await?.and_then(|i| {
         let status = i.db_instance_status()?;
         // Right after ModifyDBInstance an instance may still say `available`
         // with the change pending; it is done when nothing is pending.

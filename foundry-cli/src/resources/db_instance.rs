@@ -164,18 +164,6 @@ fn final_snapshot_tag(props: &Props) -> (&'static str, String) {
     )
 }
 
-async fn describe(aws: &Aws, identifier: &str) -> Result<Option<RdsInstance>, AwsError> {
-    let out = AwsError::none_if_not_found(
-        aws.rds
-            .describe_db_instances()
-            .db_instance_identifier(identifier)
-            .send()
-            .await
-            .or_aws("DescribeDBInstances"),
-    )?;
-    Ok(out.and_then(|o| o.db_instances().first().cloned()))
-}
-
 async fn create_instance(
     aws: &Aws,
     scope: &Scope,
@@ -270,7 +258,7 @@ impl ResourceType for DbInstance {
                 // A run that stopped after its create call: ours if tagged
                 // so; one still being deleted frees the name first.
                 Err(e) if e.code() == Some("DBInstanceAlreadyExists") => {
-                    let existing = describe(aws, identifier).await?;
+                    let existing = rds::describe_instance(aws, identifier).await?;
                     let ours = existing
                         .as_ref()
                         .and_then(|i| observed(scope, i))
