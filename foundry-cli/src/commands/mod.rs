@@ -180,26 +180,19 @@ pub async fn check_data_loss(
         .delete_blockers(prepared)
         .await
         .map_err(engine_error)?;
-    let protected: Vec<&str> = blockers
-        .iter()
-        .filter_map(|b| match b {
-            Blocker::Protected(why) => Some(why.as_str()),
-            Blocker::NotEmpty(_) => None,
-        })
-        .collect();
+    let (mut protected, mut not_empty) = (Vec::new(), Vec::new());
+    for b in &blockers {
+        match b {
+            Blocker::Protected(why) => protected.push(why.as_str()),
+            Blocker::NotEmpty(why) => not_empty.push(why.as_str()),
+        }
+    }
     if !protected.is_empty() {
         bail!(
             "refusing to delete protected resources: {}. Nothing was changed.",
             protected.join("; ")
         )
     }
-    let not_empty: Vec<&str> = blockers
-        .iter()
-        .filter_map(|b| match b {
-            Blocker::NotEmpty(why) => Some(why.as_str()),
-            Blocker::Protected(_) => None,
-        })
-        .collect();
     if !not_empty.is_empty() && !consent.force_empty_buckets {
         bail!(
             "refusing to delete data: {}. Nothing was changed. Empty them yourself, or pass --force-empty-buckets to delete their contents with them.",
