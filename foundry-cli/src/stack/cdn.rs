@@ -3,7 +3,7 @@
 
 use super::file::CdnSpec;
 use super::layered::{Layered, span};
-use super::{Diagnostic, Locator, closest};
+use super::{Diagnostic, Locator, did_you_mean};
 
 pub const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
 
@@ -50,10 +50,9 @@ pub fn resolve(
         }
         Some((b, path)) => {
             if !buckets.contains(&b) {
-                let help = match closest(b, buckets.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("declare it with a [buckets.{b}] table"),
-                };
+                let help = did_you_mean(b, buckets.iter().copied(), || {
+                    format!("declare it with a [buckets.{b}] table")
+                });
                 problem(path, format!("cdn.web_bucket `{b}` is not declared"), help);
             }
             b.to_string()
@@ -120,10 +119,9 @@ pub fn resolve(
         None => "PriceClass_100".to_string(),
         Some((p, path)) => {
             if !PRICE_CLASSES.contains(&p) {
-                let help = match closest(p, PRICE_CLASSES.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("use one of {}", PRICE_CLASSES.join(", ")),
-                };
+                let help = did_you_mean(p, PRICE_CLASSES.iter().copied(), || {
+                    format!("use one of {}", PRICE_CLASSES.join(", "))
+                });
                 problem(path, format!("unknown price class `{p}`"), help);
             }
             p.to_string()

@@ -379,10 +379,9 @@ fn resolve_services(
                     "service `{name}` reads secret `{secret}`, which is not declared"
                 ))
                 .at(locator.span(&["services", name, "secrets", &i.to_string()]));
-                diags.push(match closest(secret, declared.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("declare it with a [secrets.{secret}] table")),
-                });
+                diags.push(d.help(did_you_mean(secret, declared.iter().copied(), || {
+                    format!("declare it with a [secrets.{secret}] table")
+                })));
             }
         }
         let buckets: Vec<&str> = file.buckets.keys().map(String::as_str).collect();
@@ -393,10 +392,9 @@ fn resolve_services(
                     "service `{name}` uses bucket `{bucket}`, which is not declared"
                 ))
                 .at(at);
-                diags.push(match closest(bucket, buckets.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("declare it with a [buckets.{bucket}] table")),
-                });
+                diags.push(d.help(did_you_mean(bucket, buckets.iter().copied(), || {
+                    format!("declare it with a [buckets.{bucket}] table")
+                })));
             } else if prefix.contains('*') || prefix.starts_with('/') {
                 diags.push(
                     Diagnostic::new(format!("`{prefix}` is not a key prefix"))
@@ -531,6 +529,16 @@ fn is_region(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
+}
+
+/// A hint for an unknown `word`: the close candidate as "did you mean", else
+/// `otherwise`.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    otherwise: impl FnOnce() -> String,
+) -> String {
+    closest(word, candidates).map_or_else(otherwise, |s| format!("did you mean `{s}`?"))
 }
 
 /// The candidate closest to `word`, if it is close enough to be a typo.

@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::file::{NatMode, NetworkSpec};
 use super::layered::{Layered, span};
-use super::{Diagnostic, Locator, closest};
+use super::{Diagnostic, Locator, did_you_mean};
 
 /// The three subnet tiers of seed 002 §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -193,10 +193,9 @@ fn check_services(
         let at = span(locator, &child(&path, i));
         if !known.contains(&name.as_str()) {
             let d = Diagnostic::new(format!("unknown endpoint service `{name}` in {key}")).at(at);
-            diags.push(match closest(name, known.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("foundry knows: {}", known.join(", "))),
-            });
+            diags.push(d.help(did_you_mean(name, known.iter().copied(), || {
+                format!("foundry knows: {}", known.join(", "))
+            })));
         } else if out.contains(name) {
             diags.push(
                 Diagnostic::new(format!("endpoint service `{name}` is listed twice"))
