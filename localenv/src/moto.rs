@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The moto release range foundry is tested against.
-pub const MOTO_REQUIREMENT: &str = "moto[server]>=5.1,<6";
+/// The moto release foundry is tested against. Its dependencies are pinned
+/// too, in `moto-requirements.txt`: another moto (5.2.1's ListDistributions
+/// omits `Comment`) or another botocore changes what the tests see.
+pub const MOTO_VERSION: &str = "5.1.22";
+
+/// `pip freeze` of a virtualenv holding exactly [`MOTO_VERSION`].
+const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
 
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
@@ -49,9 +54,10 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> MotoError + '_ {
     }
 }
 
-/// The private virtualenv that holds moto.
+/// The private virtualenv that holds moto; one per pinned version, so that
+/// upgrading the pin installs afresh instead of reusing an older moto.
 pub fn venv_dir() -> PathBuf {
-    crate::foundry_home().join("moto-venv")
+    crate::foundry_home().join(format!("moto-venv-{MOTO_VERSION}"))
 }
 
 /// Path of `moto_server` inside the private virtualenv, installing it first if
@@ -102,20 +108,18 @@ pub fn ensure_installed() -> Result<PathBuf, MotoError> {
             log,
         });
     }
+    let requirements = staging.join("requirements.txt");
+    fs::write(&requirements, MOTO_REQUIREMENTS).map_err(io_err(&requirements))?;
     let status = Command::new(staging.join("bin").join("pip"))
-        .args([
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            MOTO_REQUIREMENT,
-        ])
+        .args(["install", "--disable-pip-version-check", "--quiet", "-r"])
+        .arg(&requirements)
         .stdout(log_file.try_clone().map_err(io_err(&log))?)
         .stderr(log_file)
         .status()
         .map_err(io_err(&staging))?;
     if !status.success() {
         return Err(MotoError::InstallFailed {
-            step: "pip install moto[server]",
+            step: "pip install -r moto-requirements.txt",
             venv,
             log,
         });

@@ -39,7 +39,7 @@ fn local_flag_starts_the_emulator_and_up_then_plan_see_one_world() {
     let installed = localenv::moto::ensure_installed().expect("moto installs");
     let venv = installed.parent().and_then(Path::parent).unwrap();
     let home = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(venv, home.path().join("moto-venv")).unwrap();
+    std::os::unix::fs::symlink(venv, home.path().join(venv.file_name().unwrap())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("foundry.toml"), REFERENCE).unwrap();
     let _stop = StopOnDrop(home.path(), dir.path());
