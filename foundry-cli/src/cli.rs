@@ -59,7 +59,7 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
         /// Steps run at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, default_value_t = foundry::engine::policy::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
         /// Delete the contents of buckets that the plan deletes (refused otherwise).
         #[arg(long)]

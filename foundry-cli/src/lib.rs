@@ -8,3 +8,7 @@ pub mod local;
 pub mod resources;
 pub mod stack;
 pub mod state;
+pub mod vocab;
+
+#[cfg(test)]
+mod layers;

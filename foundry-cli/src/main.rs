@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,5 +27,18 @@ fn main() -> ExitCode {
             eprintln!("{}", commands::render_error(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so a write to a closed pipe (`foundry plan | head`)
+/// fails and `println!` panics. Like `ls` and every Unix filter, foundry
+/// instead ends quietly when its reader goes away. Sockets are unaffected:
+/// the standard library sends with MSG_NOSIGNAL. An apply cut short this
+/// way is a crash the next run recovers from, like any other.
+fn restore_default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL has no
+    // memory-safety preconditions; no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

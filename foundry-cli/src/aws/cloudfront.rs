@@ -11,7 +11,7 @@ use aws_sdk_cloudfront::types::{DistributionConfig, OriginAccessControlConfig, T
 
 use super::wait;
 use super::{Aws, AwsError, SdkResultExt};
-use crate::resources::Scope;
+use crate::vocab::Scope;
 
 /// A distribution deploys to every edge location; 15-30 minutes is common.
 pub const DEPLOY_WAIT: Duration = Duration::from_secs(45 * 60);

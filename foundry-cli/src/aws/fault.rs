@@ -1,7 +1,8 @@
 //! Fault injection for crash tests: `FOUNDRY_FAULT=kill@after-create:nat-a`
 //! makes the process SIGKILL itself at that point, `stall@...` makes it hang
 //! there (holding the lock), `notfound@...` fails there once the way AWS does
-//! for an id it does not know yet (eventual consistency). Points:
+//! for an id it does not know yet (eventual consistency), and `hide@observe:<id>`
+//! leaves it out of the batched listing. Points:
 //! `before-create`, `after-create` (the create call returned, nothing
 //! recorded yet), `after-journal`, and `mid-create` (route tables: created,
 //! routes not yet added).
@@ -10,7 +11,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::aws::AwsError;
+use super::AwsError;
 
 fn spec() -> Option<&'static (String, String)> {
     static SPEC: OnceLock<Option<(String, String)>> = OnceLock::new();
@@ -39,6 +40,12 @@ pub async fn point(name: &str, id: &str) {
         "stall" => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
         _ => {}
     }
+}
+
+/// `hide@observe:<id>`: the batched listing does not show `id`, the way an
+/// emulator or API that omits the field foundry lists by would.
+pub fn hidden_from_listing(id: &str) -> bool {
+    spec().is_some_and(|(action, point)| action == "hide" && point == &format!("observe:{id}"))
 }
 
 /// `notfound@<point>:<id>`: an `InvalidID.NotFound` error the first time the

@@ -5,6 +5,7 @@
 
 pub mod cloudfront;
 pub mod ec2;
+pub mod fault;
 pub mod rds;
 pub mod wait;
 
@@ -62,6 +63,8 @@ pub enum AwsError {
         state: String,
         waited: Duration,
     },
+    #[error(transparent)]
+    Property(#[from] crate::vocab::PropError),
     #[error("{what} ended in state `{state}`{reason}")]
     BadState {
         what: String,
@@ -325,4 +328,15 @@ async fn sdk_config(region: &str, target: &Target) -> SdkConfig {
             ));
     }
     loader.load().await
+}
+
+/// The account the credentials belong to.
+pub async fn account_id(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .or_aws("GetCallerIdentity")?;
+    Ok(out.account().unwrap_or_default().to_string())
 }

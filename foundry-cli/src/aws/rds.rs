@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, Tag};
 
 use super::{Aws, AwsError, SdkResultExt, wait};
-use crate::resources::Scope;
+use crate::vocab::Scope;
 
 /// The tags every RDS resource carries from the moment it exists, plus extras.
 pub fn tags(scope: &Scope, id: &str, extra: &[(&str, String)]) -> Vec<Tag> {

@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use foundry::aws::Target;
+use foundry::engine::policy::DataLossConsent;
 use foundry::engine::{EngineError, Session};
-use foundry::resources::Blocker;
 use foundry::stack::{LoadError, Source, Stack};
 
 use crate::cli::{Cli, Command, Global};
@@ -158,75 +158,4 @@ pub fn confirm(question: &str, expected: &str) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == expected)
-}
-
-/// What a run may destroy beyond what the plan shows as safe.
-#[derive(Debug, Clone, Copy)]
-pub struct DataLossConsent {
-    /// `--force-empty-buckets`: delete a bucket's objects with it.
-    pub force_empty_buckets: bool,
-    /// `--allow-data-loss` (or a destroy, which asks for nothing else):
-    /// replace or delete databases.
-    pub allow_data_loss: bool,
-}
-
-/// Refuses a plan that would delete data without consent; names what and why.
-pub async fn check_data_loss(
-    session: &foundry::engine::Session,
-    prepared: &foundry::engine::Prepared,
-    consent: DataLossConsent,
-) -> anyhow::Result<()> {
-    let blockers = session
-        .delete_blockers(prepared)
-        .await
-        .map_err(engine_error)?;
-    let (mut protected, mut not_empty) = (Vec::new(), Vec::new());
-    for b in &blockers {
-        match b {
-            Blocker::Protected(why) => protected.push(why.as_str()),
-            Blocker::NotEmpty(why) => not_empty.push(why.as_str()),
-        }
-    }
-    if !protected.is_empty() {
-        bail!(
-            "refusing to delete protected resources: {}. Nothing was changed.",
-            protected.join("; ")
-        )
-    }
-    if !not_empty.is_empty() && !consent.force_empty_buckets {
-        bail!(
-            "refusing to delete data: {}. Nothing was changed. Empty them yourself, or pass --force-empty-buckets to delete their contents with them.",
-            not_empty.join("; ")
-        )
-    }
-    let lost: Vec<String> = prepared
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.data_loss)
-        .map(|c| {
-            let what = c.physical_id.as_deref().unwrap_or(&c.id);
-            let forcing: Vec<&str> = c
-                .attrs
-                .iter()
-                .filter(|a| a.forces_replacement)
-                .map(|a| a.key.as_str())
-                .collect();
-            if forcing.is_empty() {
-                format!("{what} would be deleted")
-            } else {
-                format!(
-                    "{what} would be replaced (because of {})",
-                    forcing.join(", ")
-                )
-            }
-        })
-        .collect();
-    if !lost.is_empty() && !consent.allow_data_loss {
-        bail!(
-            "refusing to lose data: {}, and the data in it with it. Nothing was changed. A final snapshot is taken first when final_snapshot is on; to go ahead, run again with --allow-data-loss.",
-            lost.join("; ")
-        )
-    }
-    Ok(())
 }

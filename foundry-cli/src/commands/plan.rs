@@ -10,7 +10,7 @@ pub async fn run(
     detailed_exitcode: bool,
 ) -> anyhow::Result<(ExitCode, Option<usize>)> {
     let session = super::open(g, None).await?;
-    let prepared = session.plan(false).await.map_err(super::engine_error)?;
+    let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
     if json {
         println!(

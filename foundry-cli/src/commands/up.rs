@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use foundry::engine::outputs;
+use foundry::engine::policy::DataLossConsent;
 use foundry::engine::progress::Progress;
 use foundry::engine::render;
 
@@ -10,13 +11,16 @@ pub async fn run(
     g: &Global,
     yes: bool,
     concurrency: usize,
-    consent: super::DataLossConsent,
+    consent: DataLossConsent,
 ) -> anyhow::Result<(ExitCode, Option<usize>)> {
     let session = super::open(g, Some("foundry up")).await?;
-    let prepared = session.plan(false).await.map_err(super::engine_error)?;
+    let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
     print!("{}", render::human(&prepared.plan, stack, env));
-    super::check_data_loss(&session, &prepared, consent).await?;
+    session
+        .check_data_loss(&prepared, consent)
+        .await
+        .map_err(super::engine_error)?;
     if !prepared.plan.is_empty() {
         if !yes && !super::confirm(&format!("\nApply these changes to {stack}/{env}?"), "yes")? {
             println!("Nothing changed.");

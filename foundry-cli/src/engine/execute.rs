@@ -7,14 +7,14 @@ use std::collections::{HashMap, VecDeque};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use super::fault;
-use super::graph::{Graph, Props};
+use super::graph::Graph;
 use super::observe::World;
 use super::plan::{Action, Plan};
 use super::progress::Progress;
 use crate::aws::{Aws, AwsError};
 use crate::resources::{Observed, Scope};
 use crate::state::{Applied, JournalEntry, Snapshot, StateError, Store};
+use crate::vocab::{Props, is_compared};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -275,11 +275,11 @@ impl Executor<'_> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
             let attempt = async {
-                fault::not_found("before-create", &change.id)?;
+                crate::aws::fault::not_found("before-create", &change.id)?;
                 let id = handler
                     .create(self.aws, self.scope, &change.id, desired, token)
                     .await?;
-                fault::not_found("after-create", &change.id)?;
+                crate::aws::fault::not_found("after-create", &change.id)?;
                 Ok::<_, AwsError>(id)
             };
             match attempt.await {
@@ -296,7 +296,7 @@ impl Executor<'_> {
                 // Never create again once ours exists: finish it instead.
                 let complete = desired
                     .iter()
-                    .filter(|(k, _)| super::graph::is_compared(k))
+                    .filter(|(k, _)| is_compared(k))
                     .all(|(k, v)| current.props.get(k) == Some(v));
                 if complete {
                     return Ok(current.physical_id);
@@ -337,15 +337,15 @@ impl Executor<'_> {
                         token: token.clone(),
                     };
                     self.state.journal(&intent).await.map_err(journal_error)?;
-                    fault::point("before-create", &change.id).await;
+                    crate::aws::fault::point("before-create", &change.id).await;
                     let physical_id = self.create_consistently(change, &desired, &token).await?;
-                    fault::point("after-create", &change.id).await;
+                    crate::aws::fault::point("after-create", &change.id).await;
                     let done = JournalEntry::Created {
                         id: change.id.clone(),
                         physical_id: physical_id.clone(),
                     };
                     self.state.journal(&done).await.map_err(journal_error)?;
-                    fault::point("after-journal", &change.id).await;
+                    crate::aws::fault::point("after-journal", &change.id).await;
                     Ok(physical_id)
                 }
                 .await;

@@ -2,184 +2,10 @@
 //! reference other resources. Only `expand` builds graphs; everything after it
 //! treats them as data.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 use crate::resources::Kind;
-
-/// A property value. `Ref` and `Unknown` exist only in desired state: a `Ref`
-/// names another resource whose physical id it stands for, `Unknown` is a
-/// `Ref` whose target does not exist yet ("known after apply").
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(untagged)]
-pub enum Value {
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
-    #[serde(skip_deserializing)]
-    Ref(String),
-    #[serde(skip_deserializing)]
-    Unknown,
-}
-
-/// Plain JSON for values; what is not known yet is the string
-/// `(known after apply)`, as in the human plan.
-impl Serialize for Value {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(i) => s.serialize_i64(*i),
-            Value::Str(v) => s.serialize_str(v),
-            Value::List(items) => items.serialize(s),
-            Value::Map(m) => m.serialize(s),
-            Value::Ref(_) | Value::Unknown => s.serialize_str("(known after apply)"),
-        }
-    }
-}
-
-pub type Props = BTreeMap<String, Value>;
-
-/// Keys with this prefix steer creation only (AWS never reports them back),
-/// so the diff ignores them.
-pub const CREATE_ONLY: &str = "create:";
-
-/// A secret generates its value at creation.
-pub const CREATE_ONLY_GENERATE: &str = "create:generate_value";
-
-/// Whether the diff compares this key.
-pub fn is_compared(key: &str) -> bool {
-    !key.starts_with(CREATE_ONLY)
-}
-
-impl Value {
-    pub fn str(s: impl Into<String>) -> Self {
-        Value::Str(s.into())
-    }
-
-    pub fn reference(id: impl Into<String>) -> Self {
-        Value::Ref(id.into())
-    }
-
-    /// A list compared as a set: kept sorted so that order never shows as a change.
-    pub fn set(items: impl IntoIterator<Item = Value>) -> Self {
-        let mut items: Vec<Value> = items.into_iter().collect();
-        items.sort();
-        items.dedup();
-        Value::List(items)
-    }
-
-    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Self {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
-    pub fn as_list(&self) -> &[Value] {
-        match self {
-            Value::List(l) => l,
-            _ => &[],
-        }
-    }
-
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
-        match self {
-            Value::Map(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Every logical id this value references.
-    pub fn refs<'a>(&'a self, out: &mut Vec<&'a str>) {
-        match self {
-            Value::Ref(id) => out.push(id),
-            Value::List(items) => items.iter().for_each(|v| v.refs(out)),
-            Value::Map(m) => m.values().for_each(|v| v.refs(out)),
-            _ => {}
-        }
-    }
-
-    /// Every string in this value (for finding which physical ids it names).
-    pub fn strings<'a>(&'a self, out: &mut Vec<&'a str>) {
-        match self {
-            Value::Str(s) => out.push(s),
-            Value::List(items) => items.iter().for_each(|v| v.strings(out)),
-            Value::Map(m) => m.values().for_each(|v| v.strings(out)),
-            _ => {}
-        }
-    }
-
-    /// Replaces references with physical ids, or `Unknown` where `lookup`
-    /// has none. Lists stay sorted.
-    pub fn resolve(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Value {
-        match self {
-            Value::Ref(id) => lookup(id).map_or(Value::Unknown, Value::Str),
-            Value::List(items) => Value::set(items.iter().map(|v| v.resolve(lookup))),
-            Value::Map(m) => Value::Map(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.resolve(lookup)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-
-    pub fn is_known(&self) -> bool {
-        match self {
-            Value::Unknown | Value::Ref(_) => false,
-            Value::List(items) => items.iter().all(Value::is_known),
-            Value::Map(m) => m.values().all(Value::is_known),
-            _ => true,
-        }
-    }
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Str(s) => write!(f, "{s:?}"),
-            Value::List(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-            Value::Map(m) => {
-                f.write_str("{ ")?;
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k} = {v}")?;
-                }
-                f.write_str(" }")
-            }
-            Value::Ref(id) => write!(f, "(id of {id})"),
-            Value::Unknown => f.write_str("(known after apply)"),
-        }
-    }
-}
+use crate::vocab::{Props, Value, schema_problems};
 
 /// One resource foundry wants to exist.
 #[derive(Debug, Clone)]
@@ -228,14 +54,29 @@ pub enum GraphError {
     DanglingRef { from: String, to: String },
     #[error("resources reference each other in a cycle through `{0}`")]
     Cycle(String),
+    #[error("`{id}` ({kind}) does not match its type's schema: {}", problems.join("; "))]
+    Schema {
+        id: String,
+        kind: Kind,
+        problems: Vec<String>,
+    },
 }
 
 impl Graph {
-    /// Builds a graph, checking ids are unique and every reference resolves,
-    /// and orders it so that every resource comes after what it references.
+    /// Builds a graph, checking ids are unique, every reference resolves and
+    /// every resource's properties match its type's schema, and orders it so
+    /// that every resource comes after what it references.
     pub fn new(resources: Vec<Resource>) -> Result<Self, GraphError> {
         let mut ids = HashSet::new();
         for r in &resources {
+            let problems = schema_problems(r.kind.handler().schema(), &r.props);
+            if !problems.is_empty() {
+                return Err(GraphError::Schema {
+                    id: r.id.clone(),
+                    kind: r.kind,
+                    problems,
+                });
+            }
             if !ids.insert(r.id.as_str()) {
                 return Err(GraphError::DuplicateId(r.id.clone()));
             }
@@ -303,19 +144,46 @@ fn topo_order(resources: &[Resource]) -> Result<Vec<String>, GraphError> {
 mod tests {
     use super::*;
 
+    fn vpc() -> Resource {
+        Resource::new("vpc", Kind::Vpc)
+            .prop("cidr_block", Value::str("10.0.0.0/16"))
+            .prop("enable_dns_support", Value::Bool(true))
+            .prop("enable_dns_hostnames", Value::Bool(true))
+    }
+
+    fn igw(vpc: &str) -> Resource {
+        Resource::new("igw", Kind::InternetGateway).prop("vpc_id", Value::reference(vpc))
+    }
+
     #[test]
     fn orders_dependencies_first_and_rejects_dangling_refs() {
-        let g = Graph::new(vec![
-            Resource::new("subnet", Kind::Subnet).prop("vpc_id", Value::reference("vpc")),
-            Resource::new("vpc", Kind::Vpc),
-        ])
-        .unwrap();
+        let g = Graph::new(vec![igw("vpc"), vpc()]).unwrap();
         let ids: Vec<_> = g.resources().iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["vpc", "subnet"]);
-        let err = Graph::new(vec![
-            Resource::new("a", Kind::Subnet).prop("vpc_id", Value::reference("nope")),
-        ]);
+        assert_eq!(ids, ["vpc", "igw"]);
+        let err = Graph::new(vec![igw("nope")]);
         assert!(matches!(err, Err(GraphError::DanglingRef { .. })));
+    }
+
+    /// The boundary check: a graph `expand` got wrong never reaches a plan.
+    #[test]
+    fn undeclared_missing_and_mistyped_properties_are_rejected_naming_the_resource() {
+        let check = |r: Resource, expect: &str| {
+            let err = Graph::new(vec![vpc(), r]).unwrap_err();
+            assert!(matches!(err, GraphError::Schema { ref id, .. } if id == "igw"));
+            assert_eq!(err.to_string(), expect);
+        };
+        check(
+            igw("vpc").prop("vpc_idd", Value::str("x")),
+            "`igw` (internet_gateway) does not match its type's schema: property `vpc_idd` is not declared by its type",
+        );
+        check(
+            Resource::new("igw", Kind::InternetGateway),
+            "`igw` (internet_gateway) does not match its type's schema: required property `vpc_id` is missing",
+        );
+        check(
+            Resource::new("igw", Kind::InternetGateway).prop("vpc_id", Value::Int(1)),
+            "`igw` (internet_gateway) does not match its type's schema: property `vpc_id` should be a string but is 1",
+        );
     }
 
     #[test]

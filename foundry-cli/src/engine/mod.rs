@@ -3,11 +3,11 @@
 
 pub mod execute;
 pub mod expand;
-pub mod fault;
 pub mod graph;
 pub mod observe;
 pub mod outputs;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod render;
 
@@ -23,7 +23,8 @@ use crate::state::{Held, S3State, StateDir, StateError, Store};
 use self::execute::{ApplyError, Executor};
 use self::graph::{Graph, GraphError};
 use self::observe::World;
-use self::plan::{Applied, Plan};
+use self::plan::{LastApplied, Plan};
+use self::policy::{DataLossConsent, PolicyError};
 use self::progress::Progress;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub enum EngineError {
     Graph(#[from] GraphError),
     #[error("the apply stopped; what finished is recorded and a rerun continues from there.\n{0}")]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Refused(#[from] PolicyError),
 }
 
 /// One stack and environment, connected to AWS, with its state directory.
@@ -99,30 +102,42 @@ impl Session {
         })
     }
 
-    /// Computes the plan against what AWS reports now. `destroy` plans the
-    /// deletion of everything in this stack and environment.
-    pub async fn plan(&self, destroy: bool) -> Result<Prepared, EngineError> {
+    /// Computes the plan that brings AWS to the stack file, against what AWS
+    /// reports now.
+    pub async fn plan(&self) -> Result<Prepared, EngineError> {
         let snapshot = self.state.load().await?;
-        let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
-        let graph = if destroy {
-            Graph::default()
-        } else {
-            let azs = observe::availability_zones(&self.aws, self.stack.network.azs as usize);
-            let account = observe::account_id(&self.aws);
-            let world = observe::observe(&self.aws, &self.scope, &prefer);
-            let (azs, account, world) = tokio::try_join!(azs, account, world)?;
-            let graph = expand::expand(&self.stack, &expand::Facts { azs, account })?;
-            let applied: Applied = snapshot
-                .resources
-                .iter()
-                .map(|(k, a)| (k.clone(), a.props.clone()))
-                .collect();
-            let plan = plan::diff(&graph, &world, &applied);
-            return Ok(Prepared { graph, world, plan });
-        };
-        let world = observe::observe(&self.aws, &self.scope, &prefer).await?;
-        let plan = plan::diff(&graph, &world, &Applied::new());
+        let azs = crate::aws::ec2::availability_zones(&self.aws, self.stack.network.azs as usize);
+        let account = crate::aws::account_id(&self.aws);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot);
+        let (azs, account, world) = tokio::try_join!(azs, account, world)?;
+        let graph = expand::expand(&self.stack, &expand::Facts { azs, account })?;
+        let applied: LastApplied = snapshot
+            .resources
+            .iter()
+            .map(|(k, a)| (k.clone(), a.props.clone()))
+            .collect();
+        let plan = plan::diff(&graph, &world, &applied);
         Ok(Prepared { graph, world, plan })
+    }
+
+    /// Plans the deletion of everything in this stack and environment.
+    pub async fn plan_destroy(&self) -> Result<Prepared, EngineError> {
+        let snapshot = self.state.load().await?;
+        let graph = Graph::default();
+        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
+        let plan = plan::diff(&graph, &world, &LastApplied::new());
+        Ok(Prepared { graph, world, plan })
+    }
+
+    /// Refuses a plan that would lose data without `consent` (see
+    /// [`policy::check_data_loss`]).
+    pub async fn check_data_loss(
+        &self,
+        prepared: &Prepared,
+        consent: DataLossConsent,
+    ) -> Result<(), EngineError> {
+        let blockers = self.delete_blockers(prepared).await?;
+        Ok(policy::check_data_loss(&prepared.plan, &blockers, consent)?)
     }
 
     /// What stops this plan's deletions and replacements: contents that would
@@ -162,8 +177,7 @@ impl Session {
             .apply(&prepared.plan, &prepared.graph, &prepared.world)
             .await?;
         let snapshot = self.state.load().await?;
-        let prefer = |id: &str| snapshot.resources.get(id).map(|a| a.physical_id.clone());
-        let world = observe::observe(&self.aws, &self.scope, &prefer).await?;
+        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
         let outputs = if prepared.graph.resources().is_empty() {
             BTreeMap::new()
         } else {

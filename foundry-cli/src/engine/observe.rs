@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use crate::aws::{Aws, AwsError, SdkResultExt};
+use crate::aws::{Aws, AwsError};
 use crate::resources::{Kind, Observed, Scope};
+use crate::state::Snapshot;
 
 /// Everything AWS reports for one stack and environment, by logical id.
 #[derive(Debug, Default, Clone)]
@@ -34,16 +35,27 @@ impl World {
     }
 }
 
-/// Observes every type. `prefer` names the physical id to keep when
-/// duplicates exist (the one state recorded), so a rerun never flips between them.
-pub async fn observe(
-    aws: &Aws,
-    scope: &Scope,
-    prefer: &dyn Fn(&str) -> Option<String>,
-) -> Result<World, AwsError> {
+/// Observes every type. The state's record decides which physical id to keep
+/// when duplicates exist, so a rerun never flips between them; and a
+/// resource it records that the listing does not show is looked up by its
+/// physical id before it counts as gone, so it is never created twice.
+pub async fn observe(aws: &Aws, scope: &Scope, recorded: &Snapshot) -> Result<World, AwsError> {
     let found = try_join_all(Kind::ALL.iter().map(|k| k.handler().observe(aws, scope))).await?;
+    let mut all: Vec<Observed> = found
+        .into_iter()
+        .flatten()
+        .filter(|o| !crate::aws::fault::hidden_from_listing(&o.id))
+        .collect();
+    let unlisted = recorded.resources.iter().filter(|(id, a)| {
+        !all.iter()
+            .any(|o| &o.id == *id || o.physical_id == a.physical_id)
+    });
+    let looked_up =
+        try_join_all(unlisted.map(|(_, a)| a.kind.handler().find(aws, scope, &a.physical_id)))
+            .await?;
+    all.extend(looked_up.into_iter().flatten());
+    let prefer = |id: &str| recorded.resources.get(id).map(|a| a.physical_id.clone());
     let mut world = World::default();
-    let mut all: Vec<Observed> = found.into_iter().flatten().collect();
     all.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
     for o in all {
         let keep_new = world.resources.get(&o.id).is_some_and(|kept| {
@@ -62,46 +74,4 @@ pub async fn observe(
         }
     }
     Ok(world)
-}
-
-/// The first `count` availability zones of the region, by name.
-pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, AwsError> {
-    let out = aws
-        .ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .or_aws("DescribeAvailabilityZones")?;
-    let mut names: Vec<String> = out
-        .availability_zones()
-        .iter()
-        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
-        .filter(|z| z.state().is_none_or(|s| s.as_str() == "available"))
-        .filter_map(|z| z.zone_name().map(str::to_string))
-        .collect();
-    names.sort();
-    if names.len() < count {
-        return Err(AwsError::Api {
-            operation: "DescribeAvailabilityZones",
-            code: None,
-            message: format!(
-                "region {} has {} availability zone(s) available, the stack asks for {count}; lower network.azs",
-                aws.region,
-                names.len()
-            ),
-        });
-    }
-    names.truncate(count);
-    Ok(names)
-}
-
-/// The account the credentials belong to.
-pub async fn account_id(aws: &Aws) -> Result<String, AwsError> {
-    let out = aws
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .or_aws("GetCallerIdentity")?;
-    Ok(out.account().unwrap_or_default().to_string())
 }

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::graph::{Graph, Props, Value};
+use super::graph::Graph;
 use super::observe::World;
 use crate::resources::{Kind, Observed};
+use crate::vocab::{Props, Value, is_compared};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,9 +76,9 @@ impl Plan {
 }
 
 /// Last applied properties by logical id (from the state cache).
-pub type Applied = HashMap<String, Props>;
+pub type LastApplied = HashMap<String, Props>;
 
-pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
+pub fn diff(graph: &Graph, world: &World, applied: &LastApplied) -> Plan {
     let mut plan = Plan::default();
     let mut pending: HashMap<&str, Action> = HashMap::new();
     for r in graph.resources() {
@@ -115,10 +116,10 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
             pending.insert(&r.id, Action::Create);
             continue;
         };
-        let force_new = r.kind.handler().force_new();
+        let handler = r.kind.handler();
         let last = applied.get(&r.id);
         let mut attrs = Vec::new();
-        for (key, want) in desired.iter().filter(|(k, _)| super::graph::is_compared(k)) {
+        for (key, want) in desired.iter().filter(|(k, _)| is_compared(k)) {
             let have = current.props.get(key);
             if have == Some(want) {
                 continue;
@@ -133,7 +134,7 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
                 // Setting a property the resource lacks (an internet gateway
                 // left unattached by a crash) completes it in place;
                 // changing one it has is what forces a new resource.
-                forces_replacement: have.is_some() && force_new.contains(&key.as_str()),
+                forces_replacement: have.is_some() && handler.forces_new(key),
                 drift,
             });
         }
@@ -187,3 +188,188 @@ pub fn diff(graph: &Graph, world: &World, applied: &Applied) -> Plan {
 
 /// Outputs are derived, not planned; kept here so plan JSON can carry them.
 pub type Outputs = BTreeMap<String, serde_json::Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::graph::Resource;
+
+    fn igw(vpc: Value) -> Resource {
+        Resource::new("igw", Kind::InternetGateway).prop("vpc_id", vpc)
+    }
+
+    fn vpc(cidr: &str) -> Resource {
+        Resource::new("vpc", Kind::Vpc)
+            .prop("cidr_block", Value::str(cidr))
+            .prop("enable_dns_support", Value::Bool(true))
+            .prop("enable_dns_hostnames", Value::Bool(true))
+    }
+
+    /// What AWS reports: the desired resource's props with references
+    /// replaced by `phys-<id>`, then `edit` applied.
+    fn seen(r: &Resource, edit: &[(&str, Value)]) -> Observed {
+        let mut o = Observed::new(r.id.clone(), r.kind, format!("phys-{}", r.id));
+        o.props = r
+            .props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve(&|id| Some(format!("phys-{id}")))))
+            .collect();
+        for (k, v) in edit {
+            o.props.insert(k.to_string(), v.clone());
+        }
+        o
+    }
+
+    /// One line per change: symbol, id, changed keys (`!` forces
+    /// replacement), and the reason when there is one.
+    fn check(desired: Vec<Resource>, observed: Vec<Observed>, applied: &[&Resource], expect: &str) {
+        let graph = Graph::new(desired).unwrap();
+        let mut world = World::default();
+        for o in observed {
+            world.resources.insert(o.id.clone(), o);
+        }
+        let last: LastApplied = applied
+            .iter()
+            .map(|r| (r.id.clone(), seen(r, &[]).props))
+            .collect();
+        let plan = diff(&graph, &world, &last);
+        let mut lines: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|c| {
+                let keys: Vec<String> = c
+                    .attrs
+                    .iter()
+                    .filter(|_| c.action != Action::Create)
+                    .map(|a| format!("{}{}", a.key, if a.forces_replacement { "!" } else { "" }))
+                    .collect();
+                let mut line = format!("{} {}", c.action.symbol(), c.id);
+                if !keys.is_empty() {
+                    line.push_str(&format!(" [{}]", keys.join(", ")));
+                }
+                if let Some(why) = &c.reason {
+                    line.push_str(&format!(" ({why})"));
+                }
+                line
+            })
+            .collect();
+        lines.push(format!("unchanged: {}", plan.unchanged));
+        assert_eq!(lines.join("\n"), expect);
+    }
+
+    #[test]
+    fn nothing_exists_so_everything_is_created_with_references_unknown() {
+        check(
+            vec![vpc("10.0.0.0/16"), igw(Value::reference("vpc"))],
+            vec![],
+            &[],
+            "+ vpc\n+ igw\nunchanged: 0",
+        );
+    }
+
+    #[test]
+    fn matching_resources_are_unchanged() {
+        let (v, i) = (vpc("10.0.0.0/16"), igw(Value::reference("vpc")));
+        check(
+            vec![v.clone(), i.clone()],
+            vec![seen(&v, &[]), seen(&i, &[])],
+            &[],
+            "unchanged: 2",
+        );
+    }
+
+    #[test]
+    fn an_updatable_change_updates_and_a_force_new_change_replaces() {
+        let v = vpc("10.0.0.0/16");
+        let want = vpc("10.1.0.0/16").prop("enable_dns_support", Value::Bool(true));
+        check(
+            vec![want],
+            vec![seen(&v, &[("enable_dns_hostnames", Value::Bool(false))])],
+            &[],
+            "-/+ vpc [cidr_block!, enable_dns_hostnames]\nunchanged: 0",
+        );
+        check(
+            vec![v.clone()],
+            vec![seen(&v, &[("enable_dns_hostnames", Value::Bool(false))])],
+            &[],
+            "~ vpc [enable_dns_hostnames]\nunchanged: 0",
+        );
+    }
+
+    #[test]
+    fn a_property_the_resource_lacks_is_completed_in_place_not_replaced() {
+        // An internet gateway left unattached by a crash: vpc_id forces a new
+        // gateway when it changes, but setting it where none is completes it.
+        let i = igw(Value::reference("vpc"));
+        let mut detached = seen(&i, &[]);
+        detached.props.remove("vpc_id");
+        let v = vpc("10.0.0.0/16");
+        check(
+            vec![v.clone(), i],
+            vec![seen(&v, &[]), detached],
+            &[],
+            "~ igw [vpc_id]\nunchanged: 1",
+        );
+    }
+
+    #[test]
+    fn what_changed_in_aws_but_not_in_the_stack_file_is_drift() {
+        let v = vpc("10.0.0.0/16");
+        check(
+            vec![v.clone()],
+            vec![seen(&v, &[("enable_dns_support", Value::Bool(false))])],
+            &[&v],
+            "~ vpc [enable_dns_support] (changed outside foundry)\nunchanged: 0",
+        );
+        check(
+            vec![v.clone()],
+            vec![],
+            &[&v],
+            "+ vpc (deleted outside foundry)\nunchanged: 0",
+        );
+    }
+
+    #[test]
+    fn what_left_the_stack_is_deleted_and_duplicates_too() {
+        let v = vpc("10.0.0.0/16");
+        let graph = Graph::new(vec![]).unwrap();
+        let mut world = World::default();
+        world.resources.insert("vpc".into(), seen(&v, &[]));
+        let mut dup = seen(&v, &[]);
+        dup.physical_id = "phys-vpc-2".into();
+        world.duplicates.push(dup);
+        let plan = diff(&graph, &world, &LastApplied::new());
+        let lines: Vec<_> = plan
+            .changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {:?}",
+                    c.action.symbol(),
+                    c.physical_id.as_deref().unwrap_or(""),
+                    c.reason
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "- phys-vpc Some(\"no longer in the stack\")",
+                "- phys-vpc-2 Some(\"duplicate left by an interrupted run\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reference_to_a_resource_being_replaced_is_unknown_until_applied() {
+        let (v, i) = (vpc("10.0.0.0/16"), igw(Value::reference("vpc")));
+        let graph = Graph::new(vec![vpc("10.9.0.0/16"), i.clone()]).unwrap();
+        let mut world = World::default();
+        world.resources.insert("vpc".into(), seen(&v, &[]));
+        world.resources.insert("igw".into(), seen(&i, &[]));
+        let plan = diff(&graph, &world, &LastApplied::new());
+        let igw_change = plan.changes.iter().find(|c| c.id == "igw").unwrap();
+        assert_eq!(igw_change.action, Action::Replace);
+        assert_eq!(igw_change.attrs[0].after, Some(Value::Unknown));
+    }
+}

@@ -7,9 +7,10 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricAlarm, StateValue, Statistic, Tag,
 };
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_int, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Alarm;
 
@@ -74,17 +75,17 @@ async fn put(
     let mut call = aws
         .cloudwatch
         .put_metric_alarm()
-        .alarm_name(prop_str(props, "name"))
-        .alarm_description(prop_str(props, "description"))
-        .namespace(prop_str(props, "namespace"))
-        .metric_name(prop_str(props, "metric_name"))
-        .statistic(Statistic::from(prop_str(props, "statistic")))
-        .period(prop_int(props, "period") as i32)
-        .evaluation_periods(prop_int(props, "evaluation_periods") as i32)
-        .threshold(prop_int(props, "threshold") as f64)
-        .comparison_operator(ComparisonOperator::from(prop_str(props, "comparison")))
+        .alarm_name(prop_str(props, "name")?)
+        .alarm_description(prop_str(props, "description")?)
+        .namespace(prop_str(props, "namespace")?)
+        .metric_name(prop_str(props, "metric_name")?)
+        .statistic(Statistic::from(prop_str(props, "statistic")?))
+        .period(prop_int(props, "period")? as i32)
+        .evaluation_periods(prop_int(props, "evaluation_periods")? as i32)
+        .threshold(prop_int(props, "threshold")? as f64)
+        .comparison_operator(ComparisonOperator::from(prop_str(props, "comparison")?))
         .treat_missing_data("notBreaching")
-        .set_alarm_actions(Some(prop_strs(props, "alarm_actions")));
+        .set_alarm_actions(Some(prop_strs(props, "alarm_actions")?));
     for (name, value) in props
         .get("dimensions")
         .and_then(Value::as_map)
@@ -107,8 +108,21 @@ async fn put(
 
 #[async_trait]
 impl ResourceType for Alarm {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("description", Ty::Str),
+            PropSpec::required("namespace", Ty::Str),
+            PropSpec::required("metric_name", Ty::Str),
+            PropSpec::required("dimensions", Ty::Map),
+            PropSpec::required("statistic", Ty::Str),
+            PropSpec::required("period", Ty::Int),
+            PropSpec::required("evaluation_periods", Ty::Int),
+            PropSpec::required("threshold", Ty::Int),
+            PropSpec::required("comparison", Ty::Str),
+            PropSpec::required("alarm_actions", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -147,7 +161,7 @@ impl ResourceType for Alarm {
         _token: &str,
     ) -> Result<String, AwsError> {
         put(aws, props, Some(&scope.tags(id))).await?;
-        Ok(prop_str(props, "name").to_string())
+        Ok(prop_str(props, "name")?.to_string())
     }
 
     async fn update(

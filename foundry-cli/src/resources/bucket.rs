@@ -15,9 +15,10 @@ use aws_sdk_s3::types::{
 };
 
 use super::iam_role::from_json;
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Blocker, Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Bucket;
 
@@ -203,7 +204,7 @@ async fn reconcile(
     }
     if changed("encryption") {
         let default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::from(prop_str(desired, "encryption")))
+            .sse_algorithm(ServerSideEncryption::from(prop_str(desired, "encryption")?))
             .build()
             .expect("algorithm is set");
         let rule = ServerSideEncryptionRule::builder()
@@ -302,7 +303,7 @@ async fn reconcile(
             .or_aws("PutBucketPolicy")?;
     }
     if changed("cors_origins") {
-        let origins = prop_strs(desired, "cors_origins");
+        let origins = prop_strs(desired, "cors_origins")?;
         if origins.is_empty() {
             s3.delete_bucket_cors()
                 .bucket(name)
@@ -363,8 +364,17 @@ async fn versions(aws: &Aws, name: &str) -> Result<Vec<ObjectIdentifier>, AwsErr
 
 #[async_trait]
 impl ResourceType for Bucket {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("block_public_access", Ty::Bool),
+            PropSpec::required("encryption", Ty::Str),
+            PropSpec::required("versioning", Ty::Bool),
+            PropSpec::required("lifecycle", Ty::Map),
+            PropSpec::required("policy", Ty::Map),
+            PropSpec::required("cors_origins", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -389,7 +399,7 @@ impl ResourceType for Bucket {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         let mut call = aws.s3.create_bucket().bucket(name);
         if aws.region != "us-east-1" {
             call = call.create_bucket_configuration(

@@ -7,19 +7,20 @@
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as RdsInstance, Tag};
 
+use crate::vocab::{PropError, PropSpec, Schema, Ty};
 use super::{
     Blocker, Kind, Observed, ResourceType, Scope, prop_bool, prop_int, prop_str, prop_strs,
 };
 use crate::aws::{Aws, AwsError, SdkResultExt, rds};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct DbInstance;
 
 pub const FINAL_SNAPSHOT_TAG: &str = "foundry:final-snapshot";
 
 /// RDS takes its numbers as `i32`.
-fn int(props: &Props, key: &str) -> i32 {
-    prop_int(props, key) as i32
+fn int(props: &Props, key: &str) -> Result<i32, PropError> {
+    Ok(prop_int(props, key)? as i32)
 }
 
 /// The major version of a full engine version: `16.4` → `16` for Postgres,
@@ -157,11 +158,11 @@ fn observed(scope: &Scope, i: &RdsInstance) -> Option<Observed> {
     Some(o)
 }
 
-fn final_snapshot_tag(props: &Props) -> (&'static str, String) {
-    (
+fn final_snapshot_tag(props: &Props) -> Result<(&'static str, String), PropError> {
+    Ok((
         FINAL_SNAPSHOT_TAG,
-        prop_bool(props, "final_snapshot").to_string(),
-    )
+        prop_bool(props, "final_snapshot")?.to_string(),
+    ))
 }
 
 async fn create_instance(
@@ -172,34 +173,34 @@ async fn create_instance(
 ) -> Result<(), AwsError> {
     aws.rds
         .create_db_instance()
-        .db_instance_identifier(prop_str(props, "identifier"))
-        .engine(prop_str(props, "engine"))
-        .engine_version(prop_str(props, "engine_version"))
-        .db_instance_class(prop_str(props, "instance_class"))
-        .allocated_storage(int(props, "allocated_storage"))
-        .max_allocated_storage(int(props, "max_allocated_storage"))
+        .db_instance_identifier(prop_str(props, "identifier")?)
+        .engine(prop_str(props, "engine")?)
+        .engine_version(prop_str(props, "engine_version")?)
+        .db_instance_class(prop_str(props, "instance_class")?)
+        .allocated_storage(int(props, "allocated_storage")?)
+        .max_allocated_storage(int(props, "max_allocated_storage")?)
         .storage_type("gp3")
-        .multi_az(prop_bool(props, "multi_az"))
-        .backup_retention_period(int(props, "backup_retention_days"))
-        .deletion_protection(prop_bool(props, "deletion_protection"))
-        .storage_encrypted(prop_bool(props, "storage_encrypted"))
+        .multi_az(prop_bool(props, "multi_az")?)
+        .backup_retention_period(int(props, "backup_retention_days")?)
+        .deletion_protection(prop_bool(props, "deletion_protection")?)
+        .storage_encrypted(prop_bool(props, "storage_encrypted")?)
         .set_kms_key_id(
             props
                 .get("kms_key_id")
                 .and_then(Value::as_str)
                 .map(str::to_string),
         )
-        .publicly_accessible(prop_bool(props, "publicly_accessible"))
-        .manage_master_user_password(prop_bool(props, "manage_master_password"))
-        .master_username(prop_str(props, "username"))
-        .db_name(prop_str(props, "db_name"))
-        .port(int(props, "port"))
-        .db_subnet_group_name(prop_str(props, "subnet_group"))
-        .db_parameter_group_name(prop_str(props, "parameter_group"))
-        .set_vpc_security_group_ids(Some(prop_strs(props, "security_group_ids")))
+        .publicly_accessible(prop_bool(props, "publicly_accessible")?)
+        .manage_master_user_password(prop_bool(props, "manage_master_password")?)
+        .master_username(prop_str(props, "username")?)
+        .db_name(prop_str(props, "db_name")?)
+        .port(int(props, "port")?)
+        .db_subnet_group_name(prop_str(props, "subnet_group")?)
+        .db_parameter_group_name(prop_str(props, "parameter_group")?)
+        .set_vpc_security_group_ids(Some(prop_strs(props, "security_group_ids")?))
         .copy_tags_to_snapshot(true)
         .auto_minor_version_upgrade(true)
-        .set_tags(Some(rds::tags(scope, id, &[final_snapshot_tag(props)])))
+        .set_tags(Some(rds::tags(scope, id, &[final_snapshot_tag(props)?])))
         .send()
         .await
         .or_aws("CreateDBInstance")?;
@@ -210,15 +211,30 @@ async fn create_instance(
 impl ResourceType for DbInstance {
     /// What RDS cannot change in place: these need a new instance, and the
     /// data goes with the old one.
-    fn force_new(&self) -> &'static [&'static str] {
-        &[
-            "identifier",
-            "engine",
-            "storage_encrypted",
-            "kms_key_id",
-            "db_name",
-            "username",
-        ]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("identifier", Ty::Str).force_new(),
+            PropSpec::required("engine", Ty::Str).force_new(),
+            PropSpec::required("engine_version", Ty::Str),
+            PropSpec::required("instance_class", Ty::Str),
+            PropSpec::required("allocated_storage", Ty::Int),
+            PropSpec::required("max_allocated_storage", Ty::Int),
+            PropSpec::required("multi_az", Ty::Bool),
+            PropSpec::required("backup_retention_days", Ty::Int),
+            PropSpec::required("deletion_protection", Ty::Bool),
+            PropSpec::required("final_snapshot", Ty::Bool),
+            PropSpec::required("storage_encrypted", Ty::Bool).force_new(),
+            PropSpec::required("publicly_accessible", Ty::Bool),
+            PropSpec::required("manage_master_password", Ty::Bool),
+            PropSpec::required("db_name", Ty::Str).force_new(),
+            PropSpec::required("username", Ty::Str).force_new(),
+            PropSpec::required("port", Ty::Int),
+            PropSpec::required("subnet_group", Ty::Str),
+            PropSpec::required("parameter_group", Ty::Str),
+            PropSpec::required("security_group_ids", Ty::StrSet),
+            PropSpec::optional("kms_key_id", Ty::Str).force_new(),
+        ];
+        SCHEMA
     }
 
     fn holds_data(&self) -> bool {
@@ -251,7 +267,7 @@ impl ResourceType for DbInstance {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let identifier = prop_str(props, "identifier");
+        let identifier = prop_str(props, "identifier")?;
         loop {
             match create_instance(aws, scope, id, props).await {
                 Ok(()) => break,
@@ -294,7 +310,7 @@ impl ResourceType for DbInstance {
         let identifier = &current.physical_id;
         if changed("final_snapshot") {
             let arn = current.attrs.get("arn").cloned().unwrap_or_default();
-            let (key, value) = final_snapshot_tag(desired);
+            let (key, value) = final_snapshot_tag(desired)?;
             aws.rds
                 .add_tags_to_resource()
                 .resource_name(arn)
@@ -329,44 +345,44 @@ impl ResourceType for DbInstance {
             .apply_immediately(true);
         if changed("engine_version") {
             call = call
-                .engine_version(prop_str(desired, "engine_version"))
+                .engine_version(prop_str(desired, "engine_version")?)
                 .allow_major_version_upgrade(true);
         }
         if changed("instance_class") {
-            call = call.db_instance_class(prop_str(desired, "instance_class"));
+            call = call.db_instance_class(prop_str(desired, "instance_class")?);
         }
         if changed("allocated_storage") {
-            call = call.allocated_storage(int(desired, "allocated_storage"));
+            call = call.allocated_storage(int(desired, "allocated_storage")?);
         }
         if changed("max_allocated_storage") {
-            call = call.max_allocated_storage(int(desired, "max_allocated_storage"));
+            call = call.max_allocated_storage(int(desired, "max_allocated_storage")?);
         }
         if changed("multi_az") {
-            call = call.multi_az(prop_bool(desired, "multi_az"));
+            call = call.multi_az(prop_bool(desired, "multi_az")?);
         }
         if changed("backup_retention_days") {
-            call = call.backup_retention_period(int(desired, "backup_retention_days"));
+            call = call.backup_retention_period(int(desired, "backup_retention_days")?);
         }
         if changed("deletion_protection") {
-            call = call.deletion_protection(prop_bool(desired, "deletion_protection"));
+            call = call.deletion_protection(prop_bool(desired, "deletion_protection")?);
         }
         if changed("publicly_accessible") {
-            call = call.publicly_accessible(prop_bool(desired, "publicly_accessible"));
+            call = call.publicly_accessible(prop_bool(desired, "publicly_accessible")?);
         }
         if changed("manage_master_password") {
-            call = call.manage_master_user_password(prop_bool(desired, "manage_master_password"));
+            call = call.manage_master_user_password(prop_bool(desired, "manage_master_password")?);
         }
         if changed("port") {
-            call = call.db_port_number(int(desired, "port"));
+            call = call.db_port_number(int(desired, "port")?);
         }
         if changed("subnet_group") {
-            call = call.db_subnet_group_name(prop_str(desired, "subnet_group"));
+            call = call.db_subnet_group_name(prop_str(desired, "subnet_group")?);
         }
         if changed("parameter_group") {
-            call = call.db_parameter_group_name(prop_str(desired, "parameter_group"));
+            call = call.db_parameter_group_name(prop_str(desired, "parameter_group")?);
         }
         if changed("security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(prop_strs(desired, "security_group_ids")));
+            call = call.set_vpc_security_group_ids(Some(prop_strs(desired, "security_group_ids")?));
         }
         call.send().await.or_aws("ModifyDBInstance")?;
         rds::until_available(aws, identifier).await
@@ -377,7 +393,7 @@ impl ResourceType for DbInstance {
         _aws: &Aws,
         current: &Observed,
     ) -> Result<Option<Blocker>, AwsError> {
-        Ok(prop_bool(&current.props, "deletion_protection").then(|| {
+        Ok(prop_bool(&current.props, "deletion_protection")?.then(|| {
             Blocker::Protected(format!(
                 "database {} has deletion protection on; set deletion_protection = false in [database] (or in this environment's overlay) and run `foundry up` first",
                 current.physical_id
@@ -394,7 +410,7 @@ impl ResourceType for DbInstance {
             // As AWS and Terraform do by default: the final snapshot is what
             // keeps the data, retained automated backups would only add cost.
             .delete_automated_backups(true);
-        call = if prop_bool(&current.props, "final_snapshot") {
+        call = if prop_bool(&current.props, "final_snapshot")? {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::{Aws, AwsError, SdkResultExt, rds};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct DbParameterGroup;
 
@@ -79,8 +80,14 @@ async fn set(aws: &Aws, name: &str, values: &BTreeMap<String, String>) -> Result
 
 #[async_trait]
 impl ResourceType for DbParameterGroup {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "family", "description"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("family", Ty::Str).force_new(),
+            PropSpec::required("description", Ty::Str).force_new(),
+            PropSpec::required("parameters", Ty::Map),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -139,13 +146,13 @@ impl ResourceType for DbParameterGroup {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         let created = aws
             .rds
             .create_db_parameter_group()
             .db_parameter_group_name(name)
-            .db_parameter_group_family(prop_str(props, "family"))
-            .description(prop_str(props, "description"))
+            .db_parameter_group_family(prop_str(props, "family")?)
+            .description(prop_str(props, "description")?)
             .set_tags(Some(rds::tags(scope, id, &[])))
             .send()
             .await

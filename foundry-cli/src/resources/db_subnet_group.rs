@@ -4,16 +4,22 @@
 
 use async_trait::async_trait;
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt, rds};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct DbSubnetGroup;
 
 #[async_trait]
 impl ResourceType for DbSubnetGroup {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("description", Ty::Str),
+            PropSpec::required("subnet_ids", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -65,12 +71,12 @@ impl ResourceType for DbSubnetGroup {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         aws.rds
             .create_db_subnet_group()
             .db_subnet_group_name(name)
-            .db_subnet_group_description(prop_str(props, "description"))
-            .set_subnet_ids(Some(prop_strs(props, "subnet_ids")))
+            .db_subnet_group_description(prop_str(props, "description")?)
+            .set_subnet_ids(Some(prop_strs(props, "subnet_ids")?))
             .set_tags(Some(rds::tags(scope, id, &[])))
             .send()
             .await
@@ -82,8 +88,8 @@ impl ResourceType for DbSubnetGroup {
         aws.rds
             .modify_db_subnet_group()
             .db_subnet_group_name(&current.physical_id)
-            .db_subnet_group_description(prop_str(desired, "description"))
-            .set_subnet_ids(Some(prop_strs(desired, "subnet_ids")))
+            .db_subnet_group_description(prop_str(desired, "description")?)
+            .set_subnet_ids(Some(prop_strs(desired, "subnet_ids")?))
             .send()
             .await
             .or_aws("ModifyDBSubnetGroup")?;

@@ -24,12 +24,13 @@ use aws_sdk_cloudfront::types::{
 };
 
 use super::origin_access_control::OriginAccessControl;
+use crate::vocab::{PropError, PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str, prop_strs};
 use crate::aws::cloudfront::{
     distribution_config, distribution_id, owner, tags, tags_of, update_distribution, wait_deployed,
 };
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Distribution;
 
@@ -125,7 +126,7 @@ impl Seen<'_> {
     }
 }
 
-fn behaviors_of(d: &DistributionSummary) -> Value {
+fn behaviors_of(d: &DistributionConfig) -> Value {
     let mut out = BTreeMap::new();
     if let Some(b) = d.default_cache_behavior() {
         let seen = Seen {
@@ -152,9 +153,9 @@ fn behaviors_of(d: &DistributionSummary) -> Value {
     Value::Map(out)
 }
 
-/// Properties from the listing's summary; `default_root_object` is the one
-/// the summary lacks.
-fn props_of(d: &DistributionSummary, default_root_object: &str) -> Props {
+/// The properties a distribution's config holds: the inverse of
+/// [`config_from`] for every field foundry manages.
+fn props_of(d: &DistributionConfig) -> Props {
     let origin = |id: &str| {
         d.origins()
             .and_then(|o| o.items().iter().find(|o| o.id() == id))
@@ -170,7 +171,10 @@ fn props_of(d: &DistributionSummary, default_root_object: &str) -> Props {
     };
     put("comment", Value::str(d.comment()));
     put("enabled", Value::Bool(d.enabled()));
-    put("price_class", Value::str(d.price_class().as_str()));
+    put(
+        "price_class",
+        Value::str(d.price_class().map(|p| p.as_str()).unwrap_or_default()),
+    );
     put(
         "aliases",
         Value::set(
@@ -182,8 +186,11 @@ fn props_of(d: &DistributionSummary, default_root_object: &str) -> Props {
         ),
     );
     put("certificate_arn", Value::str(certificate));
-    put("web_acl_arn", Value::str(d.web_acl_id()));
-    put("default_root_object", Value::str(default_root_object));
+    put("web_acl_arn", Value::str(d.web_acl_id().unwrap_or_default()));
+    put(
+        "default_root_object",
+        Value::str(d.default_root_object().unwrap_or_default()),
+    );
     put(
         "web_origin_domain",
         Value::str(web.map(|o| o.domain_name()).unwrap_or_default()),
@@ -253,13 +260,13 @@ impl Wanted {
     }
 }
 
-fn origins(props: &Props) -> Result<Origins, BuildError> {
+fn origins(props: &Props) -> Result<Origins, ConfigError> {
     let web = Origin::builder()
         .id(WEB_ORIGIN)
-        .domain_name(prop_str(props, "web_origin_domain"))
+        .domain_name(prop_str(props, "web_origin_domain")?)
         // OAC, not the legacy origin access identity, which must be empty.
         .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
-        .origin_access_control_id(prop_str(props, "web_origin_access_control"))
+        .origin_access_control_id(prop_str(props, "web_origin_access_control")?)
         .build()?;
     let tls = OriginSslProtocols::builder()
         .quantity(1)
@@ -267,7 +274,7 @@ fn origins(props: &Props) -> Result<Origins, BuildError> {
         .build()?;
     let api = Origin::builder()
         .id(API_ORIGIN)
-        .domain_name(prop_str(props, "api_origin_domain"))
+        .domain_name(prop_str(props, "api_origin_domain")?)
         .custom_origin_config(
             CustomOriginConfig::builder()
                 .http_port(80)
@@ -277,11 +284,11 @@ fn origins(props: &Props) -> Result<Origins, BuildError> {
                 .build()?,
         )
         .build()?;
-    Origins::builder().quantity(2).items(web).items(api).build()
+    Ok(Origins::builder().quantity(2).items(web).items(api).build()?)
 }
 
-fn viewer_certificate(props: &Props) -> ViewerCertificate {
-    match prop_str(props, "certificate_arn") {
+fn viewer_certificate(props: &Props) -> Result<ViewerCertificate, PropError> {
+    Ok(match prop_str(props, "certificate_arn")? {
         "" => ViewerCertificate::builder()
             .cloud_front_default_certificate(true)
             .build(),
@@ -291,29 +298,29 @@ fn viewer_certificate(props: &Props) -> ViewerCertificate {
             .ssl_support_method(SslSupportMethod::SniOnly)
             .minimum_protocol_version(MinimumProtocolVersion::TlSv122021)
             .build(),
-    }
+    })
 }
 
 /// Sets the fields foundry manages; the rest of `config` (logging, geo
 /// restrictions, HTTP version, …) stays as CloudFront holds it.
-fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), BuildError> {
-    let aliases = prop_strs(props, "aliases");
-    config.comment = prop_str(props, "comment").to_string();
+fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), ConfigError> {
+    let aliases = prop_strs(props, "aliases")?;
+    config.comment = prop_str(props, "comment")?.to_string();
     config.enabled = props
         .get("enabled")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    config.price_class = Some(PriceClass::from(prop_str(props, "price_class")));
+    config.price_class = Some(PriceClass::from(prop_str(props, "price_class")?));
     config.aliases = Some(
         Aliases::builder()
             .quantity(aliases.len() as i32)
             .set_items((!aliases.is_empty()).then_some(aliases))
             .build()?,
     );
-    config.default_root_object = Some(prop_str(props, "default_root_object").to_string());
+    config.default_root_object = Some(prop_str(props, "default_root_object")?.to_string());
     config.origins = Some(origins(props)?);
-    config.viewer_certificate = Some(viewer_certificate(props));
-    config.web_acl_id = Some(prop_str(props, "web_acl_arn").to_string());
+    config.viewer_certificate = Some(viewer_certificate(props)?);
+    config.web_acl_id = Some(prop_str(props, "web_acl_arn")?.to_string());
 
     let behaviors = props
         .get("behaviors")
@@ -356,7 +363,20 @@ fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), BuildErro
     Ok(())
 }
 
-fn invalid(operation: &'static str, e: BuildError) -> AwsError {
+/// Why a distribution config could not be built from the properties.
+#[derive(Debug, thiserror::Error)]
+enum ConfigError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Property(#[from] PropError),
+}
+
+fn invalid(operation: &'static str, e: ConfigError) -> AwsError {
+    let e = match e {
+        ConfigError::Property(e) => return AwsError::Property(e),
+        ConfigError::Build(e) => e,
+    };
     AwsError::Api {
         operation,
         code: None,
@@ -397,7 +417,7 @@ async fn observe_one(
         return Ok(None);
     };
     let mut o = Observed::new(id, Kind::Distribution, d.arn());
-    o.props = props_of(d, config.default_root_object().unwrap_or_default());
+    o.props = props_of(&config);
     o.attrs.insert("id".into(), d.id().to_string());
     o.attrs
         .insert("domain_name".into(), d.domain_name().to_string());
@@ -405,12 +425,48 @@ async fn observe_one(
     Ok(Some(o))
 }
 
+/// CloudFront always answers an origin's OriginAccessControlId (empty when
+/// unset); moto 5.2 drops the element. Where it is missing the attachment
+/// cannot be observed, so it reads as this scope's origin access control when
+/// there is exactly one: otherwise every plan against the emulator (tests,
+/// `--local`) would show an update.
+async fn fill_unreported_oac(
+    aws: &Aws,
+    scope: &Scope,
+    found: &mut [Observed],
+) -> Result<(), AwsError> {
+    let unreported = |o: &Observed| !o.props.contains_key("web_origin_access_control");
+    if found.iter().any(unreported) {
+        let oacs = OriginAccessControl.observe(aws, scope).await?;
+        let only = match oacs.as_slice() {
+            [one] => one.physical_id.as_str(),
+            _ => "",
+        };
+        for o in found.iter_mut().filter(|o| unreported(o)) {
+            o.props
+                .insert("web_origin_access_control".into(), Value::str(only));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ResourceType for Distribution {
-    fn force_new(&self) -> &'static [&'static str] {
-        // Everything foundry sets is updatable in place; only the caller
-        // reference is fixed, and it is no property.
-        &[]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("comment", Ty::Str),
+            PropSpec::required("enabled", Ty::Bool),
+            PropSpec::required("price_class", Ty::Str),
+            PropSpec::required("aliases", Ty::StrSet),
+            PropSpec::required("certificate_arn", Ty::Str),
+            PropSpec::required("web_acl_arn", Ty::Str),
+            PropSpec::required("default_root_object", Ty::Str),
+            PropSpec::required("web_origin_domain", Ty::Str),
+            PropSpec::required("web_origin_access_control", Ty::Str),
+            PropSpec::required("api_origin_domain", Ty::Str),
+            PropSpec::required("behaviors", Ty::Map),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -428,23 +484,7 @@ impl ResourceType for Distribution {
         let found =
             futures::future::try_join_all(candidates.map(|d| observe_one(aws, scope, d))).await?;
         let mut found: Vec<Observed> = found.into_iter().flatten().collect();
-        // CloudFront always answers an origin's OriginAccessControlId (empty
-        // when unset); moto 5.2 drops the element. Where it is missing the
-        // attachment cannot be observed, so it reads as this scope's origin
-        // access control when there is exactly one: otherwise every plan
-        // against the emulator (tests, `--local`) would show an update.
-        let unreported = |o: &Observed| !o.props.contains_key("web_origin_access_control");
-        if found.iter().any(unreported) {
-            let oacs = OriginAccessControl.observe(aws, scope).await?;
-            let only = match oacs.as_slice() {
-                [one] => one.physical_id.as_str(),
-                _ => "",
-            };
-            for o in found.iter_mut().filter(|o| unreported(o)) {
-                o.props
-                    .insert("web_origin_access_control".into(), Value::str(only));
-            }
-        }
+        fill_unreported_oac(aws, scope, &mut found).await?;
         Ok(found)
     }
 
@@ -501,6 +541,44 @@ impl ResourceType for Distribution {
         Ok(arn)
     }
 
+    /// By ARN, when the listing did not show it (moto 5.2.1's
+    /// ListDistributions omits the comment foundry narrows the listing by).
+    async fn find(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        physical_id: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        let got = aws
+            .cloudfront
+            .get_distribution()
+            .id(distribution_id(physical_id))
+            .send()
+            .await
+            .or_aws("GetDistribution");
+        let Some(got) = AwsError::none_if_not_found(got)? else {
+            return Ok(None);
+        };
+        let Some(d) = got.distribution() else {
+            return Ok(None);
+        };
+        let Some(tags) = AwsError::none_if_not_found(tags_of(aws, d.arn()).await)? else {
+            return Ok(None);
+        };
+        let (Some(id), Some(config)) = (owner(scope, &tags), d.distribution_config()) else {
+            return Ok(None);
+        };
+        let mut o = Observed::new(id, Kind::Distribution, d.arn());
+        o.props = props_of(config);
+        o.attrs.insert("id".into(), d.id().to_string());
+        o.attrs.insert("domain_name".into(), d.domain_name().to_string());
+        o.attrs.insert("status".into(), d.status().to_string());
+        let mut found = [o];
+        fill_unreported_oac(aws, scope, &mut found).await?;
+        let [o] = found;
+        Ok(Some(o))
+    }
+
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
         const OP: &str = "UpdateDistribution";
         let id = distribution_id(&current.physical_id);
@@ -541,5 +619,80 @@ impl ResourceType for Distribution {
                 .map(drop)
                 .or_aws("DeleteDistribution"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(certificate: &str, aliases: &[&str]) -> Props {
+        let mut behaviors = BTreeMap::new();
+        behaviors.insert(
+            DEFAULT_BEHAVIOR.to_string(),
+            behavior(WEB_ORIGIN, &["GET", "HEAD"], &["GET", "HEAD"], CACHING_OPTIMIZED, None),
+        );
+        behaviors.insert(
+            "/graphql".to_string(),
+            behavior(
+                API_ORIGIN,
+                &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+                &["GET", "HEAD"],
+                CACHING_DISABLED,
+                Some(ALL_VIEWER_EXCEPT_HOST_HEADER),
+            ),
+        );
+        [
+            ("comment", Value::str("foundry acme/prod cdn")),
+            ("enabled", Value::Bool(true)),
+            ("price_class", Value::str("PriceClass_100")),
+            ("aliases", Value::set(aliases.iter().map(|a| Value::str(*a)))),
+            ("certificate_arn", Value::str(certificate)),
+            ("web_acl_arn", Value::str("")),
+            ("default_root_object", Value::str("index.html")),
+            ("web_origin_domain", Value::str("web.s3.us-east-1.amazonaws.com")),
+            ("web_origin_access_control", Value::str("E2OAC")),
+            ("api_origin_domain", Value::str("api.acme.example")),
+            ("behaviors", Value::Map(behaviors)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// What `create` and `update` write is what `observe` and `find` read
+    /// back, field for field: otherwise every plan would show an update.
+    #[test]
+    fn props_round_trip_through_the_distribution_config() {
+        for desired in [
+            props("", &[]),
+            props(
+                "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                &["acme.example", "www.acme.example"],
+            ),
+        ] {
+            let mut config = DistributionConfig::builder()
+                .caller_reference("token")
+                .comment("")
+                .enabled(false)
+                .build()
+                .unwrap();
+            apply(&mut config, &desired).unwrap();
+            assert_eq!(props_of(&config), desired);
+        }
+    }
+
+    #[test]
+    fn a_missing_property_is_an_error_not_a_default() {
+        let mut desired = props("", &[]);
+        desired.remove("api_origin_domain");
+        let mut config = DistributionConfig::builder()
+            .caller_reference("token")
+            .comment("")
+            .enabled(true)
+            .build()
+            .unwrap();
+        let err = apply(&mut config, &desired).unwrap_err();
+        assert!(err.to_string().contains("`api_origin_domain` is missing"), "{err}");
     }
 }

@@ -8,9 +8,10 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct EcrRepository;
 
@@ -63,8 +64,15 @@ fn keep_images(props: &Props) -> i64 {
 
 #[async_trait]
 impl ResourceType for EcrRepository {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "encryption"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("scan_on_push", Ty::Bool),
+            PropSpec::required("image_tag_mutability", Ty::Str),
+            PropSpec::required("encryption", Ty::Str).force_new(),
+            PropSpec::required("keep_images", Ty::Int),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -140,7 +148,7 @@ impl ResourceType for EcrRepository {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         let mut call = aws
             .ecr
             .create_repository()
@@ -158,10 +166,10 @@ impl ResourceType for EcrRepository {
             .image_tag_mutability(ImageTagMutability::from(prop_str(
                 props,
                 "image_tag_mutability",
-            )))
+            )?))
             .encryption_configuration(
                 EncryptionConfiguration::builder()
-                    .encryption_type(EncryptionType::from(prop_str(props, "encryption")))
+                    .encryption_type(EncryptionType::from(prop_str(props, "encryption")?))
                     .build()
                     .expect("encryption type is set"),
             );
@@ -207,7 +215,7 @@ impl ResourceType for EcrRepository {
                 .image_tag_mutability(ImageTagMutability::from(prop_str(
                     desired,
                     "image_tag_mutability",
-                )))
+                )?))
                 .send()
                 .await
                 .or_aws("PutImageTagMutability")?;

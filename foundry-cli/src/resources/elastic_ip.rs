@@ -3,17 +3,21 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2Type};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct ElasticIp;
 
 #[async_trait]
 impl ResourceType for ElasticIp {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["domain"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("domain", Ty::Str).force_new(),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {

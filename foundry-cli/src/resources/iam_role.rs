@@ -8,9 +8,10 @@ use std::borrow::Cow;
 use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, Tag};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct IamRole;
 
@@ -104,8 +105,15 @@ async fn put_policy(aws: &Aws, role: &str, policy: Option<&Value>) -> Result<(),
 
 #[async_trait]
 impl ResourceType for IamRole {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "path"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("path", Ty::Str).force_new(),
+            PropSpec::required("trust_service", Ty::Str),
+            PropSpec::required("policy", Ty::Map),
+            PropSpec::required("managed_policy_arns", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -174,13 +182,13 @@ impl ResourceType for IamRole {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         let mut call = aws
             .iam
             .create_role()
             .role_name(name)
-            .path(prop_str(props, "path"))
-            .assume_role_policy_document(trust_document(prop_str(props, "trust_service")));
+            .path(prop_str(props, "path")?)
+            .assume_role_policy_document(trust_document(prop_str(props, "trust_service")?));
         for (key, value) in scope.tags(id) {
             call = call.tags(
                 Tag::builder()
@@ -192,7 +200,7 @@ impl ResourceType for IamRole {
         }
         call.send().await.or_aws("CreateRole")?;
         put_policy(aws, name, props.get("policy")).await?;
-        for arn in prop_strs(props, "managed_policy_arns") {
+        for arn in prop_strs(props, "managed_policy_arns")? {
             aws.iam
                 .attach_role_policy()
                 .role_name(name)
@@ -211,7 +219,7 @@ impl ResourceType for IamRole {
             aws.iam
                 .update_assume_role_policy()
                 .role_name(name)
-                .policy_document(trust_document(prop_str(desired, "trust_service")))
+                .policy_document(trust_document(prop_str(desired, "trust_service")?))
                 .send()
                 .await
                 .or_aws("UpdateAssumeRolePolicy")?;
@@ -220,8 +228,8 @@ impl ResourceType for IamRole {
             put_policy(aws, name, desired.get("policy")).await?;
         }
         let (have, want) = (
-            prop_strs(&current.props, "managed_policy_arns"),
-            prop_strs(desired, "managed_policy_arns"),
+            prop_strs(&current.props, "managed_policy_arns")?,
+            prop_strs(desired, "managed_policy_arns")?,
         );
         for arn in missing(&want, &have) {
             aws.iam
@@ -246,7 +254,7 @@ impl ResourceType for IamRole {
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         let name = &current.physical_id;
-        for arn in prop_strs(&current.props, "managed_policy_arns") {
+        for arn in prop_strs(&current.props, "managed_policy_arns")? {
             gone_ok(
                 aws.iam
                     .detach_role_policy()

@@ -5,10 +5,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct InternetGateway;
 
@@ -38,8 +39,11 @@ async fn detach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
 
 #[async_trait]
 impl ResourceType for InternetGateway {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("vpc_id", Ty::Str).force_new(),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -89,14 +93,14 @@ impl ResourceType for InternetGateway {
             .and_then(|g| g.internet_gateway_id())
             .unwrap_or_default()
             .to_string();
-        attach(aws, &igw, prop_str(props, "vpc_id")).await?;
+        attach(aws, &igw, prop_str(props, "vpc_id")?).await?;
         Ok(igw)
     }
 
     /// Only reached for a gateway without attachment (`vpc_id` forces
     /// replacement otherwise): attach it.
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
-        attach(aws, &current.physical_id, prop_str(desired, "vpc_id")).await
+        attach(aws, &current.physical_id, prop_str(desired, "vpc_id")?).await
     }
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {

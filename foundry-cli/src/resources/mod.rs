@@ -1,26 +1,6 @@
 //! One file per AWS resource type, each implementing [`ResourceType`]. The
 //! engine knows nothing of AWS APIs; these files know nothing of plans.
 
-pub mod alarm;
-pub mod bucket;
-pub mod db_instance;
-mod db_parameter_group;
-mod db_subnet_group;
-pub mod distribution;
-pub mod ecr_repository;
-mod elastic_ip;
-pub mod iam_role;
-mod internet_gateway;
-mod nat_gateway;
-pub mod origin_access_control;
-mod route_table;
-pub mod secret;
-mod security_group;
-pub mod sns_topic;
-mod subnet;
-mod vpc;
-mod vpc_endpoint;
-
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,103 +8,71 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, AwsError};
-use crate::engine::graph::Props;
+use crate::vocab::{Props, Schema};
 
-/// Every resource type foundry manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    ElasticIp,
-    NatGateway,
-    RouteTable,
-    SecurityGroup,
-    VpcEndpoint,
-    EcrRepository,
-    Secret,
-    IamRole,
-    Bucket,
-    SnsTopic,
-    Alarm,
-    DbSubnetGroup,
-    DbParameterGroup,
-    DbInstance,
-    OriginAccessControl,
-    Distribution,
+pub use crate::vocab::Scope;
+
+/// Registers every resource type foundry manages, one row each:
+/// `Variant => "snake_name", module::Type`. The row declares the module, the
+/// `Kind` variant, its place in `Kind::ALL` (what `observe` describes), its
+/// name (in plans, state and JSON) and its implementation, so none of them can
+/// be forgotten. Adding a type: see "Adding a resource type" in ARCHITECTURE.md.
+macro_rules! resource_types {
+    ($($variant:ident => $name:literal, $module:ident :: $handler:ident;)+) => {
+        $(pub mod $module;)+
+
+        /// Every resource type foundry manages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($variant,)+
+        }
+
+        impl Kind {
+            /// Every type, in registration order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)+
+                }
+            }
+
+            /// The implementation of this type.
+            pub fn handler(self) -> &'static dyn ResourceType {
+                match self {
+                    $(Kind::$variant => &$module::$handler,)+
+                }
+            }
+        }
+    };
+}
+
+resource_types! {
+    Vpc => "vpc", vpc::Vpc;
+    Subnet => "subnet", subnet::Subnet;
+    InternetGateway => "internet_gateway", internet_gateway::InternetGateway;
+    ElasticIp => "elastic_ip", elastic_ip::ElasticIp;
+    NatGateway => "nat_gateway", nat_gateway::NatGateway;
+    RouteTable => "route_table", route_table::RouteTable;
+    SecurityGroup => "security_group", security_group::SecurityGroup;
+    VpcEndpoint => "vpc_endpoint", vpc_endpoint::VpcEndpoint;
+    EcrRepository => "ecr_repository", ecr_repository::EcrRepository;
+    Secret => "secret", secret::Secret;
+    IamRole => "iam_role", iam_role::IamRole;
+    Bucket => "bucket", bucket::Bucket;
+    SnsTopic => "sns_topic", sns_topic::SnsTopic;
+    Alarm => "alarm", alarm::Alarm;
+    DbSubnetGroup => "db_subnet_group", db_subnet_group::DbSubnetGroup;
+    DbParameterGroup => "db_parameter_group", db_parameter_group::DbParameterGroup;
+    DbInstance => "db_instance", db_instance::DbInstance;
+    OriginAccessControl => "origin_access_control", origin_access_control::OriginAccessControl;
+    Distribution => "distribution", distribution::Distribution;
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
-        Kind::Vpc,
-        Kind::Subnet,
-        Kind::InternetGateway,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::RouteTable,
-        Kind::SecurityGroup,
-        Kind::VpcEndpoint,
-        Kind::EcrRepository,
-        Kind::Secret,
-        Kind::IamRole,
-        Kind::Bucket,
-        Kind::SnsTopic,
-        Kind::Alarm,
-        Kind::DbSubnetGroup,
-        Kind::DbParameterGroup,
-        Kind::DbInstance,
-        Kind::OriginAccessControl,
-        Kind::Distribution,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::ElasticIp => "elastic_ip",
-            Kind::NatGateway => "nat_gateway",
-            Kind::RouteTable => "route_table",
-            Kind::SecurityGroup => "security_group",
-            Kind::VpcEndpoint => "vpc_endpoint",
-            Kind::EcrRepository => "ecr_repository",
-            Kind::Secret => "secret",
-            Kind::IamRole => "iam_role",
-            Kind::Bucket => "bucket",
-            Kind::SnsTopic => "sns_topic",
-            Kind::Alarm => "alarm",
-            Kind::DbSubnetGroup => "db_subnet_group",
-            Kind::DbParameterGroup => "db_parameter_group",
-            Kind::DbInstance => "db_instance",
-            Kind::OriginAccessControl => "origin_access_control",
-            Kind::Distribution => "distribution",
-        }
-    }
-
-    /// The implementation of this type.
-    pub fn handler(self) -> &'static dyn ResourceType {
-        match self {
-            Kind::Vpc => &vpc::Vpc,
-            Kind::Subnet => &subnet::Subnet,
-            Kind::InternetGateway => &internet_gateway::InternetGateway,
-            Kind::ElasticIp => &elastic_ip::ElasticIp,
-            Kind::NatGateway => &nat_gateway::NatGateway,
-            Kind::RouteTable => &route_table::RouteTable,
-            Kind::SecurityGroup => &security_group::SecurityGroup,
-            Kind::VpcEndpoint => &vpc_endpoint::VpcEndpoint,
-            Kind::EcrRepository => &ecr_repository::EcrRepository,
-            Kind::Secret => &secret::Secret,
-            Kind::IamRole => &iam_role::IamRole,
-            Kind::Bucket => &bucket::Bucket,
-            Kind::SnsTopic => &sns_topic::SnsTopic,
-            Kind::Alarm => &alarm::Alarm,
-            Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroup,
-            Kind::DbParameterGroup => &db_parameter_group::DbParameterGroup,
-            Kind::DbInstance => &db_instance::DbInstance,
-            Kind::OriginAccessControl => &origin_access_control::OriginAccessControl,
-            Kind::Distribution => &distribution::Distribution,
-        }
+    /// The type named `name` (as `name()` spells it).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
     }
 }
 
@@ -134,64 +82,19 @@ impl fmt::Display for Kind {
     }
 }
 
-/// The stack and environment whose resources an operation may touch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
-    pub stack: String,
-    pub env: String,
+/// Serialised by `name()`, so state files, JSON plans and the registry can
+/// never disagree on a type's name.
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
-impl Scope {
-    pub const STACK_TAG: &'static str = "foundry:stack";
-    pub const ENV_TAG: &'static str = "foundry:env";
-    pub const ID_TAG: &'static str = "foundry:id";
-
-    pub fn new(stack: impl Into<String>, env: impl Into<String>) -> Self {
-        Self {
-            stack: stack.into(),
-            env: env.into(),
-        }
-    }
-
-    /// `acme-dev-vpc`: the `Name` tag and the base of any AWS-side name.
-    pub fn name(&self, id: &str) -> String {
-        format!("{}-{}-{id}", self.stack, self.env)
-    }
-
-    pub fn tags(&self, id: &str) -> [(&'static str, String); 4] {
-        [
-            (Self::STACK_TAG, self.stack.clone()),
-            (Self::ENV_TAG, self.env.clone()),
-            (Self::ID_TAG, id.to_string()),
-            ("Name", self.name(id)),
-        ]
-    }
-
-    /// The logical id in a deterministic name `<stack>-<env>-<id>`, for types
-    /// found by name: None unless the id starts with `id_prefix`, which keeps
-    /// another environment whose name extends this one (`dev`, `dev-db`) out.
-    pub fn id_in_name(&self, name: &str, id_prefix: &str) -> Option<String> {
-        name.strip_prefix(&self.name(""))
-            .filter(|id| id.starts_with(id_prefix))
-            .map(str::to_string)
-    }
-
-    /// The logical id a resource with these tags has in this scope, or None
-    /// when it belongs to another stack or environment (or to nobody).
-    pub fn logical_id<'a>(
-        &self,
-        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Option<String> {
-        let (mut stack, mut env, mut id) = (false, false, None);
-        for (k, v) in tags {
-            match k {
-                Self::STACK_TAG => stack = v == self.stack,
-                Self::ENV_TAG => env = v == self.env,
-                Self::ID_TAG => id = Some(v.to_string()),
-                _ => {}
-            }
-        }
-        if stack && env { id } else { None }
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Kind::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource type `{name}`")))
     }
 }
 
@@ -234,8 +137,15 @@ pub enum Blocker {
 /// gone" as success; both wait for asynchronous states to settle.
 #[async_trait]
 pub trait ResourceType: Sync {
-    /// Properties whose change needs a new resource.
-    fn force_new(&self) -> &'static [&'static str];
+    /// Every property this type takes, declared once: its type, whether it
+    /// is required, and whether changing it needs a new resource. Every
+    /// expanded graph is checked against it before anything is planned.
+    fn schema(&self) -> &'static Schema;
+
+    /// Whether changing `key` needs a new resource.
+    fn forces_new(&self, key: &str) -> bool {
+        self.schema().iter().any(|p| p.key == key && p.force_new)
+    }
 
     /// Every resource of this type in `scope`, in one batched describe.
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError>;
@@ -263,6 +173,21 @@ pub trait ResourceType: Sync {
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError>;
 
+    /// The resource with this physical id, looked up directly, when the state
+    /// recorded it but the batched listing did not show it: `None` only when
+    /// it is really gone or not this scope's. Types whose listing is narrowed
+    /// by something other than tags or the name foundry gives (a
+    /// distribution's comment) must override it, so that a listing that
+    /// omits that field never makes foundry create a second one.
+    async fn find(
+        &self,
+        _aws: &Aws,
+        _scope: &Scope,
+        _physical_id: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        Ok(None)
+    }
+
     /// Replacing or deleting it loses what it stores (a database): the plan
     /// says so and `up` refuses without an explicit flag.
     fn holds_data(&self) -> bool {
@@ -286,33 +211,9 @@ pub trait ResourceType: Sync {
     }
 }
 
-/// Helpers the resource files share for reading resolved properties.
-pub(crate) fn prop_str<'a>(props: &'a Props, key: &str) -> &'a str {
-    props.get(key).and_then(|v| v.as_str()).unwrap_or_default()
-}
-
-pub(crate) fn prop_int(props: &Props, key: &str) -> i64 {
-    match props.get(key) {
-        Some(crate::engine::graph::Value::Int(n)) => *n,
-        _ => 0,
-    }
-}
-
-pub(crate) fn prop_bool(props: &Props, key: &str) -> bool {
-    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
-}
-
-pub(crate) fn prop_strs(props: &Props, key: &str) -> Vec<String> {
-    props
-        .get(key)
-        .map(|v| {
-            v.as_list()
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+/// The readers the resource files share: a missing or mistyped property is
+/// an error, never a silent default.
+pub(crate) use crate::vocab::{prop_bool, prop_int, prop_str, prop_strs};
 
 /// Items in `want` and not in `have`.
 pub(crate) fn missing<T: PartialEq + Clone>(want: &[T], have: &[T]) -> Vec<T> {
@@ -324,5 +225,59 @@ pub(crate) fn gone_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
     match result {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry row is the only place a type is declared: a resource
+    /// file without a row would never be compiled, observed or planned.
+    #[test]
+    fn every_resource_file_is_registered_under_its_own_name() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/resources");
+        let mut unregistered = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if stem != "mod" && Kind::from_name(&stem).is_none() {
+                unregistered.push(stem);
+            }
+        }
+        assert!(
+            unregistered.is_empty(),
+            "not in resource_types!: {unregistered:?}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_round_trip_through_serde() {
+        let mut names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
+        for &kind in Kind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<Kind>(&json).unwrap(), kind);
+        }
+        let err = serde_json::from_str::<Kind>("\"nat_gatewy\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown resource type `nat_gatewy`")
+        );
+    }
+
+    /// Every force-new key is a declared key, and no key is declared twice.
+    #[test]
+    fn schemas_declare_each_key_once() {
+        for &kind in Kind::ALL {
+            let mut keys: Vec<_> = kind.handler().schema().iter().map(|p| p.key).collect();
+            let n = keys.len();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "{kind} declares a key twice");
+        }
     }
 }

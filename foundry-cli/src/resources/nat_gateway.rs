@@ -6,11 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2Type};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct NatGateway;
 
@@ -37,8 +38,13 @@ async fn state(aws: &Aws, nat_id: &str) -> Result<Option<(String, String)>, AwsE
 
 #[async_trait]
 impl ResourceType for NatGateway {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["subnet_id", "allocation_id", "connectivity_type"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("subnet_id", Ty::Str).force_new(),
+            PropSpec::required("allocation_id", Ty::Str).force_new(),
+            PropSpec::required("connectivity_type", Ty::Str).force_new(),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -103,9 +109,9 @@ impl ResourceType for NatGateway {
         let out = aws
             .ec2
             .create_nat_gateway()
-            .subnet_id(prop_str(props, "subnet_id"))
-            .allocation_id(prop_str(props, "allocation_id"))
-            .connectivity_type(ConnectivityType::from(prop_str(props, "connectivity_type")))
+            .subnet_id(prop_str(props, "subnet_id")?)
+            .allocation_id(prop_str(props, "allocation_id")?)
+            .connectivity_type(ConnectivityType::from(prop_str(props, "connectivity_type")?))
             .client_token(token)
             .tag_specifications(tag_specification(Ec2Type::Natgateway, scope, id))
             .send()

@@ -12,10 +12,11 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlSigningProtocols, OriginAccessControlSummary,
 };
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::cloudfront::origin_access_control;
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct OriginAccessControl;
 
@@ -44,20 +45,20 @@ fn props_of(o: &OriginAccessControlSummary) -> Props {
 
 fn config(props: &Props, operation: &'static str) -> Result<OriginAccessControlConfig, AwsError> {
     OriginAccessControlConfig::builder()
-        .name(prop_str(props, "name"))
-        .description(prop_str(props, "description"))
+        .name(prop_str(props, "name")?)
+        .description(prop_str(props, "description")?)
         .origin_access_control_origin_type(OriginAccessControlOriginTypes::from(prop_str(
             props,
             "origin_type",
-        )))
+        )?))
         .signing_behavior(OriginAccessControlSigningBehaviors::from(prop_str(
             props,
             "signing_behavior",
-        )))
+        )?))
         .signing_protocol(OriginAccessControlSigningProtocols::from(prop_str(
             props,
             "signing_protocol",
-        )))
+        )?))
         .build()
         .map_err(|e| AwsError::Api {
             operation,
@@ -80,9 +81,15 @@ async fn list(aws: &Aws) -> Result<Vec<OriginAccessControlSummary>, AwsError> {
 
 #[async_trait]
 impl ResourceType for OriginAccessControl {
-    fn force_new(&self) -> &'static [&'static str] {
-        // Every field of the config is updatable in place.
-        &[]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str),
+            PropSpec::required("description", Ty::Str),
+            PropSpec::required("origin_type", Ty::Str),
+            PropSpec::required("signing_behavior", Ty::Str),
+            PropSpec::required("signing_protocol", Ty::Str),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -120,7 +127,7 @@ impl ResourceType for OriginAccessControl {
             // No idempotency token; the unique name stands in for one. The
             // next plan repairs any property that differs.
             Err(e) if e.code() == Some("OriginAccessControlAlreadyExists") => {
-                let name = prop_str(props, "name");
+                let name = prop_str(props, "name")?;
                 list(aws)
                     .await?
                     .iter()

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2Type, Route};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct RouteTable;
 
@@ -171,8 +172,8 @@ async fn reconcile(
                 .or_aws("DeleteRoute"),
         )?;
     }
-    let have = prop_strs(current, "subnet_ids");
-    let want = prop_strs(desired, "subnet_ids");
+    let have = prop_strs(current, "subnet_ids")?;
+    let want = prop_strs(desired, "subnet_ids")?;
     for subnet in missing(&want, &have) {
         associate(aws, table, &subnet).await?;
     }
@@ -186,8 +187,13 @@ async fn reconcile(
 
 #[async_trait]
 impl ResourceType for RouteTable {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("vpc_id", Ty::Str).force_new(),
+            PropSpec::required("routes", Ty::List),
+            PropSpec::required("subnet_ids", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -242,7 +248,7 @@ impl ResourceType for RouteTable {
         let out = aws
             .ec2
             .create_route_table()
-            .vpc_id(prop_str(props, "vpc_id"))
+            .vpc_id(prop_str(props, "vpc_id")?)
             .client_token(token)
             .tag_specifications(tag_specification(Ec2Type::RouteTable, scope, id))
             .send()
@@ -254,7 +260,7 @@ impl ResourceType for RouteTable {
             .unwrap_or_default()
             .to_string();
         // Between the table and its routes: where a fresh id is most often unknown.
-        crate::engine::fault::not_found("mid-create", id)?;
+        crate::aws::fault::not_found("mid-create", id)?;
         reconcile(aws, &table, &Props::new(), &BTreeMap::new(), props).await?;
         Ok(table)
     }

@@ -6,9 +6,10 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Secret;
 
@@ -47,7 +48,7 @@ async fn restore(aws: &Aws, name: &str, props: &Props) -> Result<Option<String>,
     aws.secrets
         .update_secret()
         .secret_id(name)
-        .description(prop_str(props, "description"))
+        .description(prop_str(props, "description")?)
         .send()
         .await
         .or_aws("UpdateSecret")?;
@@ -56,8 +57,13 @@ async fn restore(aws: &Aws, name: &str, props: &Props) -> Result<Option<String>,
 
 #[async_trait]
 impl ResourceType for Secret {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("description", Ty::Str),
+            PropSpec::required("create:generate_value", Ty::Bool),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -104,17 +110,17 @@ impl ResourceType for Secret {
         props: &Props,
         token: &str,
     ) -> Result<String, AwsError> {
-        let name = prop_str(props, "name");
+        let name = prop_str(props, "name")?;
         let mut call = aws
             .secrets
             .create_secret()
             .name(name)
-            .description(prop_str(props, "description"));
+            .description(prop_str(props, "description")?);
         for (key, value) in scope.tags(id) {
             call = call.tags(Tag::builder().key(key).value(value).build());
         }
         if props
-            .get(crate::engine::graph::CREATE_ONLY_GENERATE)
+            .get(crate::vocab::CREATE_ONLY_GENERATE)
             .and_then(Value::as_bool)
             == Some(true)
         {
@@ -142,7 +148,7 @@ impl ResourceType for Secret {
         aws.secrets
             .update_secret()
             .secret_id(&current.physical_id)
-            .description(prop_str(desired, "description"))
+            .description(prop_str(desired, "description")?)
             .send()
             .await
             .or_aws("UpdateSecret")?;

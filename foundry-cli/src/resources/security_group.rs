@@ -5,10 +5,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType as Ec2Type, UserIdGroupPair};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct SecurityGroup;
 
@@ -69,8 +70,14 @@ async fn authorize(aws: &Aws, group: &str, add: &[Value]) -> Result<(), AwsError
 
 #[async_trait]
 impl ResourceType for SecurityGroup {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id", "group_name", "description"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("vpc_id", Ty::Str).force_new(),
+            PropSpec::required("group_name", Ty::Str).force_new(),
+            PropSpec::required("description", Ty::Str).force_new(),
+            PropSpec::required("ingress", Ty::List),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -127,9 +134,9 @@ impl ResourceType for SecurityGroup {
         let out = aws
             .ec2
             .create_security_group()
-            .vpc_id(prop_str(props, "vpc_id"))
-            .group_name(prop_str(props, "group_name"))
-            .description(prop_str(props, "description"))
+            .vpc_id(prop_str(props, "vpc_id")?)
+            .group_name(prop_str(props, "group_name")?)
+            .description(prop_str(props, "description")?)
             .tag_specifications(tag_specification(Ec2Type::SecurityGroup, scope, id))
             .send()
             .await

@@ -5,9 +5,10 @@
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct SnsTopic;
 
@@ -27,8 +28,12 @@ async fn subscribe(aws: &Aws, topic: &str, emails: &[String]) -> Result<(), AwsE
 
 #[async_trait]
 impl ResourceType for SnsTopic {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("name", Ty::Str).force_new(),
+            PropSpec::required("emails", Ty::StrSet),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -93,7 +98,7 @@ impl ResourceType for SnsTopic {
         props: &Props,
         _token: &str,
     ) -> Result<String, AwsError> {
-        let mut call = aws.sns.create_topic().name(prop_str(props, "name"));
+        let mut call = aws.sns.create_topic().name(prop_str(props, "name")?);
         for (key, value) in scope.tags(id) {
             call = call.tags(
                 Tag::builder()
@@ -105,14 +110,14 @@ impl ResourceType for SnsTopic {
         }
         let out = call.send().await.or_aws("CreateTopic")?;
         let arn = out.topic_arn().unwrap_or_default().to_string();
-        subscribe(aws, &arn, &prop_strs(props, "emails")).await?;
+        subscribe(aws, &arn, &prop_strs(props, "emails")?).await?;
         Ok(arn)
     }
 
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
         let (have, want) = (
-            prop_strs(&current.props, "emails"),
-            prop_strs(desired, "emails"),
+            prop_strs(&current.props, "emails")?,
+            prop_strs(desired, "emails")?,
         );
         subscribe(aws, &current.physical_id, &missing(&want, &have)).await?;
         for email in missing(&have, &want) {

@@ -3,17 +3,23 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Subnet;
 
 #[async_trait]
 impl ResourceType for Subnet {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id", "cidr_block", "availability_zone"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("vpc_id", Ty::Str).force_new(),
+            PropSpec::required("cidr_block", Ty::Str).force_new(),
+            PropSpec::required("availability_zone", Ty::Str).force_new(),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -57,9 +63,9 @@ impl ResourceType for Subnet {
         let out = aws
             .ec2
             .create_subnet()
-            .vpc_id(prop_str(props, "vpc_id"))
-            .cidr_block(prop_str(props, "cidr_block"))
-            .availability_zone(prop_str(props, "availability_zone"))
+            .vpc_id(prop_str(props, "vpc_id")?)
+            .cidr_block(prop_str(props, "cidr_block")?)
+            .availability_zone(prop_str(props, "availability_zone")?)
             .tag_specifications(tag_specification(Ec2Type::Subnet, scope, id))
             .send()
             .await

@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2Type, VpcAttributeName};
 
+use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct Vpc;
 
@@ -41,8 +42,13 @@ async fn set_dns_attribute(aws: &Aws, vpc_id: &str, name: &str, on: bool) -> Res
 
 #[async_trait]
 impl ResourceType for Vpc {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["cidr_block"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("cidr_block", Ty::Str).force_new(),
+            PropSpec::required("enable_dns_support", Ty::Bool),
+            PropSpec::required("enable_dns_hostnames", Ty::Bool),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -90,7 +96,7 @@ impl ResourceType for Vpc {
         let out = aws
             .ec2
             .create_vpc()
-            .cidr_block(prop_str(props, "cidr_block"))
+            .cidr_block(prop_str(props, "cidr_block")?)
             .tag_specifications(tag_specification(Ec2Type::Vpc, scope, id))
             .send()
             .await

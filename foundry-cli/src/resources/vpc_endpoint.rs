@@ -6,11 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2Type, VpcEndpointType};
 
+use crate::vocab::{PropError, PropSpec, Schema, Ty, opt_strs};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
-use crate::engine::graph::{Props, Value};
+use crate::vocab::{Props, Value};
 
 pub struct VpcEndpoint;
 
@@ -41,14 +42,23 @@ async fn state(aws: &Aws, id: &str) -> Result<Option<(String, String)>, AwsError
     }))
 }
 
-fn is_interface(props: &Props) -> bool {
-    prop_str(props, "endpoint_type") == "Interface"
+fn is_interface(props: &Props) -> Result<bool, PropError> {
+    Ok(prop_str(props, "endpoint_type")? == "Interface")
 }
 
 #[async_trait]
 impl ResourceType for VpcEndpoint {
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id", "service_name", "endpoint_type"]
+    fn schema(&self) -> &'static Schema {
+        const SCHEMA: &Schema = &[
+            PropSpec::required("vpc_id", Ty::Str).force_new(),
+            PropSpec::required("service_name", Ty::Str).force_new(),
+            PropSpec::required("endpoint_type", Ty::Str).force_new(),
+            PropSpec::optional("route_table_ids", Ty::StrSet),
+            PropSpec::optional("subnet_ids", Ty::StrSet),
+            PropSpec::optional("security_group_ids", Ty::StrSet),
+            PropSpec::optional("private_dns_enabled", Ty::Bool),
+        ];
+        SCHEMA
     }
 
     async fn observe(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
@@ -129,15 +139,15 @@ impl ResourceType for VpcEndpoint {
         let mut call = aws
             .ec2
             .create_vpc_endpoint()
-            .vpc_id(prop_str(props, "vpc_id"))
-            .service_name(prop_str(props, "service_name"))
-            .vpc_endpoint_type(VpcEndpointType::from(prop_str(props, "endpoint_type")))
+            .vpc_id(prop_str(props, "vpc_id")?)
+            .service_name(prop_str(props, "service_name")?)
+            .vpc_endpoint_type(VpcEndpointType::from(prop_str(props, "endpoint_type")?))
             .client_token(token)
             .tag_specifications(tag_specification(Ec2Type::VpcEndpoint, scope, id));
-        if is_interface(props) {
+        if is_interface(props)? {
             call = call
-                .set_subnet_ids(Some(prop_strs(props, "subnet_ids")))
-                .set_security_group_ids(Some(prop_strs(props, "security_group_ids")))
+                .set_subnet_ids(Some(prop_strs(props, "subnet_ids")?))
+                .set_security_group_ids(Some(prop_strs(props, "security_group_ids")?))
                 .private_dns_enabled(
                     props
                         .get("private_dns_enabled")
@@ -145,7 +155,7 @@ impl ResourceType for VpcEndpoint {
                         .unwrap_or(true),
                 );
         } else {
-            call = call.set_route_table_ids(Some(prop_strs(props, "route_table_ids")));
+            call = call.set_route_table_ids(Some(prop_strs(props, "route_table_ids")?));
         }
         let out = call.send().await.or_aws("CreateVpcEndpoint")?;
         let endpoint = out
@@ -165,20 +175,21 @@ impl ResourceType for VpcEndpoint {
     }
 
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
-        let diff = |key: &str| {
-            let (have, want) = (prop_strs(&current.props, key), prop_strs(desired, key));
-            (missing(&want, &have), missing(&have, &want))
+        // Each endpoint type has only its own list keys: an absent one is empty.
+        let diff = |key: &str| -> Result<_, PropError> {
+            let (have, want) = (opt_strs(&current.props, key)?, opt_strs(desired, key)?);
+            Ok((missing(&want, &have), missing(&have, &want)))
         };
         let mut call = aws
             .ec2
             .modify_vpc_endpoint()
             .vpc_endpoint_id(&current.physical_id);
-        if is_interface(desired) {
-            let (add, remove) = diff("subnet_ids");
+        if is_interface(desired)? {
+            let (add, remove) = diff("subnet_ids")?;
             call = call
                 .set_add_subnet_ids(Some(add))
                 .set_remove_subnet_ids(Some(remove));
-            let (add, remove) = diff("security_group_ids");
+            let (add, remove) = diff("security_group_ids")?;
             call = call
                 .set_add_security_group_ids(Some(add))
                 .set_remove_security_group_ids(Some(remove));
@@ -191,7 +202,7 @@ impl ResourceType for VpcEndpoint {
                 );
             }
         } else {
-            let (add, remove) = diff("route_table_ids");
+            let (add, remove) = diff("route_table_ids")?;
             call = call
                 .set_add_route_table_ids(Some(add))
                 .set_remove_route_table_ids(Some(remove));

@@ -17,8 +17,8 @@ pub use local::StateDir;
 pub use lock::{Lock, LockError, LockHolder};
 pub use s3::{S3Lock, S3State};
 
-use crate::engine::graph::Props;
 use crate::resources::Kind;
+use crate::vocab::Props;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

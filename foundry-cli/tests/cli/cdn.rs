@@ -255,6 +255,34 @@ async fn a_new_price_class_updates_in_place_and_destroy_removes_the_edge() {
     );
 }
 
+/// A listing that does not show a distribution the state recorded (moto
+/// 5.2.1's ListDistributions omits the comment foundry lists by): foundry
+/// looks it up by its ARN and never creates a second one.
+#[tokio::test]
+async fn a_distribution_the_listing_hides_is_found_by_its_id_not_created_again() {
+    let env = TestEnv::start().await;
+    let cf = cloudfront(&env).await;
+    env.foundry(&["up", "--env", "prod", "--yes"]).success();
+    assert_eq!(distributions(&cf).await.len(), 1);
+
+    let hidden = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("FOUNDRY_FAULT", "hide@observe:cdn")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = hidden(&["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "no change planned: {out}");
+    let (code, out) = hidden(&["up", "--env", "prod", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(distributions(&cf).await.len(), 1, "still exactly one");
+}
+
 /// A distribution takes minutes to deploy on AWS; `up` goes on only once it
 /// is `Deployed`. moto is made to take 3 s instead of no time at all.
 #[tokio::test]

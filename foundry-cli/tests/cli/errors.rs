@@ -297,3 +297,30 @@ fn bad_database_and_cdn_sections_are_located_errors() {
         assert!(err.contains(help), "{err}");
     }
 }
+
+/// `foundry validate | head -0` and `foundry schema | head -0`: the reader
+/// closes early; foundry ends quietly, as `ls | head` does, never with a
+/// panic (exit 101) on the broken pipe.
+#[test]
+fn a_reader_that_closes_early_ends_foundry_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    for args in [&["schema"][..], &["validate"][..]] {
+        let (_dir, mut cmd) = scratch(REFERENCE);
+        let mut child = cmd
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Hang up before foundry starts writing: its first write hits a
+        // closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        let quiet = out.status.success() || out.status.signal() == Some(libc::SIGPIPE);
+        assert!(quiet, "{args:?}: {:?} {err}", out.status);
+    }
+}

@@ -1,9 +1,11 @@
 //! EC2 helpers shared by the network resource types: tags at creation and
-//! the ownership filter every describe uses (waiters are in `aws::wait`).
+//! the ownership filter every describe uses (waiters are in `aws::wait`), and
+//! the availability zones expansion places subnets in.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use crate::resources::Scope;
+use super::{Aws, AwsError, SdkResultExt};
+use crate::vocab::Scope;
 
 /// The tags every resource carries from the moment it exists.
 pub fn tag_specification(resource_type: ResourceType, scope: &Scope, id: &str) -> TagSpecification {
@@ -33,4 +35,35 @@ pub fn owner_filters(scope: &Scope) -> Vec<Filter> {
 /// The logical id of a resource with these tags, if it belongs to `scope`.
 pub fn owner(scope: &Scope, tags: &[Tag]) -> Option<String> {
     scope.logical_id(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
+}
+
+/// The first `count` availability zones of the region, by name.
+pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .or_aws("DescribeAvailabilityZones")?;
+    let mut names: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter(|z| z.state().is_none_or(|s| s.as_str() == "available"))
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    names.sort();
+    if names.len() < count {
+        return Err(AwsError::Api {
+            operation: "DescribeAvailabilityZones",
+            code: None,
+            message: format!(
+                "region {} has {} availability zone(s) available, the stack asks for {count}; lower network.azs",
+                aws.region,
+                names.len()
+            ),
+        });
+    }
+    names.truncate(count);
+    Ok(names)
 }

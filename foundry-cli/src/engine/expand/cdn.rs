@@ -7,13 +7,14 @@
 //! are properties, not constants of the resource type, so that a change made
 //! in the console shows as drift and the next `up` puts it back.
 
-use crate::engine::graph::{Resource, Value};
+use crate::engine::graph::Resource;
 use crate::resources::distribution::{
     self, ALL_VIEWER_EXCEPT_HOST_HEADER, API_ORIGIN, CACHING_DISABLED, CACHING_OPTIMIZED,
     DEFAULT_BEHAVIOR, WEB_ORIGIN,
 };
 use crate::resources::{Kind, Scope, bucket};
 use crate::stack::Stack;
+use crate::vocab::Value;
 
 use super::{Facts, ids};
 

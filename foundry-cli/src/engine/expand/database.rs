@@ -2,9 +2,10 @@
 //! admits the services which `connect` to it), DB subnet group over the data
 //! subnets, parameter group, the instance and its alarms.
 
-use crate::engine::graph::{Resource, Value};
+use crate::engine::graph::Resource;
 use crate::resources::{Kind, Scope};
 use crate::stack::{Stack, Tier};
+use crate::vocab::Value;
 
 use super::ids;
 

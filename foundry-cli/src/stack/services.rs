@@ -1,0 +1,110 @@
+//! `[services.*]` and `[secrets.*]` resolution: names, and every secret a
+//! service reads is declared.
+
+use super::{Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
+
+/// Services and secrets: valid names, and every secret a service reads is declared.
+pub(super) fn resolve_services(
+    file: &StackFile,
+    locator: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Service>, Vec<Secret>) {
+    let declared: Vec<&str> = file.secrets.keys().map(String::as_str).collect();
+    for (kind, names) in [
+        ("service", file.services.keys().collect::<Vec<_>>()),
+        ("secret", file.secrets.keys().collect()),
+    ] {
+        for name in names {
+            if !is_key_name(name) {
+                diags.push(
+                    Diagnostic::new(format!("invalid {kind} name `{name}`"))
+                        .at(locator.span(&[&format!("{kind}s"), name]))
+                        .help("use lowercase letters, digits, `_` or `-`, starting with a letter (at most 32)"),
+                );
+            }
+        }
+    }
+    let mut services = Vec::new();
+    for (name, spec) in &file.services {
+        for (i, secret) in spec.secrets.iter().enumerate() {
+            if !declared.contains(&secret.as_str()) {
+                let d = Diagnostic::new(format!(
+                    "service `{name}` reads secret `{secret}`, which is not declared"
+                ))
+                .at(locator.span(&["services", name, "secrets", &i.to_string()]));
+                diags.push(d.help(did_you_mean(secret, declared.iter().copied(), || {
+                    format!("declare it with a [secrets.{secret}] table")
+                })));
+            }
+        }
+        let buckets: Vec<&str> = file.buckets.keys().map(String::as_str).collect();
+        for (bucket, prefix) in &spec.buckets {
+            let at = locator.span(&["services", name, "buckets", bucket]);
+            if !buckets.contains(&bucket.as_str()) {
+                let d = Diagnostic::new(format!(
+                    "service `{name}` uses bucket `{bucket}`, which is not declared"
+                ))
+                .at(at);
+                diags.push(d.help(did_you_mean(bucket, buckets.iter().copied(), || {
+                    format!("declare it with a [buckets.{bucket}] table")
+                })));
+            } else if prefix.contains('*') || prefix.starts_with('/') {
+                diags.push(
+                    Diagnostic::new(format!("`{prefix}` is not a key prefix"))
+                        .at(at)
+                        .help("write a plain prefix such as \"uploads/\" (or \"\" for the whole bucket); no wildcards"),
+                );
+            }
+        }
+        for (i, target) in spec.connect.iter().enumerate() {
+            let at = locator.span(&["services", name, "connect", &i.to_string()]);
+            if target != "database" {
+                diags.push(
+                    Diagnostic::new(format!(
+                        "service `{name}` connects to `{target}`, which foundry does not know"
+                    ))
+                    .at(at)
+                    .help("the only connection so far is \"database\""),
+                );
+            } else if file.database.is_none() {
+                diags.push(
+                    Diagnostic::new(format!(
+                        "service `{name}` connects to the database, but the stack declares none"
+                    ))
+                    .at(at)
+                    .help("declare it with a [database] table, or remove the connection"),
+                );
+            }
+        }
+        services.push(Service {
+            name: name.clone(),
+            connects_to_database: spec.connect.iter().any(|c| c == "database"),
+            secrets: spec.secrets.clone(),
+            buckets: spec
+                .buckets
+                .iter()
+                .map(|(b, p)| (b.clone(), p.clone()))
+                .collect(),
+        });
+    }
+    let secrets = file
+        .secrets
+        .iter()
+        .map(|(name, spec)| Secret {
+            name: name.clone(),
+            description: spec
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{name} (set with foundry secret set {name})")),
+            generate: spec.generate,
+        })
+        .collect();
+    (services, secrets)
+}
+
+pub(super) fn is_key_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
