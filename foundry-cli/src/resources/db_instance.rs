@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as RdsInstance, Tag};
 
 use crate::vocab::{PropError, PropSpec, Schema, Ty};
-use super::{
+use super::{seen_bool, 
     Blocker, Kind, Observed, ResourceType, Scope, prop_bool, prop_int, prop_str, prop_strs,
 };
 use crate::aws::{Aws, AwsError, SdkResultExt, rds};
@@ -393,7 +393,7 @@ impl ResourceType for DbInstance {
         _aws: &Aws,
         current: &Observed,
     ) -> Result<Option<Blocker>, AwsError> {
-        Ok(prop_bool(&current.props, "deletion_protection")?.then(|| {
+        Ok(seen_bool(&current.props, "deletion_protection").then(|| {
             Blocker::Protected(format!(
                 "database {} has deletion protection on; set deletion_protection = false in [database] (or in this environment's overlay) and run `foundry up` first",
                 current.physical_id
@@ -410,7 +410,7 @@ impl ResourceType for DbInstance {
             // As AWS and Terraform do by default: the final snapshot is what
             // keeps the data, retained automated backups would only add cost.
             .delete_automated_backups(true);
-        call = if prop_bool(&current.props, "final_snapshot")? {
+        call = if seen_bool(&current.props, "final_snapshot") {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())

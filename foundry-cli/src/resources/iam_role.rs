@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, Tag};
 
 use crate::vocab::{PropSpec, Schema, Ty};
-use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
+use super::{seen_strs, Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -228,7 +228,7 @@ impl ResourceType for IamRole {
             put_policy(aws, name, desired.get("policy")).await?;
         }
         let (have, want) = (
-            prop_strs(&current.props, "managed_policy_arns")?,
+            seen_strs(&current.props, "managed_policy_arns"),
             prop_strs(desired, "managed_policy_arns")?,
         );
         for arn in missing(&want, &have) {
@@ -254,7 +254,7 @@ impl ResourceType for IamRole {
 
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         let name = &current.physical_id;
-        for arn in prop_strs(&current.props, "managed_policy_arns")? {
+        for arn in seen_strs(&current.props, "managed_policy_arns") {
             gone_ok(
                 aws.iam
                     .detach_role_policy()

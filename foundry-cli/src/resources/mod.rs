@@ -215,6 +215,27 @@ pub trait ResourceType: Sync {
 /// an error, never a silent default.
 pub(crate) use crate::vocab::{prop_bool, prop_int, prop_str, prop_strs};
 
+/// A list as AWS reported it: what AWS did not report (or a resource made a
+/// moment ago, observed as nothing) reads as empty. Only for observed
+/// properties; desired ones are checked against the schema and read with
+/// [`prop_strs`].
+pub(crate) fn seen_strs(observed: &Props, key: &str) -> Vec<String> {
+    observed
+        .get(key)
+        .map(|v| {
+            v.as_list()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A flag as AWS reported it; unreported reads as false.
+pub(crate) fn seen_bool(observed: &Props, key: &str) -> bool {
+    observed.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
 /// Items in `want` and not in `have`.
 pub(crate) fn missing<T: PartialEq + Clone>(want: &[T], have: &[T]) -> Vec<T> {
     want.iter().filter(|w| !have.contains(w)).cloned().collect()

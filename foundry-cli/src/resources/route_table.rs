@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2Type, Route};
 
 use crate::vocab::{PropSpec, Schema, Ty};
-use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
+use super::{seen_strs, Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::ec2::{owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
@@ -172,7 +172,7 @@ async fn reconcile(
                 .or_aws("DeleteRoute"),
         )?;
     }
-    let have = prop_strs(current, "subnet_ids")?;
+    let have = seen_strs(current, "subnet_ids");
     let want = prop_strs(desired, "subnet_ids")?;
     for subnet in missing(&want, &have) {
         associate(aws, table, &subnet).await?;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 
 use crate::vocab::{PropSpec, Schema, Ty};
-use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
+use super::{seen_strs, Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -116,7 +116,7 @@ impl ResourceType for SnsTopic {
 
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
         let (have, want) = (
-            prop_strs(&current.props, "emails")?,
+            seen_strs(&current.props, "emails"),
             prop_strs(desired, "emails")?,
         );
         subscribe(aws, &current.physical_id, &missing(&want, &have)).await?;
