@@ -21,13 +21,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let (stats, started) = (cli.global.stats, std::time::Instant::now());
+    let code = match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{}", commands::render_error(&e));
             ExitCode::FAILURE
         }
+    };
+    if stats {
+        commands::print_stats(started);
     }
+    code
 }
 
 /// Rust ignores SIGPIPE, so a write to a closed pipe (`foundry plan | head`)

@@ -9,7 +9,6 @@ pub mod fault;
 pub mod rds;
 pub mod wait;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -21,7 +20,9 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -36,6 +37,37 @@ pub enum Target {
     Local { endpoint: String },
 }
 
+/// Attempts the SDK makes per call (the first and its retries): its retry
+/// budget, after which foundry's own check-then-retry takes over.
+pub const SDK_ATTEMPTS: u32 = 6;
+
+/// Codes AWS answers when it is throttling the caller, across services.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+    "BandwidthLimitExceeded",
+];
+
+/// Codes of a server-side failure that a later attempt may not meet.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error("{operation} failed: {message}")]
@@ -45,7 +77,15 @@ pub enum AwsError {
         message: String,
     },
     #[error(
-        "could not reach AWS for {operation} ({detail}). Check the network connection, and AWS_ENDPOINT_URL if you set it; with --local, `foundry local status` tells whether the emulator runs."
+        "{operation} failed: {message}. AWS kept refusing through the whole retry budget ({SDK_ATTEMPTS} attempts per call, then foundry's own retries). What finished is recorded: wait a minute and run the command again, or lower --concurrency (default 8) so that fewer calls run at once."
+    )]
+    Throttled {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "could not reach AWS for {operation}, or its answer was lost ({detail}). Check the network connection, and AWS_ENDPOINT_URL if you set it; with --local, `foundry local status` tells whether the emulator runs. What finished is recorded: a rerun completes the rest."
     )]
     Unreachable {
         operation: &'static str,
@@ -77,6 +117,7 @@ impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Api { code, .. } => code.as_deref(),
+            AwsError::Throttled { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -96,6 +137,36 @@ impl AwsError {
                         | "NoSuchDistribution"
                         | "NoSuchOriginAccessControl"
                         | "NoSuchResource"
+                )
+        })
+    }
+
+    /// The call may succeed if made again: AWS throttled it or failed on its
+    /// side, or the connection broke (the request may then have been carried
+    /// out without foundry hearing of it).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AwsError::Unreachable { .. } | AwsError::Throttled { .. }
+        ) || self.code().is_some_and(|c| UNAVAILABLE_CODES.contains(&c))
+    }
+
+    /// AWS says the thing to create exists already: after a lost response,
+    /// usually the one this very run created.
+    pub fn is_already_exists(&self) -> bool {
+        self.code().is_some_and(|c| {
+            c.contains("AlreadyExists")
+                || c.ends_with(".Duplicate")
+                || matches!(
+                    c,
+                    "ResourceExistsException"
+                        | "BucketAlreadyOwnedByYou"
+                        | "EntityAlreadyExists"
+                        | "DBSubnetGroupAlreadyExists"
+                        | "DBParameterGroupAlreadyExists"
+                        | "DBInstanceAlreadyExists"
+                        | "RouteAlreadyExists"
+                        | "Resource.AlreadyAssociated"
                 )
         })
     }
@@ -123,6 +194,26 @@ impl AwsError {
             SdkError::TimeoutError(_) => AwsError::Unreachable {
                 operation,
                 detail: "the request timed out".into(),
+            },
+            SdkError::ServiceError(s)
+                if s.err()
+                    .code()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c)) =>
+            {
+                let e = s.err();
+                AwsError::Throttled {
+                    operation,
+                    code: e.code().unwrap_or_default().to_string(),
+                    message: match e.message() {
+                        Some(m) => format!("{}: {m}", e.code().unwrap_or_default()),
+                        None => e.code().unwrap_or_default().to_string(),
+                    },
+                }
+            }
+            // A response cut off or unreadable: the call may have happened.
+            SdkError::ResponseError(_) | SdkError::DispatchFailure(_) => AwsError::Unreachable {
+                operation,
+                detail: root_cause(&err),
             },
             SdkError::ServiceError(s) => {
                 let e = s.err();
@@ -174,19 +265,48 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// Counts HTTP requests sent (retries included), for `--stats` and benchmarks.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicUsize>);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 
-impl RequestCounter {
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+/// What this process sent to AWS, for `--stats` and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestStats {
+    /// Operations called (each counted once, however often it was sent).
+    pub calls: usize,
+    /// HTTP requests sent: the calls and their retries.
+    pub attempts: usize,
+}
+
+impl RequestStats {
+    pub fn retries(&self) -> usize {
+        self.attempts.saturating_sub(self.calls)
     }
 }
+
+/// Every request of every client in this process so far.
+pub fn request_stats() -> RequestStats {
+    RequestStats {
+        calls: CALLS.load(Ordering::Relaxed),
+        attempts: ATTEMPTS.load(Ordering::Relaxed),
+    }
+}
+
+/// The interceptor behind [`request_stats`], on every client.
+#[derive(Debug, Clone, Default)]
+struct RequestCounter;
 
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -195,12 +315,12 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        ATTEMPTS.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
 
-/// Clients for one region, sharing a request counter.
+/// Clients for one region, each counting its requests (`request_stats`).
 #[derive(Clone)]
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
@@ -214,7 +334,6 @@ pub struct Aws {
     pub rds: aws_sdk_rds::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub region: String,
-    pub requests: RequestCounter,
 }
 
 impl Aws {
@@ -233,7 +352,7 @@ impl Aws {
             .map_err(|e| AwsError::Credentials {
                 detail: root_cause(&e),
             })?;
-        let requests = RequestCounter::default();
+        let requests = RequestCounter;
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
                 .interceptor(requests.clone())
@@ -299,7 +418,6 @@ impl Aws {
             rds,
             cloudfront,
             region: region.to_string(),
-            requests,
         })
     }
 }
@@ -309,7 +427,7 @@ async fn sdk_config(region: &str, target: &Target) -> SdkConfig {
         .region(Region::new(region.to_string()))
         // Standard mode retries throttling and transient errors with jittered
         // backoff; a few more attempts than the default ride out API bursts.
-        .retry_config(RetryConfig::standard().with_max_attempts(6))
+        .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use foundry::engine::policy::{self, DEFAULT_CONCURRENCY, DataLossConsent};
 use foundry::engine::progress::Progress;
 use foundry::engine::render;
+use foundry::resources::secret::RECOVERY_WINDOW_DAYS;
 
 use crate::cli::Global;
 
@@ -11,7 +12,7 @@ pub async fn run(
     yes: bool,
     confirm: Option<String>,
     force_empty_buckets: bool,
-) -> anyhow::Result<(ExitCode, Option<usize>)> {
+) -> anyhow::Result<ExitCode> {
     let stack = super::load_stack(g)?;
     policy::check_destroy_confirmation(&stack.name, &stack.env, yes, confirm.as_deref())?;
     let session = super::open(g, Some("foundry destroy")).await?;
@@ -19,7 +20,7 @@ pub async fn run(
     let (name, env) = (&session.stack.name, &session.stack.env);
     if prepared.plan.is_empty() {
         println!("Nothing to destroy: no resources of {name}/{env} exist.");
-        return Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())));
+        return Ok(ExitCode::SUCCESS);
     }
     print!("{}", render::human(&prepared.plan, name, env));
     // Destroying is the explicit request to lose the data; databases still
@@ -39,7 +40,7 @@ pub async fn run(
             expected,
         )? {
             println!("Nothing deleted.");
-            return Ok((ExitCode::FAILURE, Some(session.aws.requests.get())));
+            return Ok(ExitCode::FAILURE);
         }
     }
     session
@@ -52,5 +53,13 @@ pub async fn run(
         .await
         .map_err(super::engine_error)?;
     println!("\nDestroy complete: no resources of {name}/{env} remain.");
-    Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())))
+    let kept = prepared.secrets_kept_recoverable();
+    if !kept.is_empty() {
+        println!(
+            "Secrets Manager keeps the deleted secrets, values included, for {RECOVERY_WINDOW_DAYS} days: {}. \
+             `foundry up --env {env}` within that window restores them; after it they are gone for good.",
+            kept.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -25,19 +25,18 @@ use foundry::stack::{LoadError, Source, Stack};
 use crate::cli::{Cli, Command, Global};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
     let g = &cli.global;
-    let (code, requests) = match cli.command {
-        Command::Validate => (validate::run(g)?, None),
-        Command::Schema => (schema::run()?, None),
-        Command::Local { action } => (local::run(action)?, None),
-        Command::Outputs { json } => outputs::run(g, json).await?,
-        Command::Unlock => unlock::run(g).await?,
-        Command::Secret { action } => secret::run(g, action).await?,
+    match cli.command {
+        Command::Validate => validate::run(g),
+        Command::Schema => schema::run(),
+        Command::Local { action } => local::run(action),
+        Command::Outputs { json } => outputs::run(g, json).await,
+        Command::Unlock => unlock::run(g).await,
+        Command::Secret { action } => secret::run(g, action).await,
         Command::Plan {
             json,
             detailed_exitcode,
-        } => plan::run(g, json, detailed_exitcode).await?,
+        } => plan::run(g, json, detailed_exitcode).await,
         Command::Up {
             yes,
             concurrency,
@@ -48,22 +47,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 force_empty_buckets,
                 allow_data_loss,
             };
-            up::run(g, yes, concurrency.into(), consent).await?
+            up::run(g, yes, concurrency.into(), consent).await
         }
         Command::Destroy {
             yes,
             confirm,
             force_empty_buckets,
-        } => destroy::run(g, yes, confirm, force_empty_buckets).await?,
-    };
-    if g.stats {
-        let requests = requests.map_or_else(|| "none".to_string(), |n: usize| n.to_string());
+        } => destroy::run(g, yes, confirm, force_empty_buckets).await,
+    }
+}
+
+/// `--stats`: printed whether the command succeeded or not (a failure is
+/// when the figures matter most).
+pub fn print_stats(started: Instant) {
+    let wall = started.elapsed().as_secs_f64();
+    let stats = foundry::aws::request_stats();
+    if stats.attempts == 0 {
+        eprintln!("stats: no AWS requests, {wall:.3}s wall");
+    } else {
         eprintln!(
-            "stats: {requests} AWS requests, {:.3}s wall",
-            started.elapsed().as_secs_f64()
+            "stats: {} AWS requests ({} calls, {} retries), {wall:.3}s wall",
+            stats.attempts,
+            stats.calls,
+            stats.retries()
         );
     }
-    Ok(code)
 }
 
 /// One paragraph for a person: our errors already say what to do.

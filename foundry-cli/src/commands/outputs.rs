@@ -7,21 +7,14 @@ use foundry::state::StateDir;
 
 use crate::cli::Global;
 
-pub async fn run(g: &Global, json: bool) -> anyhow::Result<(ExitCode, Option<usize>)> {
+pub async fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let stack = super::load_stack(g)?;
     // Local state needs no AWS call; remote state is read through a session.
-    let (snapshot, requests) = match &stack.state {
-        StateBackend::Local => (
-            StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?,
-            None,
-        ),
-        StateBackend::S3 { .. } => {
-            let session = super::open(g, None).await?;
-            (
-                session.state.load().await?,
-                Some(session.aws.requests.get()),
-            )
+    let snapshot = match &stack.state {
+        StateBackend::Local => {
+            StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?
         }
+        StateBackend::S3 { .. } => super::open(g, None).await?.state.load().await?,
     };
     if snapshot.outputs.is_empty() {
         bail!(
@@ -36,5 +29,5 @@ pub async fn run(g: &Global, json: bool) -> anyhow::Result<(ExitCode, Option<usi
     } else {
         print!("{}", outputs::human(&snapshot.outputs));
     }
-    Ok((ExitCode::SUCCESS, requests))
+    Ok(ExitCode::SUCCESS)
 }

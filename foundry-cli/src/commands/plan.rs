@@ -4,11 +4,7 @@ use foundry::engine::render;
 
 use crate::cli::Global;
 
-pub async fn run(
-    g: &Global,
-    json: bool,
-    detailed_exitcode: bool,
-) -> anyhow::Result<(ExitCode, Option<usize>)> {
+pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Result<ExitCode> {
     let session = super::open(g, None).await?;
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
@@ -25,5 +21,5 @@ pub async fn run(
     } else {
         ExitCode::SUCCESS
     };
-    Ok((code, Some(session.aws.requests.get())))
+    Ok(code)
 }

@@ -8,7 +8,7 @@ use foundry::stack::closest;
 
 use crate::cli::{Global, SecretAction};
 
-pub async fn run(g: &Global, action: SecretAction) -> anyhow::Result<(ExitCode, Option<usize>)> {
+pub async fn run(g: &Global, action: SecretAction) -> anyhow::Result<ExitCode> {
     let SecretAction::Set { name } = action;
     let stack = super::load_stack(g)?;
     if !stack.secrets.iter().any(|s| s.name == name) {
@@ -24,7 +24,7 @@ pub async fn run(g: &Global, action: SecretAction) -> anyhow::Result<(ExitCode, 
     let full_name = secret_name(&session.stack, &name);
     let version = secret::put_value(&session.aws, &full_name, value).await?;
     println!("Stored a new value for {full_name} (version {version}).");
-    Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())))
+    Ok(ExitCode::SUCCESS)
 }
 
 /// From a hidden prompt on a terminal, else all of stdin (one trailing

@@ -12,7 +12,7 @@ pub async fn run(
     yes: bool,
     concurrency: usize,
     consent: DataLossConsent,
-) -> anyhow::Result<(ExitCode, Option<usize>)> {
+) -> anyhow::Result<ExitCode> {
     let session = super::open(g, Some("foundry up")).await?;
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
@@ -24,7 +24,7 @@ pub async fn run(
     if !prepared.plan.is_empty() {
         if !yes && !super::confirm(&format!("\nApply these changes to {stack}/{env}?"), "yes")? {
             println!("Nothing changed.");
-            return Ok((ExitCode::FAILURE, Some(session.aws.requests.get())));
+            return Ok(ExitCode::FAILURE);
         }
         println!();
     }
@@ -42,5 +42,5 @@ pub async fn run(
         println!("\nApply complete: {stack}/{env} matches the stack file.");
     }
     println!("\nOutputs:\n{}", outputs::human(&outputs));
-    Ok((ExitCode::SUCCESS, Some(session.aws.requests.get())))
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use super::observe::World;
 use super::plan::{Action, Plan};
 use super::progress::Progress;
 use crate::aws::{Aws, AwsError};
-use crate::resources::{Observed, Scope};
+use crate::resources::{Kind, Observed, Scope};
 use crate::state::{Applied, JournalEntry, Snapshot, StateError, Store};
 use crate::vocab::{Props, is_compared};
 
@@ -259,20 +259,33 @@ impl Executor<'_> {
         }
     }
 
-    /// Creates, riding out AWS's eventual consistency: an id returned by one
-    /// create may be unknown to the next call for a few seconds, which shows
-    /// as a NotFound error. If our resource exists by then (the failure came
-    /// after its create call), it is completed in place; otherwise the create
-    /// is retried with the same idempotency token.
-    async fn create_consistently(
+    /// This type's resource with logical id `id`, as AWS reports it now.
+    async fn find_ours(&self, kind: Kind, id: &str) -> Result<Option<Observed>, AwsError> {
+        Ok(kind
+            .handler()
+            .observe(self.aws, self.scope)
+            .await?
+            .into_iter()
+            .find(|o| o.id == id))
+    }
+
+    /// Creates so that the call is safe to repeat, whatever happened to an
+    /// earlier attempt. An error that a later attempt may not meet (a lost
+    /// response, throttling past the SDK's budget, AWS's eventual
+    /// consistency, "already exists" after a retry the SDK made) sends
+    /// foundry to look for its resource by tag first: if it exists, the
+    /// follow-up calls that may not have run (tags, policies, routes, rules)
+    /// are completed through `update`; only if it does not is the create
+    /// tried again, with the same idempotency token. A resource is created in
+    /// foundry's eyes only once all of that has succeeded.
+    async fn create_safely(
         &self,
         change: &super::plan::Change,
         desired: &Props,
         token: &str,
     ) -> Result<String, AwsError> {
         let handler = change.kind.handler();
-        let mut delay = std::time::Duration::from_millis(500);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut backoff = Backoff::new();
         loop {
             let attempt = async {
                 crate::aws::fault::not_found("before-create", &change.id)?;
@@ -282,37 +295,75 @@ impl Executor<'_> {
                 crate::aws::fault::not_found("after-create", &change.id)?;
                 Ok::<_, AwsError>(id)
             };
-            match attempt.await {
+            let err = match attempt.await {
                 Ok(id) => return Ok(id),
-                Err(e) if e.is_not_found() && std::time::Instant::now() < deadline => {}
-                Err(e) => return Err(e),
+                Err(e) => e,
+            };
+            if !(worth_another_look(&err) && backoff.has_time()) {
+                return Err(err);
             }
-            let ours = handler
-                .observe(self.aws, self.scope)
-                .await?
-                .into_iter()
-                .find(|o| o.id == change.id);
-            if let Some(current) = ours {
+            if let Some(current) = self.find_ours(change.kind, &change.id).await? {
                 // Never create again once ours exists: finish it instead.
-                let complete = desired
-                    .iter()
-                    .filter(|(k, _)| is_compared(k))
-                    .all(|(k, v)| current.props.get(k) == Some(v));
-                if complete {
-                    return Ok(current.physical_id);
-                }
-                loop {
-                    match handler.update(self.aws, &current, desired).await {
-                        Ok(()) => return Ok(current.physical_id),
-                        Err(e) if e.is_not_found() && std::time::Instant::now() < deadline => {
-                            tokio::time::sleep(delay).await;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+                let physical_id = current.physical_id.clone();
+                self.update_safely(change.kind, current, desired, &mut backoff)
+                    .await?;
+                return Ok(physical_id);
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            if err.is_already_exists() {
+                // Taken, and not by this stack and environment.
+                return Err(err);
+            }
+            backoff.wait().await;
+        }
+    }
+
+    /// Updates `current` to `desired`; after an error worth another look,
+    /// starts again from what AWS reports then (part of the update may have
+    /// happened, or a retried call found its own work done).
+    async fn update_safely(
+        &self,
+        kind: Kind,
+        mut current: Observed,
+        desired: &Props,
+        backoff: &mut Backoff,
+    ) -> Result<(), AwsError> {
+        loop {
+            if is_complete(&current, desired) {
+                return Ok(());
+            }
+            let err = match kind.handler().update(self.aws, &current, desired).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if !(worth_another_look(&err) && backoff.has_time()) {
+                return Err(err);
+            }
+            backoff.wait().await;
+            current = match self.find_ours(kind, &current.id).await? {
+                Some(fresh) => fresh,
+                None => return Err(err),
+            };
+        }
+    }
+
+    /// Deletes; after a transient error, a resource no longer listed counts
+    /// as deleted (the lost answer was a success).
+    async fn delete_safely(&self, current: &Observed) -> Result<(), AwsError> {
+        let handler = current.kind.handler();
+        let mut backoff = Backoff::new();
+        loop {
+            let err = match handler.delete(self.aws, current).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if !(err.is_transient() && backoff.has_time()) {
+                return Err(err);
+            }
+            backoff.wait().await;
+            let listed = handler.observe(self.aws, self.scope).await?;
+            if !listed.iter().any(|o| o.physical_id == current.physical_id) {
+                return Ok(());
+            }
         }
     }
 
@@ -338,7 +389,7 @@ impl Executor<'_> {
                     };
                     self.state.journal(&intent).await.map_err(journal_error)?;
                     crate::aws::fault::point("before-create", &change.id).await;
-                    let physical_id = self.create_consistently(change, &desired, &token).await?;
+                    let physical_id = self.create_safely(change, &desired, &token).await?;
                     crate::aws::fault::point("after-create", &change.id).await;
                     let done = JournalEntry::Created {
                         id: change.id.clone(),
@@ -361,7 +412,9 @@ impl Executor<'_> {
                     .as_ref()
                     .expect("updates carry the current resource");
                 let step = self.progress.start("updating", label);
-                let result = handler.update(self.aws, current, &desired).await;
+                let result = self
+                    .update_safely(change.kind, current.clone(), &desired, &mut Backoff::new())
+                    .await;
                 match &result {
                     Ok(()) => self.progress.finish(step, "~", "updated"),
                     Err(_) => self.progress.finish(step, "✗", "failed to update"),
@@ -378,7 +431,7 @@ impl Executor<'_> {
                     if self.force_empty {
                         handler.empty(self.aws, current).await?;
                     }
-                    handler.delete(self.aws, current).await
+                    self.delete_safely(current).await
                 }
                 .await;
                 match &result {
@@ -424,5 +477,44 @@ pub fn snapshot_from(
             })
             .collect(),
         outputs,
+    }
+}
+
+/// Whether an error may be gone on another attempt, or may mean that the
+/// call (or an earlier attempt of it) did its work after all.
+fn worth_another_look(err: &AwsError) -> bool {
+    err.is_transient() || err.is_not_found() || err.is_already_exists()
+}
+
+/// Whether AWS already reports every compared property as desired.
+fn is_complete(current: &Observed, desired: &Props) -> bool {
+    desired
+        .iter()
+        .filter(|(k, _)| is_compared(k))
+        .all(|(k, v)| current.props.get(k) == Some(v))
+}
+
+/// foundry's own retries, beyond the SDK's: exponential from 0.5 s to 10 s,
+/// for at most two minutes per resource.
+struct Backoff {
+    delay: std::time::Duration,
+    deadline: std::time::Instant,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            delay: std::time::Duration::from_millis(500),
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(120),
+        }
+    }
+
+    fn has_time(&self) -> bool {
+        std::time::Instant::now() < self.deadline
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(std::time::Duration::from_secs(10));
     }
 }

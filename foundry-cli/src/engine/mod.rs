@@ -57,6 +57,29 @@ pub struct Prepared {
     pub plan: Plan,
 }
 
+impl Prepared {
+    /// The names of the secrets this plan deletes: Secrets Manager keeps
+    /// them, values included, for `resources::secret::RECOVERY_WINDOW_DAYS`
+    /// days, during which the next `up` restores them.
+    pub fn secrets_kept_recoverable(&self) -> Vec<String> {
+        self.plan
+            .changes
+            .iter()
+            .filter(|c| {
+                c.kind == crate::resources::Kind::Secret && c.action == plan::Action::Delete
+            })
+            .filter_map(|c| c.current.as_ref())
+            .map(|o| {
+                o.props
+                    .get("name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(&o.physical_id)
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
 impl Session {
     /// Connects, and takes the lock first when `lock_for` names a command
     /// that writes (so a second writer fails before any AWS call).
@@ -116,7 +139,8 @@ impl Session {
             .iter()
             .map(|(k, a)| (k.clone(), a.props.clone()))
             .collect();
-        let plan = plan::diff(&graph, &world, &applied);
+        let mut plan = plan::diff(&graph, &world, &applied);
+        plan::mark_incomplete(&mut plan, &self.state.pending_intents().await?);
         Ok(Prepared { graph, world, plan })
     }
 

@@ -186,6 +186,20 @@ pub fn diff(graph: &Graph, world: &World, applied: &LastApplied) -> Plan {
     plan
 }
 
+/// Resources whose create started (its intent is in the journal) but never
+/// finished, that AWS nevertheless reports: a run stopped between the create
+/// and its follow-up calls. Their updates say so, instead of reading as
+/// unexplained differences.
+pub fn mark_incomplete(plan: &mut Plan, pending: &std::collections::BTreeMap<String, String>) {
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Update && !c.drift && pending.contains_key(&c.id))
+    {
+        c.reason = Some("left incomplete by an interrupted run".to_string());
+    }
+}
+
 /// Outputs are derived, not planned; kept here so plan JSON can carry them.
 pub type Outputs = BTreeMap<String, serde_json::Value>;
 
@@ -371,5 +385,27 @@ mod tests {
         let igw_change = plan.changes.iter().find(|c| c.id == "igw").unwrap();
         assert_eq!(igw_change.action, Action::Replace);
         assert_eq!(igw_change.attrs[0].after, Some(Value::Unknown));
+    }
+
+    #[test]
+    fn an_update_of_a_create_that_never_finished_says_so() {
+        let v = vpc("10.0.0.0/16");
+        let graph = Graph::new(vec![v.clone()]).unwrap();
+        let mut world = World::default();
+        world.resources.insert(
+            "vpc".into(),
+            seen(&v, &[("enable_dns_hostnames", Value::Bool(false))]),
+        );
+        let mut plan = diff(&graph, &world, &LastApplied::new());
+        assert_eq!(plan.changes[0].reason, None);
+        let pending = [("vpc".to_string(), "token".to_string())]
+            .into_iter()
+            .collect();
+        mark_incomplete(&mut plan, &pending);
+        assert_eq!(
+            plan.changes[0].reason.as_deref(),
+            Some("left incomplete by an interrupted run")
+        );
+        assert!(!plan.changes[0].drift);
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2Type};
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -60,6 +60,8 @@ impl ResourceType for ElasticIp {
             .allocate_address()
             .domain(DomainType::Vpc)
             .tag_specifications(tag_specification(Ec2Type::ElasticIp, scope, id))
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("AllocateAddress")?;

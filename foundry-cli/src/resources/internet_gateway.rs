@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -85,6 +85,8 @@ impl ResourceType for InternetGateway {
             .ec2
             .create_internet_gateway()
             .tag_specifications(tag_specification(Ec2Type::InternetGateway, scope, id))
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("CreateInternetGateway")?;

@@ -4,6 +4,7 @@
 //! back, printed or stored.
 
 use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 
 use crate::vocab::{PropSpec, Schema, Ty};
@@ -16,6 +17,21 @@ pub struct Secret;
 /// Logical id of a named secret.
 pub fn logical_id(name: &str) -> String {
     format!("secret-{name}")
+}
+
+/// Days a deleted secret can still be restored (with its value); `destroy`
+/// names them, and the next `up` restores rather than recreates them.
+pub const RECOVERY_WINDOW_DAYS: i64 = 7;
+
+/// Secrets Manager's idempotency token, 32 to 64 characters, from the
+/// journaled create token: a create retried after a lost response (by the
+/// SDK or by a rerun) is then the same request, not a second secret version.
+fn client_request_token(token: &str) -> String {
+    let mut t: String = token.chars().take(64).collect();
+    while t.len() < 32 {
+        t.push('0');
+    }
+    t
 }
 
 /// A random value: 48 characters from a 62-letter alphabet (about 285 bits).
@@ -115,7 +131,8 @@ impl ResourceType for Secret {
             .secrets
             .create_secret()
             .name(name)
-            .description(prop_str(props, "description")?);
+            .description(prop_str(props, "description")?)
+            .client_request_token(client_request_token(token));
         for (key, value) in scope.tags(id) {
             call = call.tags(Tag::builder().key(key).value(value).build());
         }
@@ -124,10 +141,7 @@ impl ResourceType for Secret {
             .and_then(Value::as_bool)
             == Some(true)
         {
-            // The token makes a retried create idempotent instead of a second version.
-            call = call
-                .secret_string(generate_value())
-                .client_request_token(token);
+            call = call.secret_string(generate_value());
         }
         match call.send().await {
             Ok(out) => Ok(out.arn().unwrap_or_default().to_string()),
@@ -158,16 +172,25 @@ impl ResourceType for Secret {
     /// Scheduled for deletion with AWS's 7-day recovery window, never
     /// deleted outright: a destroyed environment's keys can be restored.
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
-        gone_ok(
-            aws.secrets
-                .delete_secret()
-                .secret_id(&current.physical_id)
-                .recovery_window_in_days(7)
-                .send()
-                .await
-                .map(drop)
-                .or_aws("DeleteSecret"),
-        )
+        let deleted = aws
+            .secrets
+            .delete_secret()
+            .secret_id(&current.physical_id)
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            .send()
+            .await;
+        match deleted {
+            // A retry of a delete whose answer was lost: already scheduled.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_invalid_request_exception()
+                        && s.message().is_some_and(|m| m.contains("marked for deletion"))
+                }) =>
+            {
+                Ok(())
+            }
+            other => gone_ok(other.map(drop).or_aws("DeleteSecret")),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::ResourceType as Ec2Type;
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -67,6 +67,8 @@ impl ResourceType for Subnet {
             .cidr_block(prop_str(props, "cidr_block")?)
             .availability_zone(prop_str(props, "availability_zone")?)
             .tag_specifications(tag_specification(Ec2Type::Subnet, scope, id))
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("CreateSubnet")?;

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2Type, VpcAttr
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -98,6 +98,8 @@ impl ResourceType for Vpc {
             .create_vpc()
             .cidr_block(prop_str(props, "cidr_block")?)
             .tag_specifications(tag_specification(Ec2Type::Vpc, scope, id))
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("CreateVpc")?;

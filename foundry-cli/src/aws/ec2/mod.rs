@@ -67,3 +67,12 @@ pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, 
     names.truncate(count);
     Ok(names)
 }
+
+/// Per-call configuration for the creates EC2 cannot make idempotent (no
+/// client token, no unique name: CreateVpc, CreateSubnet,
+/// CreateInternetGateway, AllocateAddress): one attempt only. The SDK's own
+/// retry after a lost response would create a second resource; instead the
+/// engine looks for the first one by its tags before it tries again.
+pub fn single_attempt() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
