@@ -1,8 +1,10 @@
 //! Local stand-ins for the cloud, shared by `foundry --local` and the test suites.
 //!
 //! Only real components live here (moto server, and other launchers the tests
-//! share); nothing in this crate imitates an API by itself.
+//! share); nothing in this crate imitates an API by itself. The fault proxy
+//! only ever forwards to moto or answers with AWS's own error shapes.
 
+pub mod fault_proxy;
 pub mod moto;
 pub mod postgres;
 

@@ -1,0 +1,3 @@
+//! localenv's integration tests, one binary for the crate.
+
+mod fault_proxy;
