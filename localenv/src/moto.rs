@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// The moto release foundry is tested against. Its dependencies are pinned
 /// too, in `moto-requirements.txt`: another moto (5.2.1's ListDistributions
 /// omits `Comment`) or another botocore changes what the tests see.
-pub const MOTO_VERSION: &str = "5.1.22";
+pub const MOTO_VERSION: &str = "5.2.5";
 
 /// `pip freeze` of a virtualenv holding exactly [`MOTO_VERSION`].
 const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");

@@ -8,6 +8,7 @@ mod database;
 mod destroy;
 mod drift;
 mod errors;
+mod faults;
 mod local;
 mod provisioning;
 mod registry_secrets;
