@@ -53,6 +53,21 @@
 //! an operation give the same faults whatever other operations run in between.
 //! [`PLAN_ENV`] (`FOUNDRY_FAULT_PLAN`) is the variable tests read a plan from
 //! ([`FaultPlan::from_env`]); a plan prints back in this syntax.
+//!
+//! # Use
+//!
+//! ```no_run
+//! use localenv::fault_proxy::{Fault, FaultPlan, FaultProxy};
+//! use localenv::moto::MotoServer;
+//!
+//! let moto = MotoServer::start()?;
+//! let plan = FaultPlan::parse("seed=7;drop=#1@ec2:CreateVpc")?;
+//! let proxy = FaultProxy::start(([127, 0, 0, 1], moto.port()).into(), plan)?;
+//! // Run `foundry` with AWS_ENDPOINT_URL=proxy.endpoint(), then:
+//! let create_vpc = proxy.stats().operation("ec2:CreateVpc");
+//! assert_eq!(create_vpc.faulted_calls, [(1, Fault::DropResponse)]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod operation;
 mod plan;
@@ -66,6 +81,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -143,6 +159,7 @@ struct Shared {
     plan: FaultPlan,
     upstream: SocketAddr,
     state: Mutex<State>,
+    connections: AtomicU64,
 }
 
 #[derive(Default)]
@@ -220,6 +237,7 @@ impl FaultProxy {
             plan,
             upstream,
             state: Mutex::default(),
+            connections: AtomicU64::new(0),
         });
         let (shutdown, stop) = oneshot::channel();
         let serving = Arc::clone(&shared);
@@ -251,6 +269,12 @@ impl FaultProxy {
     /// A snapshot of the counters.
     pub fn stats(&self) -> FaultStats {
         self.shared.state().stats.clone()
+    }
+
+    /// Client connections accepted so far: fewer than requests when the
+    /// client keeps connections alive, one more after each dropped response.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -288,6 +312,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Re
             },
         };
         let _ = stream.set_nodelay(true);
+        shared.connections.fetch_add(1, Ordering::Relaxed);
         let (shared, upstream) = (Arc::clone(&shared), upstream.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
