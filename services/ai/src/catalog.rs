@@ -130,7 +130,7 @@ impl Catalog {
     }
 
     /// Whether the configuration names `model` for `provider`: one of its
-    /// models or the target of an alias.
+    /// models, the target of an alias, or the `default_model`.
     fn is_listed(&self, provider: &ProviderModels, model: &str) -> bool {
         provider.serves(model)
             || self
@@ -138,6 +138,11 @@ impl Catalog {
                 .values()
                 .flatten()
                 .any(|t| t.provider == provider.name && t.model == model)
+            || self
+                .default_model
+                .as_deref()
+                .and_then(|d| d.split_once('/'))
+                == Some((provider.name.as_str(), model))
     }
 
     /// The provider kind (`openai`, `gemini`…) behind a configured provider name.
@@ -248,6 +253,53 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn catalog(toml: &str, allow_unlisted_models: bool) -> Catalog {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ai.toml");
+        std::fs::write(&path, toml).unwrap();
+        let path = path.to_str().unwrap().to_string();
+        let mut config = Config::load(&|name| match name {
+            "AI_INTERNAL_API_KEY" => Some("0123456789abcdef".into()),
+            "OPENAI_API_KEY" => Some("sk-test".into()),
+            "AI_CONFIG_FILE" => Some(path.clone()),
+            _ => None,
+        })
+        .unwrap();
+        config.allow_unlisted_models = allow_unlisted_models;
+        Catalog::new(&config)
+    }
+
+    #[test]
+    fn listed_models_are_the_providers_the_aliases_and_the_default() {
+        let toml = "default_model = \"openai/gpt-4.1\"\n[providers.openai]\nmodels = [\"gpt-4o\"]\n\
+                    [models.fast]\ntargets = [\"openai/gpt-4o-mini-2024-07-18\"]\n";
+        let strict = catalog(toml, false);
+        for model in [
+            "openai/gpt-4o-mini",
+            "openai/gpt-4o",
+            "openai/gpt-4o-mini-2024-07-18",
+            "openai/gpt-4.1",
+            "gpt-4o",
+            "fast",
+        ] {
+            assert!(
+                strict.resolve(Some(model), Purpose::Chat).is_ok(),
+                "{model}"
+            );
+        }
+        assert_eq!(
+            strict.resolve(None, Purpose::Chat).unwrap()[0].model,
+            "gpt-4.1"
+        );
+        let unlisted = strict.resolve(Some("openai/o3-pro"), Purpose::Chat);
+        assert!(matches!(unlisted, Err(ApiError::UnknownModel { .. })));
+        let open = catalog(toml, true);
+        assert!(open.resolve(Some("openai/o3-pro"), Purpose::Chat).is_ok());
+        // The hatch lets any listed provider's models through, not any provider.
+        let other = open.resolve(Some("anthropic/claude-x"), Purpose::Chat);
+        assert!(matches!(other, Err(ApiError::UnknownModel { .. })));
+    }
 
     #[test]
     fn model_ids_are_held_to_a_url_safe_character_set() {
