@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::catalog::check_model_id;
 use crate::providers::{anthropic, azure, echo, gemini, openai};
 
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -312,6 +313,10 @@ pub struct Config {
     /// Alias → ordered fallback chain of `provider/model` targets.
     pub aliases: BTreeMap<String, Vec<String>>,
     pub default_model: Option<String>,
+    /// Serve `provider/<any model>` rather than only the models this
+    /// configuration lists (providers' models and alias targets). Off by
+    /// default: a caller must not pick a model the operator did not budget for.
+    pub allow_unlisted_models: bool,
     /// Provider used by `/v1/moderate`; None = the OpenAI provider if any, else local rules.
     pub moderation_provider: Option<String>,
     /// Keyed by `provider/model` or bare model id.
@@ -328,6 +333,8 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     default_model: Option<String>,
+    #[serde(default)]
+    allow_unlisted_models: bool,
     moderation_provider: Option<String>,
     #[serde(default)]
     providers: BTreeMap<String, FileProvider>,
@@ -458,6 +465,7 @@ impl Config {
                 .map(|(alias, a)| (alias, a.targets))
                 .collect(),
             default_model: file.default_model,
+            allow_unlisted_models: file.allow_unlisted_models,
             moderation_provider: file.moderation_provider,
             prices: file.prices,
             retry: file.retry,
@@ -472,6 +480,7 @@ impl Config {
     /// Cross-references: every alias target names a configured provider, etc.
     fn validate(&self) -> Result<(), ConfigError> {
         let file = "AI_CONFIG_FILE";
+        self.validate_model_ids()?;
         for (alias, targets) in &self.aliases {
             if targets.is_empty() {
                 return Err(ConfigError::invalid(
@@ -527,6 +536,42 @@ impl Config {
                 file,
                 "limits.default_max_tokens must be in 1..=max_output_tokens",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Every name a request may use obeys the rule requests are held to, so
+    /// a configured model is never one the catalog would refuse.
+    fn validate_model_ids(&self) -> Result<(), ConfigError> {
+        let check = |what: String, id: &str| {
+            check_model_id(id).map_err(|rule| {
+                ConfigError::invalid("AI_CONFIG_FILE", format!("{what} `{id}`: {rule}"))
+            })
+        };
+        for p in &self.providers {
+            let name = &p.name;
+            check("provider name".to_string(), name)?;
+            check(format!("providers.{name}.default_model"), &p.default_model)?;
+            if let Some(model) = &p.embedding_model {
+                check(format!("providers.{name}.embedding_model"), model)?;
+            }
+            for model in &p.models {
+                check(format!("providers.{name}.models"), model)?;
+            }
+        }
+        for (alias, targets) in &self.aliases {
+            check("model alias".to_string(), alias)?;
+            for target in targets {
+                if let Some((_, model)) = target.split_once('/') {
+                    check(format!("models.{alias}.targets"), model)?;
+                }
+            }
+        }
+        if let Some(default) = &self.default_model {
+            let model = default.split_once('/').map_or(default.as_str(), |(_, m)| m);
+            check("default_model".to_string(), model)?;
         }
         Ok(())
     }

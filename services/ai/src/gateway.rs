@@ -188,21 +188,25 @@ async fn build_provider(
             .ok_or_else(|| anyhow::anyhow!("provider `{}` has no API key", spec.name))
     };
     let base = || {
-        spec.base_url
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("provider `{}` has no base URL", spec.name))
+        let url = spec
+            .base_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("provider `{}` has no base URL", spec.name))?;
+        // Never echo the URL itself: it may carry credentials.
+        reqwest::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("provider `{}` has an invalid base URL: {e}", spec.name))
     };
     Ok(match spec.kind {
-        ProviderKind::Openai => Arc::new(openai::OpenAi::new(http, &base()?, key()?)),
+        ProviderKind::Openai => Arc::new(openai::OpenAi::new(http, base()?, key()?)),
         ProviderKind::Azure => {
             let version = spec
                 .api_version
                 .as_deref()
                 .unwrap_or(azure::DEFAULT_API_VERSION);
-            Arc::new(azure::new(http, &base()?, version, key()?))
+            Arc::new(azure::new(http, base()?, version, key()?))
         }
-        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(http, &base()?, key()?)),
-        ProviderKind::Gemini => Arc::new(gemini::Gemini::new(http, &base()?, key()?)),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(http, base()?, key()?)),
+        ProviderKind::Gemini => Arc::new(gemini::Gemini::new(http, base()?, key()?)),
         ProviderKind::Bedrock => {
             Arc::new(bedrock::Bedrock::new(&spec.aws.clone().unwrap_or_default()).await)
         }

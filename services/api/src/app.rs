@@ -76,6 +76,7 @@ impl Application {
             jwks,
             config.clerk_issuer.clone(),
             config.clerk_audience.clone(),
+            config.clerk_authorized_parties.clone(),
         );
 
         let mut aws = aws_config::defaults(BehaviorVersion::latest())
@@ -115,6 +116,7 @@ impl Application {
                 config.ai_internal_api_key.expose().to_string(),
                 config.ai_timeout,
             ),
+            ai_allowed_models: config.ai_allowed_models.clone(),
             metrics: metrics.clone(),
         });
         let limits = Arc::new(RateLimits::new(&config.rate_limits));

@@ -93,16 +93,24 @@ pub struct Config {
     pub clerk_jwks_url: String,
     pub clerk_issuer: String,
     pub clerk_audience: Option<String>,
+    /// `CLERK_AUTHORIZED_PARTIES`: the frontends' origins. When set, a token
+    /// whose `azp` (the origin that requested it) is another is refused.
+    pub clerk_authorized_parties: Vec<String>,
     pub jwks_cache_ttl: Duration,
     pub jwks_min_refresh_interval: Duration,
     pub ai_service_url: String,
     pub ai_internal_api_key: Secret,
     pub ai_timeout: Duration,
+    /// `AI_ALLOWED_MODELS`: the models and aliases `generate` may name; None =
+    /// whatever the ai service serves. Omitting `model` is always allowed.
+    pub ai_allowed_models: Option<Vec<String>>,
     pub cors_allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
+    /// Root fields a mutation operation may hold (aliases count separately).
+    pub graphql_max_mutation_fields: usize,
     pub persisted_queries: PersistedQueryMode,
     pub rate_limits: RateLimitConfig,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy
@@ -186,6 +194,11 @@ impl Config {
             clerk_jwks_url: env.url("CLERK_JWKS_URL", &["https", "http"])?,
             clerk_issuer: env.required("CLERK_ISSUER")?,
             clerk_audience: env.optional("CLERK_AUDIENCE"),
+            clerk_authorized_parties: env
+                .list_or("CLERK_AUTHORIZED_PARTIES", &[])
+                .into_iter()
+                .map(|origin| origin.trim_end_matches('/').to_string())
+                .collect(),
             jwks_cache_ttl: Duration::from_secs(env.parse_or("JWKS_CACHE_TTL_SECS", 600)?),
             jwks_min_refresh_interval: Duration::from_secs(
                 env.parse_or("JWKS_MIN_REFRESH_SECS", 10)?,
@@ -193,11 +206,16 @@ impl Config {
             ai_service_url: env.url("AI_SERVICE_URL", &["https", "http"])?,
             ai_internal_api_key: Secret(env.required("AI_INTERNAL_API_KEY")?),
             ai_timeout: Duration::from_millis(env.parse_or("AI_TIMEOUT_MS", 6000)?),
+            ai_allowed_models: env
+                .optional("AI_ALLOWED_MODELS")
+                .map(|_| env.list_or("AI_ALLOWED_MODELS", &[])),
             cors_allowed_origins: env.list_or("CORS_ALLOWED_ORIGINS", &[]),
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout: Duration::from_secs(env.parse_or("REQUEST_TIMEOUT_SECS", 15)?),
             graphql_max_depth: env.parse_or("GRAPHQL_MAX_DEPTH", 10)?,
             graphql_max_complexity: env.parse_or("GRAPHQL_MAX_COMPLEXITY", 1000)?,
+            graphql_max_mutation_fields: env.positive_or("GRAPHQL_MAX_MUTATION_FIELDS", 10)?
+                as usize,
             persisted_queries,
             rate_limits: RateLimitConfig {
                 ip_per_minute: env.positive_or("RATE_LIMIT_IP_PER_MINUTE", 6000)?,
@@ -348,6 +366,9 @@ mod tests {
         assert_eq!(config.app_env, AppEnv::Prod);
         assert!(!config.graphql_playground);
         assert_eq!(config.clerk_audience, None);
+        assert!(config.clerk_authorized_parties.is_empty());
+        assert_eq!(config.ai_allowed_models, None);
+        assert_eq!(config.graphql_max_mutation_fields, 10);
         assert_eq!(config.persisted_queries, PersistedQueryMode::Automatic);
         assert_eq!(config.ai_timeout, Duration::from_secs(6));
     }
@@ -380,6 +401,7 @@ mod tests {
             ("GRAPHQL_PLAYGROUND", "maybe"),
             ("APP_ENV", "qa"),
             ("RATE_LIMIT_IP_PER_MINUTE", "0"),
+            ("GRAPHQL_MAX_MUTATION_FIELDS", "0"),
         ];
         for (name, value) in cases {
             let mut vars = base();
@@ -388,6 +410,28 @@ mod tests {
             assert!(err.contains(name), "{err}");
             assert!(!err.contains("secret@"), "{err}");
         }
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_origins_lose_a_trailing_slash() {
+        let mut vars = base();
+        vars.insert(
+            "CLERK_AUTHORIZED_PARTIES".into(),
+            "https://app.example.com/, http://localhost:3000".into(),
+        );
+        vars.insert(
+            "AI_ALLOWED_MODELS".into(),
+            "fast, openai/gpt-4o-mini,".into(),
+        );
+        let config = Config::from_map(&vars).unwrap();
+        assert_eq!(
+            config.clerk_authorized_parties,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(
+            config.ai_allowed_models.as_deref(),
+            Some(&["fast".to_string(), "openai/gpt-4o-mini".to_string()][..])
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Token buckets (governor's GCRA) per client IP, per user and per
-//! organization; mutations draw from a stricter bucket than queries.
-//! A refused request gets 429 with `Retry-After`.
+//! organization; mutations draw from a stricter bucket than queries, one
+//! token per root mutation field, so aliasing ten mutations into one request
+//! costs ten. A refused request gets 429 with `Retry-After`.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -14,7 +15,17 @@ use crate::config::RateLimitConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationKind {
     Query,
-    Mutation,
+    /// With the number of root mutation fields (at least 1).
+    Mutation(u32),
+}
+
+/// Why a caller's request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over quota now; the tokens are back after this long.
+    Wait(Duration),
+    /// The request needs more tokens than the bucket ever holds.
+    TooLarge { needed: u32, capacity: u32 },
 }
 
 pub struct RateLimits {
@@ -49,19 +60,27 @@ impl RateLimits {
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
-    /// `Err(wait)` when the user or their organization is over quota.
-    pub fn check_caller(&self, user: &str, org: &str, kind: OperationKind) -> Result<(), Duration> {
-        let user_bucket = match kind {
-            OperationKind::Query => &self.user_queries,
-            OperationKind::Mutation => &self.user_mutations,
+    /// `Err` when the user or their organization is over quota. A query
+    /// draws one token; a mutation one per root field, all or none.
+    pub fn check_caller(&self, user: &str, org: &str, kind: OperationKind) -> Result<(), Refusal> {
+        let (user_bucket, tokens) = match kind {
+            OperationKind::Query => (&self.user_queries, 1),
+            OperationKind::Mutation(fields) => (&self.user_mutations, fields.max(1)),
         };
+        let tokens = NonZeroU32::new(tokens).unwrap_or(NonZeroU32::MIN);
         let now = self.clock.now();
-        user_bucket
-            .check_key(&user.to_string())
-            .map_err(|n| n.wait_time_from(now))?;
-        self.org
-            .check_key(&org.to_string())
-            .map_err(|n| n.wait_time_from(now))
+        let draw = |bucket: &DefaultKeyedRateLimiter<String>, key: &str| match bucket
+            .check_key_n(&key.to_string(), tokens)
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Refusal::Wait(not_until.wait_time_from(now))),
+            Err(insufficient) => Err(Refusal::TooLarge {
+                needed: tokens.get(),
+                capacity: insufficient.0,
+            }),
+        };
+        draw(user_bucket, user)?;
+        draw(&self.org, org)
     }
 
     /// Forgets buckets that are full again, so memory follows active clients.
@@ -90,27 +109,49 @@ mod tests {
             user_mutations_per_minute: 2,
             org_per_minute: 100,
         });
-        assert!(
-            limits
-                .check_caller("u", "o", OperationKind::Mutation)
-                .is_ok()
-        );
-        assert!(
-            limits
-                .check_caller("u", "o", OperationKind::Mutation)
-                .is_ok()
-        );
-        let wait = limits
-            .check_caller("u", "o", OperationKind::Mutation)
-            .unwrap_err();
+        let one = OperationKind::Mutation(1);
+        assert!(limits.check_caller("u", "o", one).is_ok());
+        assert!(limits.check_caller("u", "o", one).is_ok());
+        let Err(Refusal::Wait(wait)) = limits.check_caller("u", "o", one) else {
+            panic!("the third mutation must wait");
+        };
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
         assert!(limits.check_caller("u", "o", OperationKind::Query).is_ok());
+        assert!(limits.check_caller("other", "o", one).is_ok());
+    }
+
+    #[test]
+    fn a_mutation_draws_one_token_per_root_field_all_or_none() {
+        let limits = RateLimits::new(&RateLimitConfig {
+            ip_per_minute: 100,
+            user_queries_per_minute: 100,
+            user_mutations_per_minute: 5,
+            org_per_minute: 100,
+        });
+        assert_eq!(
+            limits.check_caller("u", "o", OperationKind::Mutation(300)),
+            Err(Refusal::TooLarge {
+                needed: 300,
+                capacity: 5
+            })
+        );
         assert!(
             limits
-                .check_caller("other", "o", OperationKind::Mutation)
+                .check_caller("u", "o", OperationKind::Mutation(3))
+                .is_ok()
+        );
+        // Two tokens are left: a request of three is refused whole...
+        assert!(matches!(
+            limits.check_caller("u", "o", OperationKind::Mutation(3)),
+            Err(Refusal::Wait(_))
+        ));
+        // ...and took none of them.
+        assert!(
+            limits
+                .check_caller("u", "o", OperationKind::Mutation(2))
                 .is_ok()
         );
     }

@@ -21,5 +21,8 @@ pub struct Services {
     pub storage: Storage,
     pub uploads: UploadLimits,
     pub ai: AiClient,
+    /// Models and aliases `generate` may name (`AI_ALLOWED_MODELS`); None = any
+    /// the ai service serves.
+    pub ai_allowed_models: Option<Vec<String>>,
     pub metrics: std::sync::Arc<Metrics>,
 }

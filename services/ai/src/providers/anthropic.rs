@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::http::{parse_event, read_json, send, sse};
+use reqwest::Url;
+
+use super::http::{endpoint, parse_event, read_json, send, sse};
 use super::{
     ChatRequest, Completion, EventStream, Message, Provider, ProviderError, StreamEvent, Usage,
 };
@@ -19,15 +21,15 @@ const KIND: &str = "anthropic";
 
 pub struct Anthropic {
     http: reqwest::Client,
-    base_url: String,
+    base_url: Url,
     api_key: Secret,
 }
 
 impl Anthropic {
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: Secret) -> Self {
+    pub fn new(http: reqwest::Client, base_url: Url, api_key: Secret) -> Self {
         Anthropic {
             http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url,
             api_key,
         }
     }
@@ -43,7 +45,7 @@ impl Anthropic {
             stream,
         };
         self.http
-            .post(format!("{}/v1/messages", self.base_url))
+            .post(endpoint(&self.base_url, &["v1", "messages"]))
             .header("x-api-key", self.api_key.expose())
             .header("anthropic-version", API_VERSION)
             .json(&body)

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::http::{parse_event, read_json, send, sse};
+use reqwest::Url;
+
+use super::http::{endpoint, parse_event, read_json, send, sse};
 use super::{
     ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Provider, ProviderError, Role,
     StreamEvent, Usage,
@@ -19,23 +21,31 @@ const KIND: &str = "gemini";
 
 pub struct Gemini {
     http: reqwest::Client,
-    base_url: String,
+    base_url: Url,
     api_key: Secret,
 }
 
 impl Gemini {
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: Secret) -> Self {
+    pub fn new(http: reqwest::Client, base_url: Url, api_key: Secret) -> Self {
         Gemini {
             http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url,
             api_key,
         }
+    }
+
+    /// `{base}/v1beta/models/{model}:{method}`, the model encoded as part of one segment.
+    fn url(&self, model: &str, method: &str) -> Url {
+        endpoint(
+            &self.base_url,
+            &["v1beta", "models", &format!("{model}:{method}")],
+        )
     }
 
     fn post(&self, model: &str, method: &str) -> reqwest::RequestBuilder {
         // Key in a header, not the `key=` query parameter, so it never lands in URL logs.
         self.http
-            .post(format!("{}/v1beta/models/{model}:{method}", self.base_url))
+            .post(self.url(model, method))
             .header("x-goog-api-key", self.api_key.expose())
     }
 
@@ -269,5 +279,48 @@ impl Provider for Gemini {
             vectors: parsed.embeddings.into_iter().map(|e| e.values).collect(),
             input_tokens: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gemini(base: &str) -> Gemini {
+        Gemini::new(
+            reqwest::Client::new(),
+            Url::parse(base).unwrap(),
+            Secret::new("k"),
+        )
+    }
+
+    #[test]
+    fn the_model_stays_inside_its_path_segment() {
+        let g = gemini("http://gemini.test/");
+        let cases = [
+            (
+                "gemini-2.5-flash",
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+            ),
+            (
+                "../../../admin",
+                "/v1beta/models/..%2F..%2F..%2Fadmin:generateContent",
+            ),
+            ("x#frag", "/v1beta/models/x%23frag:generateContent"),
+            ("a%2fb", "/v1beta/models/a%252fb:generateContent"),
+            ("x?key=1&", "/v1beta/models/x%3Fkey=1&:generateContent"),
+            ("a b\\c", "/v1beta/models/a%20b%5Cc:generateContent"),
+        ];
+        for (model, path) in cases {
+            let url = g.url(model, "generateContent");
+            assert_eq!((url.path(), url.query()), (path, None), "{model}");
+            assert_eq!(url.host_str(), Some("gemini.test"));
+        }
+        // A base URL with a path keeps it.
+        let g = gemini("http://proxy.test/google");
+        assert_eq!(
+            g.url("m", "embedContent").path(),
+            "/google/v1beta/models/m:embedContent"
+        );
     }
 }

@@ -6,13 +6,26 @@ use std::time::{Duration, SystemTime};
 use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
 use reqwest::header::HeaderMap;
-use reqwest::{RequestBuilder, Response};
+use reqwest::{RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use super::ProviderError;
 
 /// Error bodies larger than this are not read further: we only want the code.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// `base` with `segments` appended, each percent-encoded as exactly one path
+/// segment (`/`, `?`, `#`, `\`, `%`, spaces… are escaped; `.` and `..` are
+/// dropped). Provider URLs are built only this way, never with `format!`, so
+/// no part of a request can change the path or query the gateway calls.
+pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    // http(s) URLs always have a path; `base` was checked when the provider was built.
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
 
 pub fn transport_error(provider: &'static str, err: reqwest::Error) -> ProviderError {
     if err.is_timeout() {

@@ -5,10 +5,10 @@
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::RequestBuilder;
+use reqwest::{RequestBuilder, Url};
 use serde::{Deserialize, Serialize};
 
-use super::http::{parse_event, read_json, send, sse};
+use super::http::{endpoint, parse_event, read_json, send, sse};
 use super::{
     ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Message, ModerationResult,
     Provider, ProviderError, StreamEvent, Usage,
@@ -18,15 +18,16 @@ use crate::config::Secret;
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const MODERATION_MODEL: &str = "omni-moderation-latest";
 
+const CHAT: &[&str] = &["chat", "completions"];
+const EMBEDDINGS: &[&str] = &["embeddings"];
+const MODERATIONS: &[&str] = &["moderations"];
+
 /// Where requests go and how they authenticate.
 pub enum Endpoint {
     /// `{base_url}/chat/completions`, `Authorization: Bearer`.
-    OpenAi { base_url: String },
+    OpenAi { base_url: Url },
     /// `{endpoint}/openai/deployments/{deployment}/...?api-version=`, `api-key` header.
-    Azure {
-        endpoint: String,
-        api_version: String,
-    },
+    Azure { endpoint: Url, api_version: String },
 }
 
 pub struct OpenAi {
@@ -37,8 +38,7 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: Secret) -> Self {
-        let base_url = base_url.trim_end_matches('/').to_string();
+    pub fn new(http: reqwest::Client, base_url: Url, api_key: Secret) -> Self {
         OpenAi {
             http,
             kind: "openai",
@@ -61,20 +61,31 @@ impl OpenAi {
         }
     }
 
-    fn post(&self, model: &str, operation: &str) -> RequestBuilder {
+    /// Where `operation` (fixed path segments such as `["chat", "completions"]`)
+    /// goes; for Azure the model (deployment) is encoded as one segment.
+    fn url(&self, model: &str, operation: &[&str]) -> Url {
         match &self.endpoint {
-            Endpoint::OpenAi { base_url } => self
-                .http
-                .post(format!("{base_url}/{operation}"))
-                .bearer_auth(self.api_key.expose()),
+            Endpoint::OpenAi { base_url } => endpoint(base_url, operation),
             Endpoint::Azure {
-                endpoint,
+                endpoint: base,
                 api_version,
-            } => self
-                .http
-                .post(format!("{endpoint}/openai/deployments/{model}/{operation}"))
-                .query(&[("api-version", api_version)])
-                .header("api-key", self.api_key.expose()),
+            } => {
+                let mut segments = vec!["openai", "deployments", model];
+                segments.extend_from_slice(operation);
+                let mut url = endpoint(base, &segments);
+                url.query_pairs_mut()
+                    .clear()
+                    .append_pair("api-version", api_version);
+                url
+            }
+        }
+    }
+
+    fn post(&self, model: &str, operation: &[&str]) -> RequestBuilder {
+        let builder = self.http.post(self.url(model, operation));
+        match &self.endpoint {
+            Endpoint::OpenAi { .. } => builder.bearer_auth(self.api_key.expose()),
+            Endpoint::Azure { .. } => builder.header("api-key", self.api_key.expose()),
         }
     }
 
@@ -228,11 +239,7 @@ impl Provider for OpenAi {
 
     async fn generate(&self, request: &ChatRequest) -> Result<Completion, ProviderError> {
         let body = self.chat_body(request, false);
-        let response = send(
-            self.kind,
-            self.post(&request.model, "chat/completions").json(&body),
-        )
-        .await?;
+        let response = send(self.kind, self.post(&request.model, CHAT).json(&body)).await?;
         let parsed: ChatResponse = read_json(self.kind, response).await?;
         let choice = parsed
             .choices
@@ -250,11 +257,7 @@ impl Provider for OpenAi {
 
     async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {
         let body = self.chat_body(request, true);
-        let response = send(
-            self.kind,
-            self.post(&request.model, "chat/completions").json(&body),
-        )
-        .await?;
+        let response = send(self.kind, self.post(&request.model, CHAT).json(&body)).await?;
         let kind = self.kind;
         let mut events = Box::pin(sse(kind, response));
         Ok(Box::pin(async_stream::stream! {
@@ -298,11 +301,7 @@ impl Provider for OpenAi {
             model: (!self.is_azure()).then_some(request.model.as_str()),
             input: &request.inputs,
         };
-        let response = send(
-            self.kind,
-            self.post(&request.model, "embeddings").json(&body),
-        )
-        .await?;
+        let response = send(self.kind, self.post(&request.model, EMBEDDINGS).json(&body)).await?;
         let mut parsed: EmbedResponse = read_json(self.kind, response).await?;
         if parsed.data.len() != request.inputs.len() {
             return Err(ProviderError::malformed(
@@ -331,7 +330,7 @@ impl Provider for OpenAi {
         };
         let response = send(
             self.kind,
-            self.post(MODERATION_MODEL, "moderations").json(&body),
+            self.post(MODERATION_MODEL, MODERATIONS).json(&body),
         )
         .await?;
         let parsed: ModerationResponse = read_json(self.kind, response).await?;
@@ -342,5 +341,54 @@ impl Provider for OpenAi {
             ));
         }
         Ok(parsed.results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_azure_deployment_stays_inside_its_path_segment() {
+        let azure = crate::providers::azure::new(
+            reqwest::Client::new(),
+            Url::parse("https://res.openai.azure.test/").unwrap(),
+            "2024-10-21",
+            Secret::new("k"),
+        );
+        let cases = [
+            (
+                "prod-gpt4o",
+                "/openai/deployments/prod-gpt4o/chat/completions",
+            ),
+            (
+                "../../../../admin",
+                "/openai/deployments/..%2F..%2F..%2F..%2Fadmin/chat/completions",
+            ),
+            (
+                "x?api-version=1999-01-01&",
+                "/openai/deployments/x%3Fapi-version=1999-01-01&/chat/completions",
+            ),
+            ("x#frag", "/openai/deployments/x%23frag/chat/completions"),
+            ("..", "/openai/deployments/chat/completions"),
+        ];
+        for (model, path) in cases {
+            let url = azure.url(model, CHAT);
+            assert_eq!(url.path(), path, "{model}");
+            assert_eq!(url.query(), Some("api-version=2024-10-21"), "{model}");
+        }
+    }
+
+    #[test]
+    fn openai_urls_append_to_the_base_path() {
+        let openai = OpenAi::new(
+            reqwest::Client::new(),
+            Url::parse("https://api.openai.test/v1").unwrap(),
+            Secret::new("k"),
+        );
+        assert_eq!(
+            openai.url("ignored/../x", CHAT).as_str(),
+            "https://api.openai.test/v1/chat/completions"
+        );
     }
 }

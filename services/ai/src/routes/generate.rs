@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::ValidJson;
 use super::record::{record_latency, record_usage, redact_texts};
 use super::stream_relay::StreamRelay;
-use crate::accounting::tokens::{MESSAGE_OVERHEAD_TOKENS, estimate_tokens};
+use crate::accounting::tokens::{Framing, estimate_tokens};
 use crate::api_types::{GenerateRequest, GenerateResponse, UsageOut, millis};
 use crate::catalog::Purpose;
 use crate::context::RequestContext;
@@ -70,10 +70,13 @@ async fn handle(
         .resolve(request.model.as_deref(), Purpose::Chat)?;
 
     let messages = redact_messages(state, messages);
-    let input_estimate: u64 = messages
+    // Any provider of the chain may answer: reserve for the one that frames most.
+    let input_estimate: u64 = chain
         .iter()
-        .map(|m| estimate_tokens(&m.content) + MESSAGE_OVERHEAD_TOKENS)
-        .sum();
+        .map(|t| Framing::of(state.catalog.kind_of(&t.provider).unwrap_or_default()))
+        .map(|framing| framing.input_estimate(&messages))
+        .max()
+        .unwrap_or_default();
     let reservation = state
         .caps
         .reserve(context.org_label(), input_estimate + u64::from(max_tokens))

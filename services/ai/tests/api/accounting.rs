@@ -2,27 +2,53 @@
 
 use std::time::Duration;
 
+use ai::accounting::tokens::Framing;
+use ai::providers::{Message, Role};
 use serde_json::json;
+use tiktoken_rs::ChatCompletionRequestMessage;
 
 use crate::helpers::{metric, spawn_app};
 use crate::openai::completion;
-use crate::upstream::{Reply, Upstream};
+use crate::upstream::{Received, Reply, Upstream};
 
-const CAP: u64 = 1_000;
-const MAX_TOKENS: u64 = 20;
+/// What OpenAI bills for a chat request: its tokenizer (o200k_base, the
+/// gpt-4o family's) over each message plus the documented framing, 3 tokens a
+/// message + the role + 3 to prime the reply (openai-cookbook, "How to count
+/// tokens with tiktoken"). Output is `max_tokens`, the most a call can cost.
+fn bill_like_openai(received: &Received) -> Reply {
+    let sent = received.json();
+    let messages: Vec<ChatCompletionRequestMessage> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| ChatCompletionRequestMessage {
+            role: m["role"].as_str().unwrap().to_string(),
+            content: m["content"].as_str().map(str::to_owned),
+            ..Default::default()
+        })
+        .collect();
+    let input = tiktoken_rs::num_tokens_from_messages("gpt-4o-mini", &messages).unwrap() as u64;
+    let output = sent["max_completion_tokens"].as_u64().unwrap();
+    Reply::json(completion("billed", input, output))
+}
 
-#[tokio::test]
-async fn fifty_concurrent_requests_never_overspend_beyond_one_reservation() {
-    // Each call really costs 5 + 20 = 25 tokens; the gateway reserves its own
-    // estimate (input estimate + max_tokens) before calling. The upstream is slow
-    // enough that all 50 requests are in flight together.
-    let upstream = Upstream::start(
-        Reply::json(completion("twenty tokens of text", 5, MAX_TOKENS))
-            .after(Duration::from_millis(150)),
-    )
-    .await;
+/// What the gateway reserves for `prompt` on an OpenAI provider.
+fn reservation(prompt: &str, max_tokens: u64) -> u64 {
+    let message = Message {
+        role: Role::User,
+        content: prompt.to_string(),
+    };
+    Framing::of("openai").input_estimate(&[message]) + max_tokens
+}
+
+/// 50 requests at once for `prompt` against a cap of `cap`; returns the tokens
+/// the provider billed for the admitted ones and how many were admitted.
+async fn spend_concurrently(prompt: &str, max_tokens: u64, cap: u64) -> (u64, usize) {
+    // Slow enough that all 50 requests are in flight together.
+    let upstream =
+        Upstream::start(Reply::computed(bill_like_openai).after(Duration::from_millis(150))).await;
     let config = format!(
-        "[providers.openai]\nbase_url = \"{}/v1\"\n\n[limits]\nwindow_seconds = 31536000\n\n[limits.orgs]\nacme = {CAP}\n",
+        "[providers.openai]\nbase_url = \"{}/v1\"\n\n[limits]\nwindow_seconds = 31536000\n\n[limits.orgs]\nacme = {cap}\n",
         upstream.url
     );
     let app = spawn_app(&[("OPENAI_API_KEY", "sk-o")], &config).await;
@@ -30,13 +56,14 @@ async fn fifty_concurrent_requests_never_overspend_beyond_one_reservation() {
     let requests = (0..50).map(|_| {
         app.post(
             "/v1/generate",
-            &json!({ "prompt": "hello there", "max_tokens": MAX_TOKENS }),
+            &json!({ "prompt": prompt, "max_tokens": max_tokens }),
         )
         .header("x-org-id", "acme")
         .send()
     });
     let responses = futures::future::join_all(requests).await;
 
+    let reserved = reservation(prompt, max_tokens);
     let mut spent = 0;
     let mut admitted = 0;
     let mut refused = 0;
@@ -48,8 +75,12 @@ async fn fifty_concurrent_requests_never_overspend_beyond_one_reservation() {
         match status {
             200 => {
                 admitted += 1;
-                spent += body["usage"]["input_tokens"].as_u64().unwrap()
+                let billed = body["usage"]["input_tokens"].as_u64().unwrap()
                     + body["usage"]["output_tokens"].as_u64().unwrap();
+                assert_eq!(body["usage"]["estimated"], false);
+                // The root of the promise: no request costs more than it reserved.
+                assert!(billed <= reserved, "billed {billed} > reserved {reserved}");
+                spent += billed;
             }
             429 => {
                 refused += 1;
@@ -60,17 +91,10 @@ async fn fifty_concurrent_requests_never_overspend_beyond_one_reservation() {
             other => panic!("unexpected status {other}: {body}"),
         }
     }
-    let reservation = 4 + 4 + MAX_TOKENS; // estimate for "hello there" + framing + max_tokens
     assert!(
         admitted > 0 && refused > 0,
         "admitted {admitted}, refused {refused}"
     );
-    assert!(
-        spent <= CAP + reservation,
-        "spent {spent} > cap {CAP} + one reservation {reservation}"
-    );
-    // Without reservations all 50 (1,250 tokens) would have been admitted.
-    assert!(admitted < 50);
     assert_eq!(
         upstream.received().len(),
         admitted,
@@ -79,9 +103,40 @@ async fn fifty_concurrent_requests_never_overspend_beyond_one_reservation() {
 
     // Other organizations are not affected by acme's cap.
     let (status, _) = app
-        .generate(json!({ "prompt": "hello there", "max_tokens": MAX_TOKENS }))
+        .generate(json!({ "prompt": prompt, "max_tokens": max_tokens }))
         .await;
     assert_eq!(status, 200);
+    (spent, admitted)
+}
+
+#[tokio::test]
+async fn fifty_concurrent_short_prompts_never_overspend_beyond_one_reservation() {
+    // Issue 20's probe: "hi" costs OpenAI 8 input tokens, mostly framing,
+    // where the old estimate (bytes/3 + 4) reserved 5.
+    let (cap, max_tokens) = (300, 8);
+    let (spent, admitted) = spend_concurrently("hi", max_tokens, cap).await;
+    let one = reservation("hi", max_tokens);
+    assert!(
+        spent <= cap + one,
+        "spent {spent} > cap {cap} + one reservation {one}"
+    );
+    assert!(admitted < 50, "the cap admitted everything");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_long_prompts_never_overspend_beyond_one_reservation() {
+    let prompt = "Summarise the quarterly report: revenue grew 12% on strong \
+                  subscription sales, costs rose 3%, and the board approved a new \
+                  data centre in Frankfurt. "
+        .repeat(8);
+    let (cap, max_tokens) = (4_000, 64);
+    let (spent, admitted) = spend_concurrently(&prompt, max_tokens, cap).await;
+    let one = reservation(&prompt, max_tokens);
+    assert!(
+        spent <= cap + one,
+        "spent {spent} > cap {cap} + one reservation {one}"
+    );
+    assert!(admitted < 50, "the cap admitted everything");
 }
 
 #[tokio::test]

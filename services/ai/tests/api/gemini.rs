@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app, streamed_text};
 use crate::upstream::{Reply, Upstream, data};
 
-fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> Value {
+pub fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> Value {
     let mut candidate =
         json!({ "content": { "parts": [{ "text": text }], "role": "model" }, "index": 0 });
     if let Some(reason) = finish {

@@ -12,6 +12,7 @@ mod azure;
 mod bedrock;
 mod binary;
 mod gemini;
+mod models;
 mod openai;
 mod pii;
 mod resilience;

@@ -116,7 +116,8 @@ async fn oversized_input_is_refused_before_any_provider_call() {
 #[tokio::test]
 async fn unknown_models_are_404s_listing_the_known_ones() {
     let upstream = Upstream::start(Reply::json(completion("x", 1, 1))).await;
-    let config = "[models.fast]\ntargets = [\"openai/gpt-4o-mini\"]\n";
+    // gpt-4o is listed, so `openai/gpt-4o` may be asked for directly.
+    let config = "[providers.openai]\nmodels = [\"gpt-4o\"]\n\n[models.fast]\ntargets = [\"openai/gpt-4o-mini\"]\n";
     let app = openai_app(&upstream, config).await;
 
     let (status, body) = app

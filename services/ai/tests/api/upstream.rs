@@ -38,6 +38,9 @@ pub enum Reply {
         hang: bool,
     },
     Delayed(Duration, Box<Reply>),
+    /// A reply made from the request, for fakes that answer like the real
+    /// provider would (e.g. billing the tokens of what was sent).
+    Computed(Arc<dyn Fn(&Received) -> Reply + Send + Sync>),
 }
 
 impl Reply {
@@ -67,6 +70,10 @@ impl Reply {
 
     pub fn after(self, delay: Duration) -> Reply {
         Reply::Delayed(delay, Box::new(self))
+    }
+
+    pub fn computed(reply: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Reply {
+        Reply::Computed(Arc::new(reply))
     }
 }
 
@@ -155,7 +162,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    inner.received.lock().unwrap().push(Received {
+    let received = Received {
         method: parts.method.to_string(),
         path_and_query: parts
             .uri
@@ -164,18 +171,28 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
             .unwrap_or_default(),
         headers: parts.headers,
         body,
-    });
+    };
+    inner.received.lock().unwrap().push(received.clone());
     let reply = inner
         .script
         .lock()
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    let reply = compute(reply, &received);
     // Counts as open until the reply is complete or the server drops it
     // because the client went away.
     inner.open_streams.fetch_add(1, Ordering::SeqCst);
     let _in_flight = StreamGuard(inner.clone());
     respond(reply, inner).await
+}
+
+fn compute(reply: Reply, received: &Received) -> Reply {
+    match reply {
+        Reply::Computed(make) => make(received),
+        Reply::Delayed(delay, reply) => Reply::Delayed(delay, Box::new(compute(*reply, received))),
+        other => other,
+    }
 }
 
 /// Keeps a reply counted as open while it lives.
@@ -193,6 +210,11 @@ async fn respond(reply: Reply, inner: Arc<Inner>) -> Response {
             tokio::time::sleep(delay).await;
             Box::pin(respond(*reply, inner)).await
         }
+        // `compute` has replaced every one before `respond` runs.
+        Reply::Computed(_) => Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(Body::from("uncomputed reply"))
+            .unwrap(),
         Reply::Json {
             status,
             body,

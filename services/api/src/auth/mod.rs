@@ -59,6 +59,9 @@ struct ClerkClaims {
     email: Option<String>,
     #[serde(default)]
     o: Option<OrgClaim>,
+    /// Authorized party: the origin of the frontend that requested the token.
+    #[serde(default)]
+    azp: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,14 +78,41 @@ pub struct Authenticator {
     jwks: JwksCache,
     issuer: String,
     audience: Option<String>,
+    /// Origins whose tokens are accepted (`azp`); empty = not checked.
+    authorized_parties: Vec<String>,
 }
 
 impl Authenticator {
-    pub fn new(jwks: JwksCache, issuer: String, audience: Option<String>) -> Self {
+    pub fn new(
+        jwks: JwksCache,
+        issuer: String,
+        audience: Option<String>,
+        authorized_parties: Vec<String>,
+    ) -> Self {
         Self {
             jwks,
             issuer,
             audience,
+            authorized_parties,
+        }
+    }
+
+    /// Clerk's rule (`authorizedParties` in its SDKs): a token that names
+    /// the origin it was requested from must name one of ours. Clerk omits
+    /// `azp` when the browser sent no usable Origin, and such a token passes,
+    /// as it does in Clerk's own verification.
+    fn check_authorized_party(&self, azp: Option<&str>) -> Result<(), AuthError> {
+        match azp {
+            Some(azp)
+                if !self.authorized_parties.is_empty()
+                    && !self
+                        .authorized_parties
+                        .iter()
+                        .any(|p| p == azp.trim_end_matches('/')) =>
+            {
+                Err(AuthError::Invalid("unauthorized party"))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -146,6 +176,7 @@ impl Authenticator {
         if claims.sub.is_empty() {
             return Err(AuthError::Invalid("empty subject"));
         }
+        self.check_authorized_party(claims.azp.as_deref())?;
         let (o_id, o_rol) = claims.o.map(|o| (o.id, o.rol)).unwrap_or_default();
         Ok(Identity {
             subject: claims.sub,

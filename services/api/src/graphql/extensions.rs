@@ -1,22 +1,29 @@
 //! Checks that run inside async-graphql's pipeline, before any resolver:
 //! the per-user/org rate limit (needs the parsed operation to tell queries
-//! from mutations) and the persisted-query allowlist.
+//! from mutations and to count a mutation's root fields) and the
+//! persisted-query allowlist. A request refused here runs none of its
+//! mutations.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
 };
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
 use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult, Variables};
 use sha2::{Digest, Sha256};
 
 use super::context::RequestContext;
-use crate::ratelimit::{OperationKind, RateLimits, retry_after_secs};
+use crate::ratelimit::{OperationKind, RateLimits, Refusal, retry_after_secs};
 use crate::store::identity::clerk_org_key;
 
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
+/// More root mutation fields in one request than it may hold.
+pub const TOO_MANY_MUTATIONS: &str = "TOO_MANY_MUTATIONS";
 
 fn error_with_code(message: &str, code: &str, extra: Option<(&str, u64)>) -> ServerError {
     let mut error = ServerError::new(message, None);
@@ -30,31 +37,76 @@ fn error_with_code(message: &str, code: &str, extra: Option<(&str, u64)>) -> Ser
 }
 
 fn operation_kind(document: &ExecutableDocument, name: Option<&str>) -> OperationKind {
-    let ty = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        // Ambiguous: the strictest bucket that any of them would draw from.
-        (DocumentOperations::Multiple(ops), None) => ops
-            .values()
-            .map(|op| op.node.ty)
-            .find(|ty| *ty == OperationType::Mutation),
+    let mutations = |op: &OperationDefinition| {
+        (op.ty == OperationType::Mutation).then(|| root_fields(document, &op.selection_set.node))
     };
-    if ty == Some(OperationType::Mutation) {
-        OperationKind::Mutation
-    } else {
-        OperationKind::Query
+    let fields = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => mutations(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).and_then(|op| mutations(&op.node))
+        }
+        // Ambiguous: the most that any of them would draw.
+        (DocumentOperations::Multiple(ops), None) => {
+            ops.values().filter_map(|op| mutations(&op.node)).max()
+        }
+    };
+    match fields {
+        Some(n) => OperationKind::Mutation(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => OperationKind::Query,
     }
 }
 
-pub struct CallerRateLimit(pub Arc<RateLimits>);
+/// Root fields an operation executes: its own, plus those of fragments spread
+/// at the root (each alias counts; `__typename` does not). Runs before
+/// validation, so a fragment cycle is cut by counting each fragment once.
+fn root_fields(document: &ExecutableDocument, selection: &SelectionSet) -> usize {
+    fn count<'a>(
+        document: &'a ExecutableDocument,
+        selection: &'a SelectionSet,
+        seen: &mut HashSet<&'a str>,
+    ) -> usize {
+        selection
+            .items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => usize::from(!field.node.name.node.starts_with("__")),
+                Selection::InlineFragment(inline) => {
+                    count(document, &inline.node.selection_set.node, seen)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match document.fragments.get(name) {
+                        Some(fragment) if seen.insert(name) => {
+                            count(document, &fragment.node.selection_set.node, seen)
+                        }
+                        _ => 0,
+                    }
+                }
+            })
+            .sum()
+    }
+    count(document, selection, &mut HashSet::new())
+}
+
+/// The per-user/org rate limit, and the cap on root mutation fields.
+pub struct CallerRateLimit {
+    pub limits: Arc<RateLimits>,
+    pub max_mutation_fields: usize,
+}
 
 impl ExtensionFactory for CallerRateLimit {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CallerRateLimitExtension(self.0.clone()))
+        Arc::new(CallerRateLimitExtension {
+            limits: self.limits.clone(),
+            max_mutation_fields: self.max_mutation_fields,
+        })
     }
 }
 
-struct CallerRateLimitExtension(Arc<RateLimits>);
+struct CallerRateLimitExtension {
+    limits: Arc<RateLimits>,
+    max_mutation_fields: usize,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for CallerRateLimitExtension {
@@ -69,13 +121,40 @@ impl Extension for CallerRateLimitExtension {
         if let Some(request) = ctx.data_opt::<Arc<RequestContext>>() {
             let operation_name = ctx.data_opt::<OperationName>().and_then(|n| n.0.as_deref());
             let kind = operation_kind(&document, operation_name);
-            let org = clerk_org_key(&request.identity);
-            if let Err(wait) = self.0.check_caller(&request.identity.subject, &org, kind) {
+            if let OperationKind::Mutation(fields) = kind
+                && fields as usize > self.max_mutation_fields
+            {
                 return Err(error_with_code(
-                    "rate limit exceeded; retry later",
-                    RATE_LIMITED,
-                    Some(("retryAfter", retry_after_secs(wait))),
+                    &format!(
+                        "a request may hold at most {} mutation fields; this one holds {fields}",
+                        self.max_mutation_fields
+                    ),
+                    TOO_MANY_MUTATIONS,
+                    None,
                 ));
+            }
+            let org = clerk_org_key(&request.identity);
+            match self
+                .limits
+                .check_caller(&request.identity.subject, &org, kind)
+            {
+                Ok(()) => {}
+                Err(Refusal::Wait(wait)) => {
+                    return Err(error_with_code(
+                        "rate limit exceeded; retry later",
+                        RATE_LIMITED,
+                        Some(("retryAfter", retry_after_secs(wait))),
+                    ));
+                }
+                Err(Refusal::TooLarge { needed, capacity }) => {
+                    return Err(error_with_code(
+                        &format!(
+                            "this request holds {needed} mutations; the rate limit allows {capacity} a minute"
+                        ),
+                        TOO_MANY_MUTATIONS,
+                        None,
+                    ));
+                }
             }
         }
         Ok(document)

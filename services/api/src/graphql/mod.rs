@@ -33,7 +33,10 @@ pub fn build_schema(
         .limit_complexity(config.graphql_max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(20)
-        .extension(extensions::CallerRateLimit(limits));
+        .extension(extensions::CallerRateLimit {
+            limits,
+            max_mutation_fields: config.graphql_max_mutation_fields,
+        });
     builder = match (&config.persisted_queries, allowlist) {
         (PersistedQueryMode::Allowlist(_), Some(list)) => {
             builder.extension(extensions::PersistedQueryAllowlist(list))

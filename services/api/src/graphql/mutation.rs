@@ -125,6 +125,21 @@ fn safe_filename(name: &str) -> Result<String, ApiError> {
     })
 }
 
+/// The operator's `AI_ALLOWED_MODELS`, checked before the ai service is
+/// called: an end user cannot pick a model nobody budgeted for.
+fn check_model_allowed(model: Option<&str>, allowed: Option<&[String]>) -> Result<(), ApiError> {
+    match (model, allowed) {
+        (Some(model), Some(allowed)) if !allowed.iter().any(|m| m == model) => {
+            Err(ApiError::InvalidInput(format!(
+                "model `{}` is not allowed; allowed models: {}",
+                model.chars().take(64).collect::<String>().escape_debug(),
+                allowed.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn clamp_i32(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
@@ -203,6 +218,8 @@ impl MutationRoot {
     }
 
     /// A short-lived pre-signed PUT for one file under the organization's prefix.
+    // Complexity: a signing call plus a transaction, weighed like 20 plain fields.
+    #[graphql(complexity = "20 + child_complexity")]
     async fn request_upload(
         &self,
         ctx: &Context<'_>,
@@ -268,6 +285,7 @@ impl MutationRoot {
     }
 
     /// Checks the uploaded object (HEAD) against what was announced and records it.
+    #[graphql(complexity = "20 + child_complexity")]
     async fn finalize_upload(
         &self,
         ctx: &Context<'_>,
@@ -319,6 +337,9 @@ impl MutationRoot {
     }
 
     /// Calls the ai service and records the call as a Job.
+    // Complexity: one ai call costs seconds and money, weighed like 100 plain
+    // fields, so the complexity budget (1000 by default) admits a handful.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn generate(
         &self,
         ctx: &Context<'_>,
@@ -334,8 +355,13 @@ impl MutationRoot {
             }
             other => other.map(|n| n as u32),
         };
-        let tenant = tenant(ctx).await?;
         let services = services(ctx);
+        check_model_allowed(
+            input.model.as_deref(),
+            services.ai_allowed_models.as_deref(),
+        )
+        .gql()?;
+        let tenant = tenant(ctx).await?;
         let request = ctx.data_unchecked::<std::sync::Arc<RequestContext>>();
         let (org_id, user_id) = (tenant.org_id.to_string(), tenant.user_id.to_string());
         let call = CallContext {
@@ -437,6 +463,20 @@ impl MutationRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_outside_the_allowlist_are_refused() {
+        let allowed = ["fast".to_string(), "openai/gpt-4o-mini".to_string()];
+        assert!(check_model_allowed(Some("fast"), Some(&allowed)).is_ok());
+        assert!(check_model_allowed(None, Some(&allowed)).is_ok());
+        assert!(check_model_allowed(Some("openai/o3-pro"), None).is_ok());
+        let err = check_model_allowed(Some("openai/o3-pro"), Some(&allowed)).unwrap_err();
+        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert!(
+            err.to_string().contains("fast, openai/gpt-4o-mini"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn filenames_are_made_safe_for_object_keys() {

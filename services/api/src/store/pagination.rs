@@ -11,6 +11,11 @@ use crate::error::ApiError;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;
 
+/// Postgres' earliest `timestamptz`, 4714-11-24 00:00 BC (Julian day 0), in
+/// microseconds since the Unix epoch. Its latest (294276 AD) lies beyond what
+/// chrono represents, so chrono bounds that end.
+const PG_MIN_TIMESTAMP_MICROS: i64 = -210_866_803_200_000_000;
+
 /// A row's position in a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -39,6 +44,11 @@ impl Cursor {
         }
         let micros: i64 = parts.next()?.parse().ok()?;
         let id = Uuid::parse_str(parts.next()?).ok()?;
+        // Only a time Postgres can hold: anything else is a forged cursor
+        // (BAD_USER_INPUT), not a database error.
+        if micros < PG_MIN_TIMESTAMP_MICROS {
+            return None;
+        }
         Some(Cursor {
             created_at: DateTime::from_timestamp_micros(micros)?,
             id,
@@ -185,6 +195,22 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         for bad in ["", "xyz", "azE6MTox", &"a".repeat(200)] {
             assert_eq!(Cursor::decode(bad), None);
+        }
+        let forged =
+            |micros: i64| URL_SAFE_NO_PAD.encode(format!("k1:{micros}:{}", Uuid::nil().simple()));
+        // Postgres' range ends at Julian day 0; chrono's reaches further.
+        assert!(Cursor::decode(&forged(PG_MIN_TIMESTAMP_MICROS)).is_some());
+        for out_of_range in [
+            PG_MIN_TIMESTAMP_MICROS - 1,
+            -262_000_000_000_000_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                Cursor::decode(&forged(out_of_range)),
+                None,
+                "{out_of_range}"
+            );
         }
     }
 

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::helpers::{SigningKey, claims, error_code, now, spawn_app};
+use crate::helpers::{Options, SigningKey, claims, error_code, now, spawn_app, spawn_app_with};
 
 const ME: &str = "{ me { id email } }";
 
@@ -177,4 +177,44 @@ async fn an_unreachable_jwks_with_no_last_good_set_is_503_not_401() {
     let (status, body) = app.gql(&app.token("user_a", "org_a"), ME, json!({})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(error_code(&body), "AUTH_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn a_token_requested_by_another_origin_is_refused_when_authorized_parties_are_set() {
+    let app = spawn_app_with(Options {
+        env: vec![(
+            "CLERK_AUTHORIZED_PARTIES",
+            "https://app.foundry.test, http://localhost:3000".into(),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let with_azp = |azp: Option<&str>| {
+        let mut c = claims("user_a", "org_a");
+        if let Some(azp) = azp {
+            c["azp"] = json!(azp);
+        }
+        app.rsa.sign(&c)
+    };
+    for outsider in [
+        "https://evil.test",
+        "https://app.foundry.test.evil.test",
+        "http://app.foundry.test",
+        "",
+    ] {
+        let response = app
+            .post_graphql(Some(&with_azp(Some(outsider))), json!({ "query": ME }))
+            .await;
+        assert_eq!(response.status(), 401, "azp {outsider:?}");
+    }
+    // Inside the list (a trailing slash is the same origin), and, as in
+    // Clerk's own check, a token without azp (the browser sent no Origin).
+    for azp in [
+        Some("https://app.foundry.test"),
+        Some("http://localhost:3000/"),
+        None,
+    ] {
+        let data = app.data(&with_azp(azp), ME, json!({})).await;
+        assert_eq!(data["me"]["email"], "user_a@example.com", "azp {azp:?}");
+    }
 }

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{Options, error_code, spawn_app, spawn_app_with};
 
 const GENERATE: &str = "mutation($p: String!) { generate(input: { prompt: $p, maxTokens: 64 }) {
     text latencyMs model provider usage { inputTokens outputTokens } job { id status latencyMs inputTokens outputTokens requestId } auditEventId } }";
@@ -192,4 +192,43 @@ async fn an_org_over_its_ai_token_cap_gets_a_limit_error_that_never_opens_the_br
     app.ai.set_capped(false);
     let (_, body) = app.gql(&token, GENERATE, json!({ "p": "hi" })).await;
     assert!(body["errors"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn the_model_allowlist_refuses_other_models_before_the_ai_service_is_called() {
+    let app = spawn_app_with(Options {
+        env: vec![("AI_ALLOWED_MODELS", "fast, openai/gpt-4o-mini".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = app.token("alice", "org_a");
+    let query = "mutation($m: String) { generate(input: { prompt: \"hi\", model: $m }) { text } }";
+
+    for model in [
+        "openai/o3-pro",
+        "azure/../../../../admin",
+        "gemini/x#frag",
+        "FAST",
+    ] {
+        let (_, body) = app.gql(&token, query, json!({ "m": model })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{model}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("is not allowed"), "{message}");
+    }
+    assert_eq!(app.ai.arrivals(), 0, "the ai service was never called");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+
+    // Listed models and the ai service's default (no model) pass.
+    for model in [json!("fast"), json!("openai/gpt-4o-mini"), json!(null)] {
+        let data = app.data(&token, query, json!({ "m": model })).await;
+        assert_eq!(data["generate"]["text"], "echo: hi");
+        assert_eq!(
+            app.ai.calls().last().unwrap().body.get("model"),
+            model.as_str().map(|m| json!(m)).as_ref()
+        );
+    }
 }

@@ -53,6 +53,23 @@ async fn depth_and_complexity_bombs_and_oversized_bodies_are_refused_before_the_
         "{body}"
     );
 
+    // Complexity: a generate weighs as much as 100 plain fields, so ten of
+    // them (within the mutation-field cap) are too complex, and none runs.
+    let generates: String = (0..10)
+        .map(|i| format!("g{i}: generate(input: {{ prompt: \"hi\" }}) {{ text }} "))
+        .collect();
+    let (_, body) = app
+        .gql(&token, &format!("mutation {{ {generates} }}"), json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{body}"
+    );
+    assert_eq!(app.ai.arrivals(), 0);
+
     // Body over MAX_BODY_BYTES (64 KiB by default).
     let huge = format!("{{ me {{ id }} }} # {}", "x".repeat(100 * 1024));
     let response = app
@@ -258,4 +275,101 @@ async fn automatic_persisted_queries_register_then_run_by_hash() {
     assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
     let (_, body) = app.gql_raw(&token, json!({ "extensions": ext })).await;
     assert_eq!(body["data"]["me"]["email"], "alice@example.com", "{body}");
+}
+
+async fn count_documents(app: &crate::helpers::TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM documents")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// `n` aliased root fields of `field` in one mutation.
+fn aliased(n: usize, field: &str) -> String {
+    let fields: String = (0..n).map(|i| format!("m{i}: {field} ")).collect();
+    format!("mutation {{ {fields} }}")
+}
+
+const CREATE: &str = "createDocument(title: \"t\") { document { id } }";
+const GENERATE: &str = "generate(input: { prompt: \"hi\" }) { text }";
+
+#[tokio::test]
+async fn each_root_mutation_field_draws_from_the_limit_and_a_request_over_it_runs_none() {
+    let app = spawn_app_with(Options {
+        env: vec![("RATE_LIMIT_USER_MUTATIONS_PER_MINUTE", "5".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = app.token("alice", "org_a");
+
+    // Issue 20's probe: 300 aliased generate fields in one request.
+    let (status, body) = app.gql(&token, &aliased(300, GENERATE), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(error_code(&body), "TOO_MANY_MUTATIONS", "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(app.ai.arrivals(), 0, "no ai call was made");
+    assert_untouched(&app).await;
+
+    // Ten aliased creates fit the field cap (10) but not the 5 a minute.
+    let (_, body) = app.gql(&token, &aliased(10, CREATE), json!({})).await;
+    assert_eq!(error_code(&body), "TOO_MANY_MUTATIONS", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allows 5 a minute"),
+        "{body}"
+    );
+    assert_untouched(&app).await;
+
+    // Five single mutations pass; the sixth is limited.
+    let single = aliased(1, CREATE);
+    for _ in 0..5 {
+        let (status, body) = app.gql(&token, &single, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let (status, body) = app.gql(&token, &single, json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert_eq!(count_documents(&app).await, 5);
+
+    // Aliases draw one token each: 3 pass, then 3 more find 2 tokens and
+    // are refused whole, and 2 still fit.
+    let bob = app.token("bob", "org_a");
+    let (_, body) = app.gql(&bob, &aliased(3, CREATE), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (status, body) = app.gql(&bob, &aliased(3, CREATE), json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(count_documents(&app).await, 8, "no partial effects");
+    let (_, body) = app.gql(&bob, &aliased(2, CREATE), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(count_documents(&app).await, 10);
+}
+
+#[tokio::test]
+async fn fragments_at_the_root_count_and_the_mutation_field_cap_is_configurable() {
+    let app = spawn_app_with(Options {
+        env: vec![("GRAPHQL_MAX_MUTATION_FIELDS", "3".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = app.token("alice", "org_a");
+    // Four creates hidden in a fragment and an inline fragment.
+    let query = format!(
+        "mutation {{ ...Two ... on MutationRoot {{ c: {CREATE} d: {CREATE} }} }} \
+         fragment Two on MutationRoot {{ a: {CREATE} b: {CREATE} }}"
+    );
+    let (_, body) = app.gql(&token, &query, json!({})).await;
+    assert_eq!(error_code(&body), "TOO_MANY_MUTATIONS", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 mutation fields; this one holds 4"),
+        "{body}"
+    );
+    assert_untouched(&app).await;
+    let (_, body) = app.gql(&token, &aliased(3, CREATE), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
 }

@@ -1,6 +1,9 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{error_code, spawn_app};
+use crate::logging::Captured;
 
 const FORWARD: &str = "query($n: Int, $after: String) { documents(first: $n, after: $after) {
     edges { cursor node { title } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
@@ -107,4 +110,47 @@ async fn bad_pagination_arguments_are_client_errors() {
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_cursor_outside_postgres_time_is_bad_input_not_an_internal_error() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _telemetry = api::telemetry::init_with_writer(move || writer.clone(), None).unwrap();
+    let app = spawn_app().await;
+    let token = app.token("alice", "org_a");
+    app.create_document(&token, "doc").await;
+    let cursor = |micros: i64| URL_SAFE_NO_PAD.encode(format!("k1:{micros}:{}", "0".repeat(32)));
+
+    // Issue 20's probe: a time chrono represents and Postgres does not.
+    for micros in [-262_000_000_000_000_000, -210_866_803_200_000_001] {
+        for query in [FORWARD, BACKWARD] {
+            let arg = if query == FORWARD { "after" } else { "before" };
+            let (status, body) = app
+                .gql(&token, query, json!({ "n": 2, arg: cursor(micros) }))
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{micros}: {body}");
+        }
+    }
+    // Postgres' earliest time is a cursor like any other: nothing is older.
+    let earliest = app
+        .data(
+            &token,
+            FORWARD,
+            json!({ "n": 2, "after": cursor(-210_866_803_200_000_000) }),
+        )
+        .await;
+    assert_eq!(titles(&earliest["documents"]), Vec::<String>::new());
+
+    let lines = captured.lines();
+    assert!(!lines.is_empty(), "the logs were not captured");
+    let errors: Vec<Value> = lines
+        .into_iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "forged cursors fill the error log: {errors:?}"
+    );
 }
