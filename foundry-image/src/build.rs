@@ -24,6 +24,10 @@ pub struct BuildRequest {
     /// cargo's target directory; `None` leaves it to cargo
     /// (`CARGO_TARGET_DIR` or the workspace's `target/`).
     pub target_dir: Option<PathBuf>,
+    /// Leave cargo's incremental compilation as the profile has it (on for
+    /// `dev`): reuses what `cargo test` just built, but rebuilds may then
+    /// differ byte for byte. Off by default, for reproducible images.
+    pub incremental: bool,
 }
 
 impl BuildRequest {
@@ -33,6 +37,7 @@ impl BuildRequest {
             profile: profile.into(),
             binary: None,
             target_dir: None,
+            incremental: false,
         }
     }
 }
@@ -86,6 +91,9 @@ pub fn build(request: &BuildRequest, progress: &dyn Progress) -> Result<Built, B
     let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&program);
     command
+        // cargo reads `.cargo/config.toml` from the directory it runs in and
+        // its parents: the crate's, not the caller's.
+        .current_dir(crate_dir)
         .args([
             "build",
             "--message-format=json",
@@ -94,12 +102,14 @@ pub fn build(request: &BuildRequest, progress: &dyn Progress) -> Result<Built, B
             "--manifest-path",
         ])
         .arg(&manifest)
-        // Incremental compilation may split code differently from one build
-        // to the next; images must come out byte for byte the same.
-        .env("CARGO_INCREMENTAL", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !request.incremental {
+        // Incremental compilation may split code differently from one build
+        // to the next; images must come out byte for byte the same.
+        command.env("CARGO_INCREMENTAL", "0");
+    }
     if let Some(binary) = &request.binary {
         command.args(["--bin", binary]);
     }
