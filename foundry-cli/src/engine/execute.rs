@@ -346,8 +346,9 @@ impl Executor<'_> {
         }
     }
 
-    /// Deletes; after a transient error, a resource no longer listed counts
-    /// as deleted (the lost answer was a success).
+    /// Deletes; after an error, a resource no longer listed counts as
+    /// deleted (the lost answer was a success), and a transient error is
+    /// retried.
     async fn delete_safely(&self, current: &Observed) -> Result<(), AwsError> {
         let handler = current.kind.handler();
         let mut backoff = Backoff::new();
@@ -356,14 +357,20 @@ impl Executor<'_> {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if !(err.is_transient() && backoff.has_time()) {
+            if !backoff.has_time() {
                 return Err(err);
             }
-            backoff.wait().await;
+            // Whatever the error (an answer lost, or the repeat of a delete
+            // that already happened, which some APIs answer oddly), a
+            // resource no longer listed is deleted.
             let listed = handler.observe(self.aws, self.scope).await?;
             if !listed.iter().any(|o| o.physical_id == current.physical_id) {
                 return Ok(());
             }
+            if !err.is_transient() {
+                return Err(err);
+            }
+            backoff.wait().await;
         }
     }
 

@@ -25,16 +25,20 @@ async fn attach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
 }
 
 async fn detach(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
-    gone_ok(
-        aws.ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(igw)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .map(|_| ())
-            .or_aws("DetachInternetGateway"),
-    )
+    let detached = aws
+        .ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map(|_| ())
+        .or_aws("DetachInternetGateway");
+    match detached {
+        // A repeat of a detach whose answer was lost.
+        Err(e) if e.code() == Some("Gateway.NotAttached") => Ok(()),
+        other => gone_ok(other),
+    }
 }
 
 #[async_trait]

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2T
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, prop_str};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
@@ -114,6 +114,11 @@ impl ResourceType for NatGateway {
             .connectivity_type(ConnectivityType::from(prop_str(props, "connectivity_type")?))
             .client_token(token)
             .tag_specifications(tag_specification(Ec2Type::Natgateway, scope, id))
+            // The client token makes a repeat idempotent on AWS; emulators
+            // ignore it, so the repeat after a lost response is foundry's
+            // (look up by tag first), never the SDK's blind one.
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("CreateNatGateway")?;

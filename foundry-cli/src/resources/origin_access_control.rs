@@ -117,6 +117,14 @@ impl ResourceType for OriginAccessControl {
             .cloudfront
             .create_origin_access_control()
             .origin_access_control_config(config(props, "CreateOriginAccessControl")?)
+            // One attempt: a repeat after a lost response must meet the name
+            // taken (AWS) or be found by name first (emulators, which allow
+            // a second one); the engine looks before it tries again.
+            .customize()
+            .config_override(
+                aws_sdk_cloudfront::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await;
         match out {

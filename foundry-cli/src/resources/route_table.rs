@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType as Ec2Type, Route};
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{seen_strs, Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
 
@@ -251,6 +251,11 @@ impl ResourceType for RouteTable {
             .vpc_id(prop_str(props, "vpc_id")?)
             .client_token(token)
             .tag_specifications(tag_specification(Ec2Type::RouteTable, scope, id))
+            // The client token makes a repeat idempotent on AWS; emulators
+            // ignore it, so the repeat after a lost response is foundry's
+            // (look up by tag first), never the SDK's blind one.
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
             .or_aws("CreateRouteTable")?;

@@ -184,7 +184,9 @@ impl ResourceType for Secret {
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
                     s.is_invalid_request_exception()
-                        && s.message().is_some_and(|m| m.contains("marked for deletion"))
+                        && s.message().is_some_and(|m| {
+                            m.contains("marked for deletion") || m.contains("marked deleted")
+                        })
                 }) =>
             {
                 Ok(())

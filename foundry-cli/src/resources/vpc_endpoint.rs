@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{ResourceType as Ec2Type, VpcEndpointType};
 
 use crate::vocab::{PropError, PropSpec, Schema, Ty, opt_strs};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str, prop_strs};
-use crate::aws::ec2::{owner, owner_filters, tag_specification};
+use crate::aws::ec2::{single_attempt, owner, owner_filters, tag_specification};
 use crate::aws::wait;
 use crate::aws::{Aws, AwsError, SdkResultExt};
 use crate::vocab::{Props, Value};
@@ -157,7 +157,12 @@ impl ResourceType for VpcEndpoint {
         } else {
             call = call.set_route_table_ids(Some(prop_strs(props, "route_table_ids")?));
         }
-        let out = call.send().await.or_aws("CreateVpcEndpoint")?;
+        let out = call// The client token makes a repeat idempotent on AWS; emulators
+            // ignore it, so the repeat after a lost response is foundry's
+            // (look up by tag first), never the SDK's blind one.
+            .customize()
+            .config_override(single_attempt())
+            .send().await.or_aws("CreateVpcEndpoint")?;
         let endpoint = out
             .vpc_endpoint()
             .and_then(|e| e.vpc_endpoint_id())
