@@ -44,6 +44,8 @@ pub enum Command {
     Validate,
     /// Print the JSON Schema of the stack file, for editors.
     Schema,
+    /// Compile services into reproducible OCI images without Docker, and push them.
+    Build(BuildArgs),
     /// Show what `up` would change, compared with what AWS reports now.
     Plan {
         /// Machine-readable plan on stdout.
@@ -97,6 +99,24 @@ pub enum Command {
         #[command(subcommand)]
         action: LocalAction,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Services to build (default: every service of the stack file).
+    pub services: Vec<String>,
+    /// Push each image to its service's ECR repository (or to --registry).
+    #[arg(long)]
+    pub push: bool,
+    /// Push to this OCI registry instead of ECR: host[:port][/prefix].
+    #[arg(long, env = "FOUNDRY_REGISTRY", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// The cargo profile (`dev` builds faster, for trying things out).
+    #[arg(long, default_value = "release")]
+    pub profile: String,
+    /// Print each service's tag, digest, size and push figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

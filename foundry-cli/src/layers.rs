@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["aws"],
     &["resources"],
     &["stack", "state", "local"],
-    &["engine"],
+    &["engine", "images"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],
     &["commands"],

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod engine;
+pub mod images;
 pub mod local;
 pub mod resources;
 pub mod stack;

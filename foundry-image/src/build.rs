@@ -88,6 +88,13 @@ pub fn build(request: &BuildRequest, progress: &dyn Progress) -> Result<Built, B
             crate_dir: crate_dir.clone(),
         });
     }
+    // cargo runs in the crate's directory, where a relative path would
+    // point elsewhere.
+    let manifest =
+        std::path::absolute(&manifest).map_err(|source| BuildError::CargoNotRunnable {
+            program: "cargo".into(),
+            source,
+        })?;
     let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&program);
     command

@@ -7,6 +7,7 @@
 pub mod fault_proxy;
 pub mod moto;
 pub mod postgres;
+pub mod registry;
 
 use std::path::PathBuf;
 

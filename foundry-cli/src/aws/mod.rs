@@ -5,6 +5,7 @@
 
 pub mod cloudfront;
 pub mod ec2;
+pub mod ecr;
 pub mod fault;
 pub mod rds;
 pub mod wait;

@@ -1,6 +1,7 @@
 //! One file per command; each parses nothing and decides little: it loads
 //! the stack, calls the library and prints.
 
+mod build;
 mod destroy;
 mod local;
 mod outputs;
@@ -12,7 +13,7 @@ mod up;
 mod validate;
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
         Command::Validate => validate::run(g),
+        Command::Build(args) => build::run(g, args).await,
         Command::Schema => schema::run(),
         Command::Local { action } => local::run(action),
         Command::Outputs { json } => outputs::run(g, json).await,
@@ -113,17 +115,22 @@ pub fn load_stack(g: &Global) -> anyhow::Result<Stack> {
     Ok(source.resolve(env).map_err(LoadError::Invalid)?)
 }
 
+/// The stack file's directory: relative paths in it start here.
+pub fn stack_dir(g: &Global) -> PathBuf {
+    match g.stack.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Where the state of a stack file lives: beside it, with the local
 /// emulator's state kept apart from real AWS's.
 pub fn state_base(g: &Global) -> PathBuf {
-    let beside = match g.stack.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let beside = stack_dir(g);
     if g.local {
         beside.join(".foundry").join("local")
     } else {
-        beside.to_path_buf()
+        beside
     }
 }
 

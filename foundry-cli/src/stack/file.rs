@@ -155,6 +155,11 @@ pub struct AlarmsSpec {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
+    /// The crate `foundry build` compiles into the service's image, relative
+    /// to the stack file: `source = "services/api"`.
+    pub source: Option<String>,
+    /// The port the service listens on (its image exposes it; default 8080).
+    pub port: Option<u16>,
     /// Secrets (names under `[secrets]`) this service reads.
     #[serde(default)]
     pub secrets: Vec<String>,

@@ -44,10 +44,16 @@ pub struct Stack {
     pub keep_images: u32,
 }
 
+/// The port a service listens on when its table names none.
+pub const DEFAULT_SERVICE_PORT: u16 = 8080;
+
 /// A service of the app, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     pub name: String,
+    /// The service's crate, as written (relative to the stack file).
+    pub source: Option<String>,
+    pub port: u16,
     pub secrets: Vec<String>,
     /// Bucket name → key prefix the service may use.
     pub buckets: Vec<(String, String)>,

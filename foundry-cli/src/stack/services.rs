@@ -1,7 +1,7 @@
 //! `[services.*]` and `[secrets.*]` resolution: names, and every secret a
 //! service reads is declared.
 
-use super::{Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
+use super::{DEFAULT_SERVICE_PORT, Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
 
 /// Services and secrets: valid names, and every secret a service reads is declared.
 pub(super) fn resolve_services(
@@ -76,8 +76,26 @@ pub(super) fn resolve_services(
                 );
             }
         }
+        if let Some(source) = &spec.source
+            && source.trim().is_empty()
+        {
+            diags.push(
+                Diagnostic::new(format!("service `{name}` has an empty `source`"))
+                    .at(locator.span(&["services", name, "source"]))
+                    .help("name the service's crate directory, relative to the stack file, e.g. source = \"services/api\""),
+            );
+        }
+        if spec.port == Some(0) {
+            diags.push(
+                Diagnostic::new(format!("service `{name}` listens on port 0"))
+                    .at(locator.span(&["services", name, "port"]))
+                    .help("give the port the service binds, e.g. port = 8080"),
+            );
+        }
         services.push(Service {
             name: name.clone(),
+            source: spec.source.clone(),
+            port: spec.port.unwrap_or(DEFAULT_SERVICE_PORT),
             connects_to_database: spec.connect.iter().any(|c| c == "database"),
             secrets: spec.secrets.clone(),
             buckets: spec

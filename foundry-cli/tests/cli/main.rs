@@ -2,6 +2,7 @@
 
 mod alarms;
 mod buckets;
+mod build;
 mod cdn;
 mod crash;
 mod database;

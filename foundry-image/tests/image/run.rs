@@ -28,6 +28,46 @@ fn the_fixture_image_answers_healthz_as_its_non_root_user() {
     );
 }
 
+/// The real api service, debug build, against a real Postgres (it checks
+/// or migrates its schema before it serves; outside the chroot, the
+/// network is the host's, so the cluster on loopback is reachable).
+#[test]
+fn the_api_service_image_answers_healthz() {
+    let postgres = localenv::postgres::PostgresServer::start().expect("postgres starts");
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services/api");
+    let mut request = BuildRequest::new(crate_dir, "dev");
+    request.incremental = true;
+    let built = foundry_image::build(&request, &NoProgress).expect("services/api builds");
+    let (dir, layout, image) = assemble_fixture(&built.binary);
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir(&root).unwrap();
+    unpack(&layout, &image, &root);
+    let config = image_config(&layout, &image);
+
+    let port = free_port();
+    let env = [
+        ("PORT", port.to_string()),
+        ("HOST", "127.0.0.1".to_owned()),
+        ("APP_ENV", "dev".to_owned()),
+        ("DATABASE_URL", postgres.info().database_url("postgres")),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("S3_BUCKET_UPLOADS", "uploads".to_owned()),
+        ("CLERK_JWKS_URL", "http://127.0.0.1:9/jwks".to_owned()),
+        ("CLERK_ISSUER", "https://clerk.example".to_owned()),
+        ("AI_SERVICE_URL", "http://127.0.0.1:9".to_owned()),
+        (
+            "AI_INTERNAL_API_KEY",
+            "test-internal-key-0123456789".to_owned(),
+        ),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut running = RunningImage::start(&config, &root, port, &env);
+
+    let body = running.get_ok("/healthz", Duration::from_secs(60));
+    assert!(body.contains("ok"), "{body}");
+    running.get_ok("/readyz", Duration::from_secs(10));
+}
+
 /// The real ai service, debug build (warm in the shared target directory
 /// once the workspace's own tests have built it; cold, it costs minutes).
 #[test]

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use foundry_image::{Assembled, BuildRequest, Built, ImageSpec, NoProgress, OciLayout};
+use localenv::registry::{RegistryError, RegistryServer};
 use tempfile::TempDir;
 
 /// Timestamp of every test image (2023-11-14T22:13:20Z).
@@ -83,84 +84,28 @@ fn require_tool(name: &str, package: &str) {
     );
 }
 
-/// `docker-registry` serving plain HTTP on a loopback port, with its storage
-/// in a temporary directory; stopped when dropped.
+/// A registry for one test (`localenv`'s launcher; see `.ci/run` for the package).
 pub struct TestRegistry {
-    child: Child,
-    _dir: TempDir,
+    _server: RegistryServer,
     pub host: String,
 }
 
 impl TestRegistry {
     pub fn start() -> TestRegistry {
-        Self::start_with(None)
+        Self::from(RegistryServer::start())
     }
 
     /// With HTTP basic authentication, as ECR asks for, for one user.
     pub fn start_with_basic_auth(user: &str, bcrypt_hash: &str) -> TestRegistry {
-        Self::start_with(Some(format!("{user}:{bcrypt_hash}\n")))
+        Self::from(RegistryServer::start_with_basic_auth(user, bcrypt_hash))
     }
 
-    fn start_with(htpasswd: Option<String>) -> TestRegistry {
-        require_tool("docker-registry", "docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let auth = match htpasswd {
-            Some(line) => {
-                fs::write(dir.path().join("htpasswd"), line).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: foundry-test\n    path: {}\n",
-                    dir.path().join("htpasswd").display()
-                )
-            }
-            None => String::new(),
-        };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: foundry-image-tests\n{auth}",
-            dir.path().join("data").display()
-        );
-        fs::write(dir.path().join("config.yml"), config).unwrap();
-        let log = File::create(dir.path().join("registry.log")).unwrap();
-        let mut child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(response) = http_get(&host, "/v2/")
-                && (response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.1 401"))
-            {
-                break;
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
-                panic!("docker-registry exited with {status}:\n{log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on {host} within 15 s"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+    fn from(started: Result<RegistryServer, RegistryError>) -> TestRegistry {
+        let server = started.unwrap_or_else(|e| panic!("{e}"));
         TestRegistry {
-            child,
-            _dir: dir,
-            host,
+            host: server.host().to_owned(),
+            _server: server,
         }
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
