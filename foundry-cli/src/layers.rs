@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["resources"],
     &["stack", "state", "local"],
     &["engine", "images"],
+    &["release"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],
     &["commands"],

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod engine;
 pub mod images;
 pub mod local;
+pub mod release;
 pub mod resources;
 pub mod stack;
 pub mod state;

@@ -20,6 +20,9 @@ pub struct StackFile {
     /// The network tier: VPC, subnets, NAT, endpoints.
     #[serde(default)]
     pub network: NetworkSpec,
+    /// Where the services run (`[compute] target`).
+    #[serde(default)]
+    pub compute: ComputeSpec,
     /// The services of the app; each gets an ECR repository and reads the
     /// secrets it lists.
     #[serde(default)]
@@ -58,6 +61,11 @@ pub struct StackFile {
 pub struct EnvOverlay {
     #[serde(default)]
     pub network: NetworkSpec,
+    #[serde(default)]
+    pub compute: ComputeSpec,
+    /// Per service: its size and scaling in this environment.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceOverlay>,
     #[serde(default)]
     pub registry: RegistrySpec,
     #[serde(default)]
@@ -160,6 +168,24 @@ pub struct ServiceSpec {
     pub source: Option<String>,
     /// The port the service listens on (its image exposes it; default 8080).
     pub port: Option<u16>,
+    /// `public` (default): reachable from the internet (the CDN's api
+    /// origin); `private`: reachable only from inside the VPC.
+    pub ingress: Option<Ingress>,
+    /// CPU units (1024 = one vCPU; default 1024).
+    pub cpu: Option<u32>,
+    /// Memory in MiB (default 2048).
+    pub memory: Option<u32>,
+    /// The HTTP path that answers 200 when the service is healthy (default
+    /// `/healthz`); deploys wait for it.
+    pub health: Option<String>,
+    /// Environment variables. Values may hold references, one syntax
+    /// everywhere: `${services.ai.url}`, `${buckets.uploads.name}`,
+    /// `${database.endpoint}` (also `port`, `name`, `secret_arn`) and
+    /// `${secrets.NAME}` (a whole value only; injected by ARN, never as text).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Instances and requests per instance; an environment may override it.
+    pub scaling: Option<ScalingSpec>,
     /// Secrets (names under `[secrets]`) this service reads.
     #[serde(default)]
     pub secrets: Vec<String>,
@@ -168,9 +194,57 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
     /// What the service may open connections to: `"database"` admits its
-    /// security group to the database's port.
+    /// security group to the database's port; another service's name gives
+    /// a path to that service (needed to call a private one).
     #[serde(default)]
     pub connect: Vec<String>,
+}
+
+/// `[compute]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeSpec {
+    /// `apprunner` (default).
+    pub target: Option<ComputeTarget>,
+}
+
+/// Where services run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeTarget {
+    /// AWS App Runner (closed to new AWS accounts since 2026-04-30).
+    Apprunner,
+    /// ECS Fargate behind load balancers (not available yet).
+    Ecs,
+}
+
+/// Who can reach a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Ingress {
+    Public,
+    Private,
+}
+
+/// `scaling = { min, max, concurrency }`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingSpec {
+    /// Fewest instances (default 1).
+    pub min: Option<u32>,
+    /// Most instances (default 4).
+    pub max: Option<u32>,
+    /// Concurrent requests per instance before another starts (default 100).
+    pub concurrency: Option<u32>,
+}
+
+/// `[env.<name>.services.<service>]`: what an environment may change.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceOverlay {
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub scaling: Option<ScalingSpec>,
 }
 
 /// `[buckets.<name>]`: private, encrypted, TLS-only S3 buckets.

@@ -11,6 +11,7 @@ pub mod file;
 mod layered;
 mod locator;
 pub mod network;
+pub mod references;
 mod services;
 mod state_backend;
 
@@ -19,9 +20,10 @@ use std::path::Path;
 pub use cdn::Cdn;
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
-pub use file::{Engine, NatMode, StackFile, StateBackendKind};
+pub use file::{ComputeTarget, Engine, Ingress, NatMode, StackFile, StateBackendKind};
 pub use locator::{Locator, closest, did_you_mean};
 pub use network::{Network, Tier};
+pub use references::{DatabaseAttribute, Part, Reference, Template};
 
 /// A stack with one environment's overlay applied and every value checked.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Stack {
     pub env: String,
     pub network: Network,
     pub state: StateBackend,
+    /// Where the services run.
+    pub compute: ComputeTarget,
     pub services: Vec<Service>,
     pub secrets: Vec<Secret>,
     pub buckets: Vec<Bucket>,
@@ -54,11 +58,45 @@ pub struct Service {
     /// The service's crate, as written (relative to the stack file).
     pub source: Option<String>,
     pub port: u16,
+    pub ingress: Ingress,
+    /// CPU units (1024 = one vCPU) and memory in MiB.
+    pub cpu: u32,
+    pub memory: u32,
+    /// Path that answers 200 when healthy.
+    pub health_path: String,
+    /// Environment variables, by name.
+    pub env: Vec<EnvVar>,
+    pub scaling: Scaling,
+    /// Other services this one calls (network paths to private ones).
+    pub connects_to: Vec<String>,
     pub secrets: Vec<String>,
     /// Bucket name → key prefix the service may use.
     pub buckets: Vec<(String, String)>,
     /// Whether the service's security group is admitted to the database.
     pub connects_to_database: bool,
+}
+
+/// An environment variable of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    /// Text, possibly with references to other resources' attributes.
+    Text(Template),
+    /// A declared secret, injected by ARN (never as a plain value).
+    Secret(String),
+}
+
+/// Instances and requests per instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scaling {
+    pub min: u32,
+    pub max: u32,
+    pub concurrency: u32,
 }
 
 /// A bucket, resolved.
@@ -172,7 +210,9 @@ impl Source {
             &mut diags,
         );
         let state = state_backend::resolve_state(&self.file.state, &locator, &mut diags);
-        let (services, secrets) = services::resolve_services(&self.file, &locator, &mut diags);
+        let compute = services::resolve_compute(&self.file, overlay, env, &locator, &mut diags);
+        let (services, secrets) =
+            services::resolve_services(&self.file, overlay, env, &locator, &mut diags);
         let buckets = buckets::resolve_buckets(&self.file, env, &locator, &mut diags);
         let database = self
             .file
@@ -241,6 +281,7 @@ impl Source {
                 env: env.to_string(),
                 network,
                 state,
+                compute,
                 services,
                 secrets,
                 buckets,

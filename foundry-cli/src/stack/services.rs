@@ -1,11 +1,39 @@
-//! `[services.*]` and `[secrets.*]` resolution: names, and every secret a
-//! service reads is declared.
+//! `[services.*]` and `[secrets.*]` resolution: names, connections, every
+//! secret a service reads is declared; `runtime` checks how each one runs.
 
+mod runtime;
+
+use super::file::{ComputeTarget, EnvOverlay};
 use super::{DEFAULT_SERVICE_PORT, Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
+
+/// `[compute] target`, with the environment's overlay.
+pub(super) fn resolve_compute(
+    file: &StackFile,
+    overlay: &EnvOverlay,
+    env: &str,
+    locator: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> ComputeTarget {
+    let (target, path) = match (overlay.compute.target, file.compute.target) {
+        (Some(t), _) => (t, vec!["env", env, "compute", "target"]),
+        (None, Some(t)) => (t, vec!["compute", "target"]),
+        (None, None) => return ComputeTarget::Apprunner,
+    };
+    if target == ComputeTarget::Ecs {
+        diags.push(
+            Diagnostic::new("the `ecs` compute target is not available in this foundry yet")
+                .at(locator.span(&path))
+                .help("use target = \"apprunner\" for now; ECS Fargate support is being built"),
+        );
+    }
+    target
+}
 
 /// Services and secrets: valid names, and every secret a service reads is declared.
 pub(super) fn resolve_services(
     file: &StackFile,
+    overlay: &EnvOverlay,
+    env: &str,
     locator: &Locator,
     diags: &mut Vec<Diagnostic>,
 ) -> (Vec<Service>, Vec<Secret>) {
@@ -58,14 +86,23 @@ pub(super) fn resolve_services(
         }
         for (i, target) in spec.connect.iter().enumerate() {
             let at = locator.span(&["services", name, "connect", &i.to_string()]);
-            if target != "database" {
+            if target == name {
                 diags.push(
-                    Diagnostic::new(format!(
-                        "service `{name}` connects to `{target}`, which foundry does not know"
-                    ))
-                    .at(at)
-                    .help("the only connection so far is \"database\""),
+                    Diagnostic::new(format!("service `{name}` connects to itself"))
+                        .at(at)
+                        .help("remove it: a service always reaches itself"),
                 );
+            } else if file.services.contains_key(target) {
+                // A path to another service: checked with the runtime keys.
+            } else if target != "database" {
+                let known = file.services.keys().map(String::as_str).chain(["database"]);
+                let d = Diagnostic::new(format!(
+                    "service `{name}` connects to `{target}`, which is neither \"database\" nor a declared service"
+                ))
+                .at(at);
+                diags.push(d.help(did_you_mean(target, known, || {
+                    "connect to \"database\" or to another service's name".to_string()
+                })));
             } else if file.database.is_none() {
                 diags.push(
                     Diagnostic::new(format!(
@@ -92,10 +129,23 @@ pub(super) fn resolve_services(
                     .help("give the port the service binds, e.g. port = 8080"),
             );
         }
+        let runtime = runtime::resolve(file, overlay, env, name, spec, locator, diags);
         services.push(Service {
             name: name.clone(),
             source: spec.source.clone(),
             port: spec.port.unwrap_or(DEFAULT_SERVICE_PORT),
+            ingress: runtime.ingress,
+            cpu: runtime.cpu,
+            memory: runtime.memory,
+            health_path: runtime.health_path,
+            env: runtime.env,
+            scaling: runtime.scaling,
+            connects_to: spec
+                .connect
+                .iter()
+                .filter(|c| *c != name && file.services.contains_key(*c))
+                .cloned()
+                .collect(),
             connects_to_database: spec.connect.iter().any(|c| c == "database"),
             secrets: spec.secrets.clone(),
             buckets: spec
@@ -105,6 +155,22 @@ pub(super) fn resolve_services(
                 .collect(),
         });
     }
+    for unknown in overlay
+        .services
+        .keys()
+        .filter(|n| !file.services.contains_key(*n))
+    {
+        let d = Diagnostic::new(format!(
+            "[env.{env}.services.{unknown}] changes a service the stack does not declare"
+        ))
+        .at(locator.span(&["env", env, "services", unknown]));
+        diags.push(d.help(did_you_mean(
+            unknown,
+            file.services.keys().map(String::as_str),
+            || format!("declare it with a [services.{unknown}] table"),
+        )));
+    }
+    runtime::check_url_cycles(&services, locator, diags);
     let secrets = file
         .secrets
         .iter()

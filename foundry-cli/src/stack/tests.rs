@@ -96,6 +96,100 @@ fn a_misspelt_key_gets_a_suggestion() {
     check(
         "[netwrk]\n[env.dev]\n",
         "dev",
-        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `services`, `secrets`, `buckets`, `database`, `cdn`, `alarms`, `registry`, `state`, `env` [did you mean `network`?]",
+        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `compute`, `services`, `secrets`, `buckets`, `database`, `cdn`, `alarms`, `registry`, `state`, `env` [did you mean `network`?]",
+    );
+}
+
+/// A stack with a database, a bucket, a secret and two services to refer to.
+const APP: &str = "[env.dev]\n[env.prod]\n[database]\n[buckets.uploads]\n[secrets.key]\n[services.ai]\ningress = \"private\"\nsecrets = [\"key\"]\n";
+
+#[test]
+fn service_environments_take_references_checked_against_the_file() {
+    check(
+        &format!(
+            "{APP}[services.api]\nconnect = [\"database\", \"ai\"]\nbuckets = {{ uploads = \"u/\" }}\nsecrets = [\"key\"]\nenv = {{ AI_URL = \"${{services.ai.url}}\", DB = \"${{database.endpoint}}:${{database.port}}\", BUCKET = \"${{buckets.uploads.name}}\", AI_KEY = \"${{secrets.key}}\" }}\n"
+        ),
+        "dev",
+        "ok",
+    );
+    check(
+        &format!(
+            "{APP}[services.api]\nenv = {{ A = \"${{services.a1.url}}\", B = \"${{buckets.upload.name}}\", C = \"${{database.host}}\" }}\n"
+        ),
+        "dev",
+        "12:13: service `api`: `${services.a1.url}` names service `a1`, which is not declared [did you mean `ai`?]\n\
+         12:39: service `api`: `${buckets.upload.name}` names bucket `upload`, which is not declared [did you mean `uploads`?]\n\
+         12:69: service `api`: env `C`: `${database.host}`: the database has no attribute `host` [use endpoint, port, name or secret_arn]",
+    );
+}
+
+#[test]
+fn a_reference_needs_the_access_it_implies() {
+    check(
+        &format!(
+            "{APP}[services.api]\nenv = {{ AI = \"${{services.ai.url}}\", DB = \"${{database.name}}\", K = \"${{secrets.key}}\", U = \"${{buckets.uploads.name}}\" }}\n"
+        ),
+        "dev",
+        "12:14: service `api` calls `ai`, which is private, without connecting to it [add \"ai\" to `connect` of [services.api]]\n\
+         12:41: service `api` reads `${database.name}` without connecting to the database [add \"database\" to `connect` of [services.api]]\n\
+         12:65: service `api`: `${secrets.key}` is not among the secrets the service reads [add \"key\" to `secrets` of [services.api]: that grants it read access]\n\
+         12:87: service `api`: `${buckets.uploads.name}` names a bucket the service has no access to [add it to the service's buckets, e.g. buckets = { uploads = \"\" }]",
+    );
+}
+
+#[test]
+fn secrets_are_whole_values_and_names_do_not_clash() {
+    check(
+        &format!(
+            "{APP}[services.api]\nsecrets = [\"key\"]\nenv = {{ A = \"Bearer ${{secrets.key}}\", KEY = \"x\", PORT = \"1\" }}\n"
+        ),
+        "dev",
+        "13:13: service `api`: env `A` mixes a secret with other text [a secret is injected by ARN as a whole value: write the reference alone, e.g. KEY = \"${secrets.NAME}\"]\n\
+         13:56: service `api`: env `PORT` is set by foundry from the service's `port` [use letters, digits and `_`, not starting with a digit; foundry sets PORT from `port`]\n\
+         13:44: service `api`: env `KEY` is set, and secret `key` would be injected under the same name [rename the variable, or set it to \"${secrets.key}\"]",
+    );
+}
+
+#[test]
+fn sizes_and_scaling_are_what_app_runner_offers_and_envs_may_change_them() {
+    check(
+        &format!(
+            "{APP}[services.api]\ncpu = 1024\nmemory = 1024\nscaling = {{ min = 3, max = 2 }}\n[env.prod.services.api]\ncpu = 3000\n"
+        ),
+        "dev",
+        "13:10: service `api`: memory = 1024 does not go with cpu = 1024 [with cpu = 1024, use memory = 2048 or 3072 or 4096]\n\
+         14:11: service `api`: scaling max = 2 must be from min (3) to 25 [instances go from 1 to 25 (min ≤ max); concurrency from 1 to 200 requests per instance]",
+    );
+    check(
+        &format!(
+            "{APP}[services.api]\n[env.prod.services.api]\ncpu = 3000\n[env.prod.services.web]\n"
+        ),
+        "prod",
+        "13:7: service `api`: cpu = 3000 is not a size App Runner offers [use 256, 512, 1024 (one vCPU), 2048 or 4096]\n\
+         14:1: [env.prod.services.web] changes a service the stack does not declare [declare it with a [services.web] table]",
+    );
+}
+
+#[test]
+fn services_cannot_need_each_others_urls_in_a_ring() {
+    check(
+        "[env.dev]\n[services.a]\nenv = { B = \"${services.b.url}\" }\n[services.b]\nenv = { A = \"${services.a.url}\" }\n",
+        "dev",
+        "5:7: services reference each other's URLs in a ring: a → b → a [one of them must learn the other's URL another way (e.g. at run time), so that it can be created first]",
+    );
+}
+
+#[test]
+fn connections_name_the_database_or_another_service() {
+    check(
+        &format!("{APP}[services.api]\nconnect = [\"api\", \"aj\"]\n"),
+        "dev",
+        "12:12: service `api` connects to itself [remove it: a service always reaches itself]\n\
+         12:19: service `api` connects to `aj`, which is neither \"database\" nor a declared service [did you mean `ai`?]",
+    );
+    check(
+        "[env.dev]\n[compute]\ntarget = \"ecs\"\n",
+        "dev",
+        "5:10: the `ecs` compute target is not available in this foundry yet [use target = \"apprunner\" for now; ECS Fargate support is being built]",
     );
 }

@@ -37,22 +37,36 @@ impl StateDir {
 
     pub fn load(&self) -> Result<Snapshot, StateError> {
         let path = self.dir.join("state.json");
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match self.read_document("state.json")? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|source| StateError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Snapshot::default()),
-            Err(e) => Err(io("read", &path)(e)),
+            None => Ok(Snapshot::default()),
         }
     }
 
     /// Replaces the cache atomically: a crash leaves the old or the new file, never half of one.
     pub fn save(&self, snapshot: &Snapshot) -> Result<(), StateError> {
-        self.ensure()?;
-        let path = self.dir.join("state.json");
-        let tmp = self.dir.join("state.json.tmp");
         let bytes = serde_json::to_vec_pretty(snapshot).expect("state serialises");
+        self.write_document("state.json", &bytes)
+    }
+
+    /// A file of the state directory, if it exists.
+    pub fn read_document(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let path = self.dir.join(name);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Replaces a file of the state directory atomically (write, sync, rename).
+    pub fn write_document(&self, name: &str, bytes: &[u8]) -> Result<(), StateError> {
+        self.ensure()?;
+        let path = self.dir.join(name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
         let mut file = File::create(&tmp).map_err(io("write", &tmp))?;
-        file.write_all(&bytes)
+        file.write_all(bytes)
             .and_then(|_| file.sync_all())
             .map_err(io("write", &tmp))?;
         fs::rename(&tmp, &path).map_err(io("replace", &path))

@@ -154,6 +154,22 @@ impl Store {
         }
     }
 
+    /// A named document beside the state (`releases.json`), if written yet.
+    pub async fn read_document(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
+        match self {
+            Store::Local(d) => d.read_document(name),
+            Store::S3(s) => s.read_document(name).await,
+        }
+    }
+
+    /// Replaces a named document whole; callers hold the stack lock.
+    pub async fn write_document(&self, name: &str, bytes: Vec<u8>) -> Result<(), StateError> {
+        match self {
+            Store::Local(d) => d.write_document(name, &bytes),
+            Store::S3(s) => s.write_document(name, bytes).await,
+        }
+    }
+
     /// Appends one entry durably before returning.
     pub async fn journal(&self, entry: &JournalEntry) -> Result<(), StateError> {
         match self {

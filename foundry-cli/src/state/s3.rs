@@ -87,6 +87,14 @@ impl S3State {
         format!("s3://{}/{}", self.bucket, self.base)
     }
 
+    pub async fn read_document(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.get(name).await
+    }
+
+    pub async fn write_document(&self, name: &str, bytes: Vec<u8>) -> Result<(), StateError> {
+        self.put(name, bytes).await
+    }
+
     async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
         let result = self
             .client

@@ -151,7 +151,10 @@ async fn destroy_refuses_a_non_empty_bucket_and_deletes_nothing_unless_forced() 
     );
 
     // Removing the bucket from the stack file is refused the same way.
-    let without = REFERENCE.replace("buckets = { uploads = \"uploads/\" }\n", "").replace(
+    let without = REFERENCE
+        .replace("buckets = { uploads = \"uploads/\" }\n", "")
+        .replace(" S3_BUCKET_UPLOADS = \"${buckets.uploads.name}\",", "")
+        .replace(
         "[buckets.uploads]\nia_after_days = 30\nglacier_after_days = 180\n# Browsers PUT to pre-signed URLs from the web origin.\ncors_origins = [\"https://app.acme.example\"]\n",
         "",
     );

@@ -281,8 +281,8 @@ fn bad_database_and_cdn_sections_are_located_errors() {
         ),
         (
             "cache",
-            "service `api` connects to `cache`, which foundry does not know",
-            "\"database\"",
+            "service `api` connects to `cache`, which is neither \"database\" nor a declared service",
+            "connect to \"database\" or to another service's name",
         ),
     ] {
         let text = format!(

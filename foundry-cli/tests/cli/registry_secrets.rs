@@ -315,7 +315,7 @@ fn percent_decode(s: &str) -> String {
 fn a_service_reading_an_undeclared_secret_is_a_located_error() {
     let dir = tempfile::tempdir().unwrap();
     let text = crate::support::REFERENCE.replace("\"anthropic_api_key\"]", "\"antropic_api_key\"]");
-    std::fs::write(dir.path().join("foundry.toml"), text).unwrap();
+    std::fs::write(dir.path().join("foundry.toml"), &text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_foundry"))
         .current_dir(dir.path())
         .arg("validate")
@@ -328,5 +328,9 @@ fn a_service_reading_an_undeclared_secret_is_a_located_error() {
         "{err}"
     );
     assert!(err.contains("did you mean `anthropic_api_key`?"), "{err}");
-    assert!(err.contains("foundry.toml:40:"), "{err}");
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("antropic_api_key"))
+        .unwrap();
+    assert!(err.contains(&format!("foundry.toml:{line}:")), "{err}");
 }
