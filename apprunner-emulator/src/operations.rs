@@ -78,6 +78,12 @@ pub(crate) fn begin(shared: &Arc<Shared>, entry: &mut ServiceEntry, kind: Operat
     id
 }
 
+enum AfterDeployment {
+    Done,
+    Retire(Instance),
+    RollBack,
+}
+
 struct Operation {
     shared: Arc<Shared>,
     service_arn: String,
@@ -126,52 +132,62 @@ impl Operation {
             Ok(()) => runner::launch(&self.shared, &service, &dir).await,
             Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
         };
-        let retired: Option<Instance>;
-        {
-            let mut state = self.shared.lock();
-            let stopping = state.stopping;
-            let Ok(entry) = state.service_mut(&self.service_arn) else {
-                return;
-            };
-            match launched {
-                Ok(instance) if !stopping => {
-                    if let Some(proxy) = &entry.proxy {
-                        proxy.route_to(Some(instance.port));
-                    }
-                    let current = entry.dir.join("current");
-                    let _ = std::fs::remove_file(&current);
-                    let _ = std::os::unix::fs::symlink(format!("instances/{}", self.id), &current);
-                    retired = entry.instance.replace(instance);
-                    entry.service.status = RUNNING.into();
-                    entry.service.updated_at = now();
-                    entry.last_good = None;
-                    self.settle(entry, "SUCCEEDED");
-                }
-                Ok(_) => return, // the emulator stops: the instance is dropped, so killed
-                Err(reason) => {
-                    events(&entry.dir, &reason);
-                    if entry.instance.is_none() || self.kind == OperationType::ResumeService {
-                        entry.service.status = match self.kind {
-                            OperationType::ResumeService => PAUSED.into(),
-                            _ => CREATE_FAILED.into(),
-                        };
-                        entry.last_good = None;
-                        self.settle(entry, "FAILED");
-                        return;
-                    }
-                    // App Runner rolls a failed deployment back: the previous
-                    // instance kept serving all along.
-                    self.settle(entry, "ROLLBACK_IN_PROGRESS");
-                    retired = None;
-                }
+        let next = self.settle_deployment(launched);
+        match next {
+            AfterDeployment::Done => {}
+            AfterDeployment::Retire(old) => {
+                // Connections already open drain for a moment, as App Runner's do.
+                tokio::time::sleep(self.shared.config.operation_delay).await;
+                drop(old);
             }
+            AfterDeployment::RollBack => self.roll_back().await,
         }
-        if let Some(old) = retired {
-            // Connections already open drain for a moment, as App Runner's do.
-            tokio::time::sleep(self.shared.config.operation_delay).await;
-            drop(old);
-            return;
+    }
+
+    /// Moves traffic to a healthy instance, or records the failure.
+    fn settle_deployment(&self, launched: Result<Instance, String>) -> AfterDeployment {
+        let mut state = self.shared.lock();
+        let stopping = state.stopping;
+        let Ok(entry) = state.service_mut(&self.service_arn) else {
+            return AfterDeployment::Done;
+        };
+        let instance = match launched {
+            // The emulator stops: the instance is dropped, so killed.
+            Ok(_) if stopping => return AfterDeployment::Done,
+            Ok(instance) => instance,
+            Err(reason) => {
+                events(&entry.dir, &reason);
+                if entry.instance.is_none() || self.kind == OperationType::ResumeService {
+                    entry.service.status = match self.kind {
+                        OperationType::ResumeService => PAUSED.into(),
+                        _ => CREATE_FAILED.into(),
+                    };
+                    entry.last_good = None;
+                    self.settle(entry, "FAILED");
+                    return AfterDeployment::Done;
+                }
+                // App Runner rolls a failed deployment back; the previous
+                // instance kept serving all along.
+                self.settle(entry, "ROLLBACK_IN_PROGRESS");
+                return AfterDeployment::RollBack;
+            }
+        };
+        if let Some(proxy) = &entry.proxy {
+            proxy.route_to(Some(instance.port));
         }
+        let current = entry.dir.join("current");
+        let _ = std::fs::remove_file(&current);
+        let _ = std::os::unix::fs::symlink(format!("instances/{}", self.id), &current);
+        let retired = entry.instance.replace(instance);
+        entry.service.status = RUNNING.into();
+        entry.service.updated_at = now();
+        entry.last_good = None;
+        self.settle(entry, "SUCCEEDED");
+        retired.map_or(AfterDeployment::Done, AfterDeployment::Retire)
+    }
+
+    /// The configuration that served before is described again.
+    async fn roll_back(&self) {
         tokio::time::sleep(self.shared.config.operation_delay).await;
         let mut state = self.shared.lock();
         let Ok(entry) = state.service_mut(&self.service_arn) else {

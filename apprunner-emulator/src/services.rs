@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::model::{
-    HealthCheckConfiguration, InstanceConfiguration, NetworkConfiguration, OperationSummary,
-    Service, ServiceObservabilityConfiguration, ServiceSummary, SourceConfiguration, Tag, now,
+    HealthCheckConfiguration, IngressConfiguration, InstanceConfiguration, NetworkConfiguration,
+    OperationSummary, Service, ServiceObservabilityConfiguration, ServiceSummary,
+    SourceConfiguration, Tag, now,
 };
 use crate::operations::{self, OperationType};
 use crate::protocol::{ApiError, ApiResult, answer, parse};
@@ -216,10 +217,19 @@ fn apply(state: &State, service: &mut Service, settings: Settings) -> Result<(),
             }
             _ => {}
         }
-        let ingress = network
-            .ingress_configuration
-            .get_or_insert_with(Default::default);
-        ingress.is_publicly_accessible.get_or_insert(true);
+        // Without an IngressConfiguration a service is public; inside one,
+        // IsPubliclyAccessible is a boolean defaulting to false, which SDKs
+        // leave out when false.
+        match network.ingress_configuration.as_mut() {
+            None => {
+                network.ingress_configuration = Some(IngressConfiguration {
+                    is_publicly_accessible: Some(true),
+                })
+            }
+            Some(ingress) => {
+                ingress.is_publicly_accessible.get_or_insert(false);
+            }
+        }
         network.ip_address_type.get_or_insert_with(|| "IPV4".into());
         service.network_configuration = network;
     }
