@@ -60,12 +60,21 @@ impl Drop for Instance {
 }
 
 /// Pulls, starts and health-checks `service`'s image in `dir`. The error is
-/// the one paragraph the event log gets.
+/// the one paragraph the event log gets; a failed instance leaves its logs
+/// but not its unpacked image.
 pub(crate) async fn launch(
     shared: &Shared,
     service: &Service,
     dir: &Path,
 ) -> Result<Instance, String> {
+    let launched = start_healthy(shared, service, dir).await;
+    if launched.is_err() {
+        let _ = fs::remove_dir_all(dir.join("rootfs"));
+    }
+    launched
+}
+
+async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result<Instance, String> {
     let repository = service
         .source_configuration
         .image_repository
