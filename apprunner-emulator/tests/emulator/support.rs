@@ -3,11 +3,9 @@
 //! Secrets Manager, and `spawn_app()` that starts the emulator the way
 //! foundry's local mode does and hands back a real `aws-sdk-apprunner` client.
 
-use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -18,6 +16,7 @@ use aws_sdk_apprunner::types::{
     ImageRepository, ImageRepositoryType, OperationStatus, OperationSummary, SourceConfiguration,
 };
 use foundry_image::{BuildRequest, ImageSpec, NoProgress, OciLayout, PushTarget, Registry};
+use localenv::registry::RegistryServer;
 use tempfile::TempDir;
 
 pub const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -45,68 +44,18 @@ pub fn probe_binary() -> PathBuf {
         .clone()
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn require_tool(name: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
-    assert!(
-        found,
-        "`{name}` is not installed: apt-get install {package} (see .ci/run)"
-    );
-}
-
-/// `docker-registry` on a loopback port, plain HTTP, stopped when dropped.
+/// A real registry for one test (`localenv`'s launcher, stopped when dropped).
 pub struct TestRegistry {
-    child: Child,
-    _dir: TempDir,
+    _server: RegistryServer,
     pub host: String,
 }
 
 impl TestRegistry {
     pub fn start() -> TestRegistry {
-        require_tool("docker-registry", "docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: apprunner-emulator-tests\n",
-            dir.path().join("data").display()
-        );
-        fs::write(dir.path().join("config.yml"), config).unwrap();
-        let log = File::create(dir.path().join("registry.log")).unwrap();
-        let mut child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !http_get(&host, "/v2/").is_ok_and(|r| r.starts_with("HTTP/1.1 200")) {
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
-                panic!("docker-registry exited with {status}:\n{log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on {host}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let server = RegistryServer::start().unwrap_or_else(|e| panic!("{e}"));
         TestRegistry {
-            child,
-            _dir: dir,
-            host,
+            host: server.host().to_owned(),
+            _server: server,
         }
     }
 
@@ -136,13 +85,6 @@ impl TestRegistry {
             .await
             .expect("the probe image pushes");
         format!("{ECR_HOST}/{repository}@{}", report.manifest_digest)
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
