@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::db::Db;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
-use sqlx::PgPool;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -58,11 +58,11 @@ pub async fn tenant<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Tenant> 
 /// Members of an organization by id, batched: a page of documents with their
 /// owners costs one query for the owners, whatever the page size.
 pub struct MemberLoader {
-    db: PgPool,
+    db: Db,
 }
 
 impl MemberLoader {
-    pub fn new(db: PgPool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 }
@@ -90,7 +90,7 @@ impl Loader<MemberKey> for MemberLoader {
     }
 }
 
-pub fn new_member_loader(db: PgPool) -> DataLoader<MemberLoader> {
+pub fn new_member_loader(db: Db) -> DataLoader<MemberLoader> {
     DataLoader::new(MemberLoader::new(db), tokio::spawn)
 }
 

@@ -1,5 +1,5 @@
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::pagination::{Cursor, Keyed, Page, PageRequest};
@@ -38,7 +38,7 @@ pub struct DocumentFilter {
 }
 
 pub async fn page(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     filter: DocumentFilter,
     req: &PageRequest,
@@ -53,12 +53,12 @@ pub async fn page(
     super::fetch_page(db, tenant, "documents", COLUMNS, &extra, req).await
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<DocumentRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<DocumentRow>, ApiError> {
     super::fetch_one(db, tenant, "documents", COLUMNS, id).await
 }
 
 pub async fn create(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     title: &str,
     project_id: Option<Uuid>,
@@ -101,7 +101,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     id: Uuid,
     title: &str,
@@ -129,7 +129,7 @@ pub async fn update(
 }
 
 /// Deletes the document; `None` when the organization has no such document.
-pub async fn delete(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<Uuid>, ApiError> {
+pub async fn delete(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<Uuid>, ApiError> {
     let mut tx = db.begin().await?;
     let deleted = sqlx::query("DELETE FROM documents WHERE org_id = $1 AND id = $2")
         .bind(tenant.org_id)

@@ -15,7 +15,7 @@ pub mod projects;
 pub mod uploads;
 pub mod users;
 
-use sqlx::PgPool;
+use crate::db::Db;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ pub fn new_id() -> Uuid {
 /// One page of `table` rows of the tenant's organization, optionally narrowed
 /// by equality on `extra` columns (static names from this module).
 pub(crate) async fn fetch_page<T>(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     table: &'static str,
     columns: &'static str,
@@ -96,7 +96,7 @@ where
 
 /// One row of `table` by id, within the tenant's organization.
 pub(crate) async fn fetch_one<T>(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     table: &'static str,
     columns: &'static str,

@@ -385,7 +385,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let db = PgPool::connect(&db_info.url).await.unwrap();
     // As `api migrate` does before a deploy.
-    api::db::migrate(&db).await.expect("migrate");
+    api::db::MIGRATOR.run(&db).await.expect("migrate");
 
     let (rsa, ec) = (SigningKey::rsa("rsa-1"), SigningKey::ec("ec-1"));
     let jwks = JwksServer::start(&[&rsa, &ec]).await;
