@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -90,14 +90,16 @@ impl Loader<MemberKey> for MemberLoader {
     }
 }
 
-pub fn new_member_loader(db: Db) -> DataLoader<MemberLoader> {
-    DataLoader::new(MemberLoader::new(db), tokio::spawn)
+/// One per request, with a cache: owners fetched with a page of documents
+/// are fed into it, and a member is loaded at most once per request.
+pub fn new_member_loader(db: Db) -> DataLoader<MemberLoader, HashMapCache> {
+    DataLoader::with_cache(MemberLoader::new(db), tokio::spawn, HashMapCache::default())
 }
 
 /// Loads a member of the tenant's organization through the request's loader.
 pub async fn member(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Option<UserRow>> {
     let tenant = tenant(ctx).await?;
-    let loader = ctx.data_unchecked::<DataLoader<MemberLoader>>();
+    let loader = ctx.data_unchecked::<DataLoader<MemberLoader, HashMapCache>>();
     loader
         .load_one((tenant.org_id, user_id))
         .await

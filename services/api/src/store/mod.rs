@@ -48,13 +48,32 @@ pub(crate) async fn fetch_page<T>(
 where
     T: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin,
 {
+    fetch_page_around(db, tenant, table, columns, extra, req, |page| page).await
+}
+
+/// [`fetch_page`] whose page statement is wrapped by `around` (static SQL
+/// that selects from the page as a subquery, e.g. to join related rows into
+/// the same statement); the wrapper keeps the page's order.
+pub(crate) async fn fetch_page_around<T>(
+    db: &Db,
+    tenant: &Tenant,
+    table: &'static str,
+    columns: &'static str,
+    extra: &[(&'static str, Uuid)],
+    req: &PageRequest,
+    around: impl FnOnce(String) -> String,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin,
+{
     let mut filter = String::from("org_id = $1");
     for (i, (column, _)) in extra.iter().enumerate() {
         filter.push_str(&format!(" AND {column} = ${}", i + 2));
     }
     let sql = keyset_sql(columns, table, &filter, 1 + extra.len(), req);
+    let page_sql = around(sql.page);
 
-    let mut page = sqlx::query_as::<_, T>(&sql.page).bind(tenant.org_id);
+    let mut page = sqlx::query_as::<_, T>(&page_sql).bind(tenant.org_id);
     for (_, value) in extra {
         page = page.bind(*value);
     }
