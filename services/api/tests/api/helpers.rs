@@ -149,6 +149,15 @@ impl JwksServer {
         self.state.keys.lock().unwrap().push(key.jwk.clone());
     }
 
+    /// Removes the key with this `kid` from the published set (revocation).
+    pub fn unpublish(&self, kid: &str) {
+        self.state
+            .keys
+            .lock()
+            .unwrap()
+            .retain(|jwk| jwk["kid"] != kid);
+    }
+
     pub fn set_failing(&self, failing: bool) {
         self.state.failing.store(failing, Ordering::SeqCst);
     }
