@@ -48,6 +48,7 @@ async fn main() {
     // Tokens live 10 minutes: plenty for a bounded run.
     println!("API_URL={}", app.base);
     println!("API_TOKEN={}", app.token("member0", "org_bench"));
+    println!("DATABASE_URL={}", app.database_url());
     println!("DOCUMENTS={count}");
     std::future::pending::<()>().await;
 }

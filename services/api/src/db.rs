@@ -41,7 +41,11 @@ pub async fn connect(
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
-        .idle_timeout(Duration::from_secs(300));
+        .idle_timeout(Duration::from_secs(300))
+        // No ping before each acquire (a round trip per query): a connection
+        // that died while idle fails its first statement, and `Db` then
+        // drops the idle ones and runs a SELECT or BEGIN once more.
+        .test_before_acquire(false);
     Ok(CredentialedPool::connect_lazy(source, secrets, pool_options, session_settings).await?)
 }
 

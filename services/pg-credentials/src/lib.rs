@@ -18,6 +18,8 @@ pub mod pool;
 pub mod secret;
 pub mod source;
 
-pub use pool::{CredentialedPool, MIN_REFRESH_INTERVAL, PoolError, is_auth_failure};
+pub use pool::{
+    CredentialedPool, MIN_REFRESH_INTERVAL, PoolError, is_auth_failure, is_connection_lost,
+};
 pub use secret::{Credentials, CredentialsError, Password, SecretReader, parse_secret};
 pub use source::{DatabaseSource, SecretSource, SourceError};

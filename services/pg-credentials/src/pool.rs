@@ -17,7 +17,9 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, TryStreamExt};
 use sqlx::Either;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow, PgStatement};
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow, PgStatement,
+};
 use sqlx::{Execute, Executor, PgPool, Postgres, Transaction};
 
 use crate::secret::{Credentials, CredentialsError, SecretReader};
@@ -184,12 +186,19 @@ impl CredentialedPool {
         }
     }
 
-    /// A transaction on a connection from [`acquire`](Self::acquire).
+    /// A transaction on a connection from [`acquire`](Self::acquire). A
+    /// connection found dead at `BEGIN` (nothing ran on it) is replaced once.
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let conn = self.acquire().await?;
         // What `Pool::begin` does, on our connection (sqlx's public but
         // doc-hidden entry point).
-        Transaction::begin(conn, None).await
+        match Transaction::begin(self.acquire().await?, None).await {
+            Err(err) if is_connection_lost(&err) => {
+                tracing::info!(error = %err, "database connection lost; retrying once on a new one");
+                self.discard_idle();
+                Transaction::begin(self.acquire().await?, None).await
+            }
+            other => other,
+        }
     }
 }
 
@@ -233,8 +242,143 @@ fn redact_url_error(message: &str, url: &str) -> String {
     }
 }
 
+/// The server ended the session before our statement ran: the connection
+/// was already dead when we took it (a restart or failover while it sat
+/// idle). Postgres says so with SQLSTATE 57P01/57P02/57P03 or class 08, or
+/// the socket is simply closed.
+pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// A statement that can be sent twice: its SQL and a copy of its arguments.
+/// Only plain `SELECT`s are replayed after a lost connection; a write whose
+/// answer was lost might have been applied, and runs once.
+struct Replay<'q> {
+    sql: &'q str,
+    arguments: Option<PgArguments>,
+    persistent: bool,
+}
+
+impl<'q> Replay<'q> {
+    /// `None` when `query` must not or cannot be replayed.
+    fn of<E: Execute<'q, Postgres>>(query: &mut E) -> Option<Result<Self, sqlx::Error>> {
+        let read_only = query
+            .sql()
+            .trim_start()
+            .get(..7)
+            .is_some_and(|head| head.eq_ignore_ascii_case("select "));
+        if !read_only || query.statement().is_some() {
+            return None;
+        }
+        Some(
+            query
+                .take_arguments()
+                .map(|arguments| Replay {
+                    sql: query.sql(),
+                    arguments,
+                    persistent: query.persistent(),
+                })
+                .map_err(sqlx::Error::Encode),
+        )
+    }
+
+    fn attempt(&self) -> Replay<'q> {
+        Replay {
+            sql: self.sql,
+            arguments: self.arguments.clone(),
+            persistent: self.persistent,
+        }
+    }
+}
+
+impl<'q> Execute<'q, Postgres> for Replay<'q> {
+    fn sql(&self) -> &'q str {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&PgStatement<'q>> {
+        None
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<PgArguments>, sqlx::error::BoxDynError> {
+        Ok(self.arguments.take())
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
+impl CredentialedPool {
+    /// Without a ping before each acquire (a round trip per query), a
+    /// connection that died while idle is only found out by using it. After
+    /// such a loss, every idle connection is suspect (they all died with the
+    /// server): they are closed, so the retry opens a fresh one.
+    fn discard_idle(&self) {
+        for _ in 0..self.pool.num_idle() {
+            match self.pool.try_acquire() {
+                Some(conn) => drop(conn.detach()),
+                None => break,
+            }
+        }
+    }
+
+    async fn fetch_all_rows<'q, E>(
+        &self,
+        mut query: E,
+    ) -> Result<Vec<Either<PgQueryResult, PgRow>>, sqlx::Error>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Some(replay) = Replay::of(&mut query) else {
+            let mut conn = self.acquire().await?;
+            return conn.fetch_many(query).try_collect().await;
+        };
+        let replay = replay?;
+        let first = {
+            let mut conn = self.acquire().await?;
+            conn.fetch_many(replay.attempt()).try_collect().await
+        };
+        match first {
+            Err(err) if is_connection_lost(&err) => {
+                tracing::info!(error = %err, "database connection lost; retrying once on a new one");
+                self.discard_idle();
+                let mut conn = self.acquire().await?;
+                conn.fetch_many(replay.attempt()).try_collect().await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_optional_row<'q, E>(&self, mut query: E) -> Result<Option<PgRow>, sqlx::Error>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Some(replay) = Replay::of(&mut query) else {
+            return self.acquire().await?.fetch_optional(query).await;
+        };
+        let replay = replay?;
+        let first = self.acquire().await?.fetch_optional(replay.attempt()).await;
+        match first {
+            Err(err) if is_connection_lost(&err) => {
+                tracing::info!(error = %err, "database connection lost; retrying once on a new one");
+                self.discard_idle();
+                self.acquire().await?.fetch_optional(replay.attempt()).await
+            }
+            other => other,
+        }
+    }
+}
+
 /// `&CredentialedPool` runs queries like `&PgPool` does (`query.fetch_all(&db)`),
-/// on a connection from [`CredentialedPool::acquire`].
+/// on a connection from [`CredentialedPool::acquire`]; a `SELECT` that finds
+/// its connection dead runs once more on a new one.
 impl<'p> Executor<'p> for &'_ CredentialedPool {
     type Database = Postgres;
 
@@ -249,10 +393,7 @@ impl<'p> Executor<'p> for &'_ CredentialedPool {
         // The rows are collected on the connection, then streamed: the
         // connection cannot live inside the stream without a generator, and
         // the service's queries are pages, not bulk exports.
-        let rows = async move {
-            let mut conn = db.acquire().await?;
-            conn.fetch_many(query).try_collect::<Vec<_>>().await
-        };
+        let rows = async move { db.fetch_all_rows(query).await };
         Box::pin(
             stream::once(rows)
                 .map_ok(|rows| stream::iter(rows.into_iter().map(Ok)))
@@ -268,7 +409,7 @@ impl<'p> Executor<'p> for &'_ CredentialedPool {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move { db.acquire().await?.fetch_optional(query).await })
+        Box::pin(async move { db.fetch_optional_row(query).await })
     }
 
     fn prepare_with<'e, 'q: 'e>(

@@ -428,6 +428,12 @@ impl TestApp {
         &self._database.name
     }
 
+    /// The test database's URL (the bench points PostGraphile at it).
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     /// A valid RS256 token for `sub` in `org`.
     pub fn token(&self, sub: &str, org: &str) -> String {
         self.rsa.sign(&claims(sub, org))
