@@ -1,24 +1,68 @@
 #!/usr/bin/env bash
-# Benchmark of issue 4: documents(first: 20) with owners, against a seeded
-# database, at fixed concurrency, loopback only, bounded duration.
-#   services/api/bench/run.sh [connections] [duration]
+# Issue 18: the api and PostGraphile 4.14.1 side by side, same Postgres cluster
+# and data (1 organization, 5 owners, 1,000 documents), same query
+# (documents(first: 20) with owner emails), same wrk settings, alternating
+# runs; the api with JWT verification, organization scoping, rate limits,
+# metrics and the request log line on, as in production.
+#   services/api/bench/run.sh [duration] [runs]
+# Prints one line per run, then nothing else; CPU per request is the server
+# process's user+system time over the run divided by the requests served.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-CONNECTIONS="${1:-32}"
-DURATION="${2:-20s}"
+DURATION="${1:-15s}"
+RUNS="${2:-3}"
+BENCH=services/api/bench
+TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release -p api --example bench_server
+(cd "$BENCH/postgraphile" && npm ci --no-audit --no-fund --loglevel=error)
+
 out="$(mktemp)"
-target/release/examples/bench_server >"$out" &
-server=$!
-trap 'kill "$server" 2>/dev/null; rm -f "$out"' EXIT
+"$TARGET/release/examples/bench_server" >"$out" 2>/dev/null &
+api=$!
+postgraphile=""
+trap 'kill $api $postgraphile 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 1 300); do grep -q '^DOCUMENTS=' "$out" && break; sleep 0.1; done
 grep -q '^DOCUMENTS=' "$out" || { echo "bench_server did not start" >&2; exit 1; }
 API_URL="$(sed -n 's/^API_URL=//p' "$out")"
+DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$out")"
 export API_TOKEN="$(sed -n 's/^API_TOKEN=//p' "$out")"
-# Sanity check: the query answers with 20 edges and no errors.
+
+PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$BENCH/postgraphile/node_modules/.bin/postgraphile" -c "$DATABASE_URL" --host 127.0.0.1 \
+  --port "$PG_PORT" --disable-query-log >/dev/null 2>&1 &
+postgraphile=$!
+PG_URL="http://127.0.0.1:$PG_PORT/graphql"
+for _ in $(seq 1 300); do curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' \
+  -d '{"query":"{ __typename }"}' "$PG_URL" && break; sleep 0.1; done
+
+# Both answer the query with 20 owners' emails.
 curl -sf -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \
   -d '{"query":"{ documents(first: 20) { edges { node { id title owner { email } } } } }"}' \
   "$API_URL/graphql" | grep -o '"email"' | wc -l | grep -qx 20
-# Warm-up, then the measured run.
-wrk -t1 -c"$CONNECTIONS" -d3s -s services/api/bench/documents.lua "$API_URL/graphql" >/dev/null
-wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s services/api/bench/documents.lua "$API_URL/graphql"
+curl -sf -H 'Content-Type: application/json' \
+  -d "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$BENCH/documents-postgraphile.lua")" \
+  "$PG_URL" | grep -o '"email"' | wc -l | grep -qx 20
+
+cpu_ms() { awk '{ print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
+
+run() { # name pid url script connections
+  local before after output rps p99 requests
+  before="$(cpu_ms "$2")"
+  output="$(wrk -t2 -c"$5" -d"$DURATION" --latency -s "$4" "$3")"
+  after="$(cpu_ms "$2")"
+  rps="$(awk '/^Requests\/sec/ { print $2 }' <<<"$output")"
+  p99="$(awk '$1 == "99%" { print $2 }' <<<"$output")"
+  requests="$(awk '/requests in/ { print $1 }' <<<"$output")"
+  printf '%-12s c%-3s %10s req/s  p99 %8s  server CPU/request %.3f ms\n' \
+    "$1" "$5" "$rps" "$p99" "$(echo "($after - $before) / $requests" | bc -l)"
+}
+
+# Warm-up for both, then alternating measured runs.
+wrk -t1 -c16 -d3s -s "$BENCH/documents.lua" "$API_URL/graphql" >/dev/null
+wrk -t1 -c16 -d3s -s "$BENCH/documents-postgraphile.lua" "$PG_URL" >/dev/null
+for connections in 16 64; do
+  for _ in $(seq 1 "$RUNS"); do
+    run api "$api" "$API_URL/graphql" "$BENCH/documents.lua" "$connections"
+    run postgraphile "$postgraphile" "$PG_URL" "$BENCH/documents-postgraphile.lua" "$connections"
+  done
+done

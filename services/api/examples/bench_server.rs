@@ -4,7 +4,8 @@
 //! server with a generated key), seeds 1,000 documents owned by 5 members of
 //! one organization, prints `API_URL=` and `API_TOKEN=` lines, and serves
 //! until killed. Rate limits are raised so the load tool measures the API,
-//! not the limiter.
+//! not the limiter (they are still checked on every request); the JSON
+//! request log is written to stderr.
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -14,6 +15,9 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() {
+    // The request log line on, as in production (JSON, INFO), to stderr:
+    // stdout carries the lines run.sh reads.
+    let _telemetry = api::telemetry::init_with_writer(std::io::stderr, None).expect("telemetry");
     let high = "100000000".to_string();
     let app = helpers::spawn_app_with(helpers::Options {
         env: vec![
@@ -48,6 +52,7 @@ async fn main() {
     // Tokens live 10 minutes: plenty for a bounded run.
     println!("API_URL={}", app.base);
     println!("API_TOKEN={}", app.token("member0", "org_bench"));
+    println!("DATABASE_URL={}", app.database_url());
     println!("DOCUMENTS={count}");
     std::future::pending::<()>().await;
 }

@@ -12,7 +12,7 @@ use axum::Router;
 
 use crate::ai::AiClient;
 use crate::auth::{Authenticator, JwksCache};
-use crate::config::{Config, PersistedQueryMode};
+use crate::config::{Config, DatabaseSource, PersistedQueryMode};
 use crate::db::{self, DbError};
 use crate::graphql::{self, ApiSchema};
 use crate::http;
@@ -54,14 +54,6 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = db::pool(&config)?;
-        if config.app_env.is_dev() {
-            db::migrate(&db).await?;
-        } else {
-            // Outside dev, never serve a schema the code does not match.
-            db::check_ready(&db).await?;
-        }
-
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .build()
@@ -94,6 +86,24 @@ impl Application {
             ));
         }
         let aws = aws.load().await;
+
+        let secrets = match &config.database {
+            DatabaseSource::Secret(_) => {
+                let mut sm = aws_sdk_secretsmanager::config::Builder::from(&aws);
+                if let Some(endpoint) = &config.aws_endpoint_url_secrets_manager {
+                    sm = sm.endpoint_url(endpoint);
+                }
+                Some(aws_sdk_secretsmanager::Client::from_conf(sm.build()))
+            }
+            DatabaseSource::Url(_) => None,
+        };
+        let db = db::connect(&config.database, secrets, config.db_max_connections).await?;
+        if config.app_env.is_dev() {
+            db::migrate(&db).await?;
+        } else {
+            // Outside dev, never serve a schema the code does not match.
+            db::check_ready(&db).await?;
+        }
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&aws)
                 .force_path_style(config.s3_force_path_style)

@@ -8,12 +8,59 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use pg_credentials::DatabaseSource;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("missing required environment variable {0}")]
     Missing(&'static str),
     #[error("invalid value for environment variable {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// `DATABASE_URL` or `DATABASE_HOST`/`_PORT`/`_NAME`/`_SECRET_ARN`.
+    #[error(transparent)]
+    Database(#[from] pg_credentials::SourceError),
+}
+
+/// Where the per-IP rate limit finds the client's address (`CLIENT_IP_SOURCE`).
+/// Only what the proxies in front of the api wrote counts: a client can put
+/// anything in its own headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientIpSource {
+    /// The TCP peer (no proxy in front; `peer`).
+    Peer,
+    /// The entry `trusted_hops` from the right of `X-Forwarded-For`: each of
+    /// the `trusted_hops` proxies in front appends the address it saw, so
+    /// that entry was written by the outermost one (`x-forwarded-for:N`).
+    ForwardedFor { trusted_hops: usize },
+    /// CloudFront's `CloudFront-Viewer-Address` (`ip:port`), which CloudFront
+    /// sets itself when the origin request policy forwards it
+    /// (`cloudfront-viewer-address`). Without the header, the TCP peer.
+    CloudFrontViewerAddress,
+}
+
+impl std::str::FromStr for ClientIpSource {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        let expected = "expected peer, cloudfront-viewer-address or x-forwarded-for:<trusted hops>";
+        match value.to_ascii_lowercase().as_str() {
+            "peer" => Ok(ClientIpSource::Peer),
+            "cloudfront-viewer-address" => Ok(ClientIpSource::CloudFrontViewerAddress),
+            other => {
+                let hops = other
+                    .strip_prefix("x-forwarded-for:")
+                    .ok_or_else(|| format!("`{value}`: {expected}"))?;
+                match hops.trim().parse::<usize>() {
+                    Ok(n) if (1..=10).contains(&n) => {
+                        Ok(ClientIpSource::ForwardedFor { trusted_hops: n })
+                    }
+                    _ => Err(format!(
+                        "`{value}`: the number of trusted proxies must be 1 to 10"
+                    )),
+                }
+            }
+        }
+    }
 }
 
 /// Where the service runs. Development relaxes what production forbids
@@ -45,8 +92,8 @@ pub enum PersistedQueryMode {
 }
 
 /// Token-bucket quotas, in requests per minute (a bucket holds one minute's
-/// worth and refills evenly). Behind a proxy, set `TRUST_X_FORWARDED_FOR` or
-/// the per-IP bucket is shared by every client of that proxy.
+/// worth and refills evenly). Behind a proxy, set `CLIENT_IP_SOURCE` or the
+/// per-IP bucket is shared by every client of that proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
     pub ip_per_minute: u32,
@@ -77,11 +124,16 @@ pub struct Config {
     pub port: u16,
     pub app_env: AppEnv,
     pub graphql_playground: bool,
-    pub database_url: Secret,
+    /// `DATABASE_URL`, or host, port, name and the ARN of the secret that
+    /// holds user and password (RDS-managed, rotated).
+    pub database: DatabaseSource,
     pub db_max_connections: u32,
     pub aws_region: String,
     /// `AWS_ENDPOINT_URL`: a local S3 (moto) in tests and local development.
     pub aws_endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`: wins over `AWS_ENDPOINT_URL` for
+    /// the database secret.
+    pub aws_endpoint_url_secrets_manager: Option<String>,
     /// Static credentials when both `AWS_ACCESS_KEY_ID` and
     /// `AWS_SECRET_ACCESS_KEY` are given; otherwise the SDK's default chain.
     pub aws_static_credentials: Option<(String, Secret)>,
@@ -113,9 +165,8 @@ pub struct Config {
     pub graphql_max_mutation_fields: usize,
     pub persisted_queries: PersistedQueryMode,
     pub rate_limits: RateLimitConfig,
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy
-    /// that sets it, such as App Runner or an ALB).
-    pub trust_forwarded_for: bool,
+    /// Where the per-IP limit finds the client address.
+    pub client_ip: ClientIpSource,
     pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
@@ -168,10 +219,12 @@ impl Config {
             port: env.parse_or("PORT", 8080)?,
             app_env,
             graphql_playground: env.bool_or("GRAPHQL_PLAYGROUND", false)?,
-            database_url: Secret(env.url("DATABASE_URL", &["postgres", "postgresql"])?),
+            database: DatabaseSource::from_lookup(|name| (env.0)(name))?,
             db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10)?,
             aws_region: env.required("AWS_REGION")?,
             aws_endpoint_url: env.optional_url("AWS_ENDPOINT_URL")?,
+            aws_endpoint_url_secrets_manager: env
+                .optional_url("AWS_ENDPOINT_URL_SECRETS_MANAGER")?,
             aws_static_credentials,
             s3_bucket_uploads: env.required("S3_BUCKET_UPLOADS")?,
             s3_force_path_style: env.bool_or("S3_FORCE_PATH_STYLE", false)?,
@@ -225,9 +278,29 @@ impl Config {
                     .positive_or("RATE_LIMIT_USER_MUTATIONS_PER_MINUTE", 60)?,
                 org_per_minute: env.positive_or("RATE_LIMIT_ORG_PER_MINUTE", 3000)?,
             },
-            trust_forwarded_for: env.bool_or("TRUST_X_FORWARDED_FOR", false)?,
+            client_ip: client_ip_source(&env)?,
             otel_exporter_otlp_endpoint: env.optional_url("OTEL_EXPORTER_OTLP_ENDPOINT")?,
         })
+    }
+}
+
+/// `CLIENT_IP_SOURCE`; the older `TRUST_X_FORWARDED_FOR=true` means one
+/// trusted proxy. Both at once would be ambiguous.
+fn client_ip_source<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+) -> Result<ClientIpSource, ConfigError> {
+    let legacy = env.bool_or("TRUST_X_FORWARDED_FOR", false)?;
+    match env.optional("CLIENT_IP_SOURCE") {
+        Some(_) if legacy => Err(ConfigError::Invalid {
+            name: "TRUST_X_FORWARDED_FOR",
+            reason: "set CLIENT_IP_SOURCE or TRUST_X_FORWARDED_FOR, not both".into(),
+        }),
+        Some(value) => value.parse().map_err(|reason| ConfigError::Invalid {
+            name: "CLIENT_IP_SOURCE",
+            reason,
+        }),
+        None if legacy => Ok(ClientIpSource::ForwardedFor { trusted_hops: 1 }),
+        None => Ok(ClientIpSource::Peer),
     }
 }
 
@@ -387,7 +460,15 @@ mod tests {
             let mut vars = base();
             vars.remove(name);
             let err = Config::from_map(&vars).unwrap_err();
-            assert_eq!(err, ConfigError::Missing(name));
+            if name == "DATABASE_URL" {
+                // Either form would do: the message names both.
+                assert_eq!(
+                    err,
+                    ConfigError::Database(pg_credentials::SourceError::Missing)
+                );
+            } else {
+                assert_eq!(err, ConfigError::Missing(name));
+            }
             assert!(err.to_string().contains(name));
         }
     }
@@ -432,6 +513,77 @@ mod tests {
             config.ai_allowed_models.as_deref(),
             Some(&["fast".to_string(), "openai/gpt-4o-mini".to_string()][..])
         );
+    }
+
+    #[test]
+    fn the_database_is_a_url_or_host_port_name_and_secret_but_not_both() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1";
+        let mut vars = base();
+        vars.remove("DATABASE_URL");
+        for (k, v) in [
+            ("DATABASE_HOST", "db.internal"),
+            ("DATABASE_PORT", "5432"),
+            ("DATABASE_NAME", "app"),
+            ("DATABASE_SECRET_ARN", arn),
+        ] {
+            vars.insert(k.into(), v.into());
+        }
+        let config = Config::from_map(&vars).unwrap();
+        assert!(matches!(config.database, DatabaseSource::Secret(ref s) if s.secret_arn == arn));
+
+        let mut both = vars.clone();
+        both.insert("DATABASE_URL".into(), "postgres://u:p@h/app".into());
+        let err = Config::from_map(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("DATABASE_HOST"),
+            "{err}"
+        );
+
+        let mut partial = vars.clone();
+        partial.remove("DATABASE_NAME");
+        let err = Config::from_map(&partial).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_NAME"), "{err}");
+    }
+
+    #[test]
+    fn client_ip_source_is_parsed_and_the_legacy_switch_still_means_one_hop() {
+        let cases = [
+            (None, None, Ok(ClientIpSource::Peer)),
+            (
+                None,
+                Some("true"),
+                Ok(ClientIpSource::ForwardedFor { trusted_hops: 1 }),
+            ),
+            (Some("peer"), None, Ok(ClientIpSource::Peer)),
+            (
+                Some("cloudfront-viewer-address"),
+                None,
+                Ok(ClientIpSource::CloudFrontViewerAddress),
+            ),
+            (
+                Some("x-forwarded-for:2"),
+                None,
+                Ok(ClientIpSource::ForwardedFor { trusted_hops: 2 }),
+            ),
+            (Some("x-forwarded-for:0"), None, Err("CLIENT_IP_SOURCE")),
+            (Some("x-forwarded-for"), None, Err("CLIENT_IP_SOURCE")),
+            (Some("true-client-ip"), None, Err("CLIENT_IP_SOURCE")),
+            (Some("peer"), Some("true"), Err("TRUST_X_FORWARDED_FOR")),
+        ];
+        for (source, legacy, expected) in cases {
+            let mut vars = base();
+            if let Some(v) = source {
+                vars.insert("CLIENT_IP_SOURCE".into(), v.into());
+            }
+            if let Some(v) = legacy {
+                vars.insert("TRUST_X_FORWARDED_FOR".into(), v.into());
+            }
+            match (Config::from_map(&vars), expected) {
+                (Ok(config), Ok(want)) => assert_eq!(config.client_ip, want, "{source:?}"),
+                (Err(err), Err(name)) => assert!(err.to_string().contains(name), "{err}"),
+                (got, want) => panic!("{source:?}/{legacy:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

@@ -37,7 +37,8 @@ impl From<sqlx::Error> for ApiError {
 
 /// Errors that mean "the database cannot be reached right now" rather than
 /// "this query is wrong": connection failures, pool timeouts, and the server
-/// shutting down or not accepting connections (SQLSTATE classes 08 and 57P).
+/// shutting down or not accepting connections (SQLSTATE classes 08 and 57P),
+/// and credentials it refuses even after the secret was read again (class 28).
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
@@ -45,9 +46,9 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed => true,
         sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code.starts_with("28")
+        }),
         _ => false,
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP surface: routes, the middleware stack, and the handlers.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ use tracing::Level;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Authenticator, Identity};
+use crate::client_ip::{bucket_key, client_ip};
 use crate::db;
 use crate::graphql::context::{RequestContext, new_member_loader};
 use crate::graphql::extensions::{OperationName, RATE_LIMITED};
@@ -125,21 +126,6 @@ fn too_many_requests(wait: Duration) -> Response {
     response
 }
 
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        // The proxy appends the address it saw last: the rightmost entry.
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
-}
-
 /// Per-IP limit, then the bearer token. Runs before the body is read.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
@@ -151,10 +137,11 @@ async fn authenticate(
     {
         return next.run(req).await;
     }
-    if let Err(wait) = state
-        .limits
-        .check_ip(client_ip(&state, req.headers(), peer))
-    {
+    if let Err(wait) = state.limits.check_ip(bucket_key(client_ip(
+        state.config.client_ip,
+        req.headers(),
+        peer,
+    ))) {
         state
             .metrics
             .http_rejections
@@ -349,7 +336,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let pool = &state.services.db;
+    let pool = state.services.db.pool();
     let idle = pool.num_idle() as i64;
     state.metrics.db_pool.with_label_values(&["idle"]).set(idle);
     state

@@ -4,6 +4,7 @@
 pub mod ai;
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,8 +1,10 @@
 //! `api [serve]` runs the service; `api migrate` applies the embedded
-//! migrations (only DATABASE_URL is needed for that).
+//! migrations (only the database variables are needed for that: DATABASE_URL,
+//! or DATABASE_HOST/PORT/NAME/SECRET_ARN with the AWS SDK's usual settings).
 
 use std::process::ExitCode;
 
+use api::config::DatabaseSource;
 use api::{Application, Config, db};
 
 #[tokio::main]
@@ -56,13 +58,24 @@ async fn serve() -> ExitCode {
 
 async fn migrate() -> ExitCode {
     let _telemetry = api::telemetry::init(None);
-    let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("api: missing required environment variable DATABASE_URL");
-        return ExitCode::from(2);
+    let source = match DatabaseSource::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(source) => source,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::from(2);
+        }
     };
     let result = async {
-        let pool = db::pool_for(&url, 2)?;
-        db::migrate(&pool).await
+        let secrets = match &source {
+            // Region, credentials and AWS_ENDPOINT_URL(_SECRETS_MANAGER) as
+            // the SDK reads them from the environment.
+            DatabaseSource::Secret(_) => Some(aws_sdk_secretsmanager::Client::new(
+                &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            )),
+            DatabaseSource::Url(_) => None,
+        };
+        let db = db::connect(&source, secrets, 2).await?;
+        db::migrate(&db).await
     }
     .await;
     match result {

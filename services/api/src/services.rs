@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::db::Db;
 
 use crate::ai::AiClient;
 use crate::metrics::Metrics;
@@ -16,7 +16,7 @@ pub struct UploadLimits {
 }
 
 pub struct Services {
-    pub db: PgPool,
+    pub db: Db,
     pub identities: IdentityCache,
     pub storage: Storage,
     pub uploads: UploadLimits,

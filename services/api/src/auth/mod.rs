@@ -6,8 +6,13 @@
 
 pub mod jwks;
 
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use moka::sync::Cache;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 pub use jwks::JwksCache;
 
@@ -62,6 +67,8 @@ struct ClerkClaims {
     /// Authorized party: the origin of the frontend that requested the token.
     #[serde(default)]
     azp: Option<String>,
+    /// Required by the validation; kept to bound the cache entry.
+    exp: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +81,32 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
+/// Tokens verified recently, by SHA-256 of the token: a client's burst costs
+/// one signature check. Bounded in size; an entry is used only until the
+/// token's `exp` (plus the same leeway the full check allows) and only while
+/// the JWKS still holds the very key that verified it, so a key removed from
+/// the JWKS stops being accepted once the key set is refetched
+/// (`JWKS_CACHE_TTL_SECS`).
+const VERIFIED_CACHE_CAPACITY: u64 = 50_000;
+/// Entries older than this are verified again whatever their `exp`.
+const VERIFIED_CACHE_MAX_AGE: Duration = Duration::from_secs(3600);
+
+struct Verified {
+    identity: Identity,
+    exp: u64,
+    kid: String,
+    key: Arc<jwks::VerifyingKey>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub struct Authenticator {
+    verified: Cache<[u8; 32], Arc<Verified>>,
     jwks: JwksCache,
     issuer: String,
     audience: Option<String>,
@@ -90,6 +122,10 @@ impl Authenticator {
         authorized_parties: Vec<String>,
     ) -> Self {
         Self {
+            verified: Cache::builder()
+                .max_capacity(VERIFIED_CACHE_CAPACITY)
+                .time_to_live(VERIFIED_CACHE_MAX_AGE)
+                .build(),
             jwks,
             issuer,
             audience,
@@ -134,12 +170,34 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(AuthError::Malformed);
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.verified.get(&digest) {
+            if unix_now() > hit.exp.saturating_add(LEEWAY_SECS) {
+                self.verified.invalidate(&digest);
+                return Err(AuthError::Expired);
+            }
+            // The key must still be the one the JWKS serves for this kid
+            // (the JWKS cache's TTL bounds how long a removed key lives).
+            match self.jwks.key(&hit.kid).await {
+                Ok(key) if Arc::ptr_eq(&key, &hit.key) => return Ok(hit.identity.clone()),
+                Err(AuthError::KeysUnavailable) => return Err(AuthError::KeysUnavailable),
+                _ => self.verified.invalidate(&digest),
+            }
+        }
+        let (identity, verified) = self.verify_signature(token).await?;
+        self.verified.insert(digest, Arc::new(verified));
+        Ok(identity)
+    }
+
+    /// The full check: header, key, signature, claims.
+    async fn verify_signature(&self, token: &str) -> Result<(Identity, Verified), AuthError> {
         // Unknown algorithms such as `none` do not even parse.
         let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::UnsupportedAlgorithm);
         }
         let kid = header.kid.ok_or(AuthError::Invalid("no key id"))?;
+        let kid_of_key = kid.clone();
         let key = self.jwks.key(&kid).await?;
         if key.algorithm != header.alg {
             return Err(AuthError::UnsupportedAlgorithm);
@@ -178,12 +236,19 @@ impl Authenticator {
         }
         self.check_authorized_party(claims.azp.as_deref())?;
         let (o_id, o_rol) = claims.o.map(|o| (o.id, o.rol)).unwrap_or_default();
-        Ok(Identity {
+        let identity = Identity {
             subject: claims.sub,
             org_id: claims.org_id.or(o_id).filter(|s| !s.is_empty()),
             org_role: claims.org_role.or(o_rol),
             email: claims.email,
-        })
+        };
+        let verified = Verified {
+            identity: identity.clone(),
+            exp: claims.exp,
+            kid: kid_of_key,
+            key,
+        };
+        Ok((identity, verified))
     }
 }
 

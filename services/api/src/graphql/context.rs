@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::db::Db;
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
-use sqlx::PgPool;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -58,11 +58,11 @@ pub async fn tenant<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Tenant> 
 /// Members of an organization by id, batched: a page of documents with their
 /// owners costs one query for the owners, whatever the page size.
 pub struct MemberLoader {
-    db: PgPool,
+    db: Db,
 }
 
 impl MemberLoader {
-    pub fn new(db: PgPool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 }
@@ -90,14 +90,16 @@ impl Loader<MemberKey> for MemberLoader {
     }
 }
 
-pub fn new_member_loader(db: PgPool) -> DataLoader<MemberLoader> {
-    DataLoader::new(MemberLoader::new(db), tokio::spawn)
+/// One per request, with a cache: owners fetched with a page of documents
+/// are fed into it, and a member is loaded at most once per request.
+pub fn new_member_loader(db: Db) -> DataLoader<MemberLoader, HashMapCache> {
+    DataLoader::with_cache(MemberLoader::new(db), tokio::spawn, HashMapCache::default())
 }
 
 /// Loads a member of the tenant's organization through the request's loader.
 pub async fn member(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Option<UserRow>> {
     let tenant = tenant(ctx).await?;
-    let loader = ctx.data_unchecked::<DataLoader<MemberLoader>>();
+    let loader = ctx.data_unchecked::<DataLoader<MemberLoader, HashMapCache>>();
     loader
         .load_one((tenant.org_id, user_id))
         .await

@@ -3,7 +3,9 @@
 use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 use uuid::Uuid;
 
-use super::context::{member, services, tenant};
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+
+use super::context::{MemberKey, MemberLoader, member, services, tenant};
 use super::scalars::Time;
 use crate::error::{ApiError, GqlResultExt};
 use crate::ids::{self, NodeKind};
@@ -98,10 +100,37 @@ pub async fn documents_connection(
 ) -> async_graphql::Result<DocumentConnection> {
     let req = PageRequest::from_args(first, after.as_deref(), last, before.as_deref()).gql()?;
     let tenant = tenant(ctx).await?;
-    let page = store::documents::page(&services(ctx).db, tenant, filter, &req)
+    let db = &services(ctx).db;
+    let wants_owners = ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("owner")
+        .exists();
+    if !wants_owners {
+        let page = store::documents::page(db, tenant, filter, &req)
+            .await
+            .gql()?;
+        return Ok(DocumentConnection::from_page(page, Document));
+    }
+    // The owners come in the page's own statement; the request's loader is
+    // primed with them, so `owner` resolves without another round trip.
+    let page = store::documents::page_with_owners(db, tenant, filter, &req)
         .await
         .gql()?;
-    Ok(DocumentConnection::from_page(page, Document))
+    let owners: Vec<(MemberKey, UserRow)> = page
+        .rows
+        .iter()
+        .filter_map(|row| row.owner())
+        .map(|owner| ((tenant.org_id, owner.id), owner))
+        .collect();
+    ctx.data_unchecked::<DataLoader<MemberLoader, HashMapCache>>()
+        .feed_many(owners)
+        .await;
+    Ok(DocumentConnection::from_page(
+        page.map(|row| row.document),
+        Document,
+    ))
 }
 
 pub struct User(pub UserRow);

@@ -1,7 +1,9 @@
 //! The append-only audit trail every mutation writes, in its own transaction.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use super::{Tenant, new_id};
@@ -38,10 +40,6 @@ pub async fn record(
     Ok(id)
 }
 
-pub async fn get(
-    db: &PgPool,
-    tenant: &Tenant,
-    id: Uuid,
-) -> Result<Option<AuditEventRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<AuditEventRow>, ApiError> {
     super::fetch_one(db, tenant, "audit_events", COLUMNS, id).await
 }

@@ -1,8 +1,9 @@
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::pagination::{Cursor, Keyed, Page, PageRequest};
+use super::users::UserRow;
 use super::{Tenant, audit, new_id};
 use crate::error::ApiError;
 use crate::ids::{self, NodeKind};
@@ -38,7 +39,7 @@ pub struct DocumentFilter {
 }
 
 pub async fn page(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     filter: DocumentFilter,
     req: &PageRequest,
@@ -53,12 +54,68 @@ pub async fn page(
     super::fetch_page(db, tenant, "documents", COLUMNS, &extra, req).await
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<DocumentRow>, ApiError> {
+/// A document with its owner as a member of the document's organization
+/// (None when the owner is no longer a member).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentWithOwnerRow {
+    #[sqlx(flatten)]
+    pub document: DocumentRow,
+    pub owner_email: Option<String>,
+    pub owner_role: Option<String>,
+    pub owner_created_at: Option<DateTime<Utc>>,
+}
+
+impl DocumentWithOwnerRow {
+    pub fn owner(&self) -> Option<UserRow> {
+        self.owner_created_at.map(|created_at| UserRow {
+            id: self.document.owner_id,
+            email: self.owner_email.clone(),
+            role: self.owner_role.clone(),
+            created_at,
+        })
+    }
+}
+
+impl Keyed for DocumentWithOwnerRow {
+    fn cursor(&self) -> Cursor {
+        self.document.cursor()
+    }
+}
+
+/// [`page`] with each document's owner, in one statement: the page is a
+/// subquery, owners join it laterally (what the DataLoader would fetch, the
+/// same membership rule), so a page with owners costs one round trip.
+pub async fn page_with_owners(
+    db: &Db,
+    tenant: &Tenant,
+    filter: DocumentFilter,
+    req: &PageRequest,
+) -> Result<Page<DocumentWithOwnerRow>, ApiError> {
+    let mut extra = Vec::new();
+    if let Some(owner) = filter.owner_id {
+        extra.push(("owner_id", owner));
+    }
+    if let Some(project) = filter.project_id {
+        extra.push(("project_id", project));
+    }
+    let order = if req.backward { "ASC" } else { "DESC" };
+    super::fetch_page_around(db, tenant, "documents", COLUMNS, &extra, req, |page| {
+        format!(
+            "SELECT d.*, o.email AS owner_email, o.role AS owner_role, o.created_at AS owner_created_at \
+             FROM ({page}) d LEFT JOIN LATERAL (SELECT u.email, m.role, u.created_at FROM users u \
+             JOIN memberships m ON m.user_id = u.id AND m.org_id = d.org_id WHERE u.id = d.owner_id) o ON true \
+             ORDER BY d.created_at {order}, d.id {order}"
+        )
+    })
+    .await
+}
+
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<DocumentRow>, ApiError> {
     super::fetch_one(db, tenant, "documents", COLUMNS, id).await
 }
 
 pub async fn create(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     title: &str,
     project_id: Option<Uuid>,
@@ -101,7 +158,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     id: Uuid,
     title: &str,
@@ -129,7 +186,7 @@ pub async fn update(
 }
 
 /// Deletes the document; `None` when the organization has no such document.
-pub async fn delete(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<Uuid>, ApiError> {
+pub async fn delete(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<Uuid>, ApiError> {
     let mut tx = db.begin().await?;
     let deleted = sqlx::query("DELETE FROM documents WHERE org_id = $1 AND id = $2")
         .bind(tenant.org_id)

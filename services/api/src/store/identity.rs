@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::db::Db;
 use moka::sync::Cache;
-use sqlx::PgPool;
 
 use super::{Tenant, new_id};
 use crate::auth::Identity;
@@ -43,7 +43,7 @@ pub fn clerk_org_key(identity: &Identity) -> String {
 }
 
 pub async fn resolve(
-    db: &PgPool,
+    db: &Db,
     cache: &IdentityCache,
     identity: &Identity,
 ) -> Result<Tenant, ApiError> {

@@ -1,5 +1,5 @@
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Tenant, audit, new_id};
@@ -40,7 +40,7 @@ pub struct JobOutcome<'a> {
 }
 
 pub async fn record(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     kind: &str,
     outcome: JobOutcome<'_>,
@@ -76,6 +76,6 @@ pub async fn record(
     Ok((row, audit))
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<JobRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<JobRow>, ApiError> {
     super::fetch_one(db, tenant, "jobs", COLUMNS, id).await
 }

@@ -15,7 +15,7 @@ pub mod projects;
 pub mod uploads;
 pub mod users;
 
-use sqlx::PgPool;
+use crate::db::Db;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ pub fn new_id() -> Uuid {
 /// One page of `table` rows of the tenant's organization, optionally narrowed
 /// by equality on `extra` columns (static names from this module).
 pub(crate) async fn fetch_page<T>(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     table: &'static str,
     columns: &'static str,
@@ -48,13 +48,32 @@ pub(crate) async fn fetch_page<T>(
 where
     T: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin,
 {
+    fetch_page_around(db, tenant, table, columns, extra, req, |page| page).await
+}
+
+/// [`fetch_page`] whose page statement is wrapped by `around` (static SQL
+/// that selects from the page as a subquery, e.g. to join related rows into
+/// the same statement); the wrapper keeps the page's order.
+pub(crate) async fn fetch_page_around<T>(
+    db: &Db,
+    tenant: &Tenant,
+    table: &'static str,
+    columns: &'static str,
+    extra: &[(&'static str, Uuid)],
+    req: &PageRequest,
+    around: impl FnOnce(String) -> String,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin,
+{
     let mut filter = String::from("org_id = $1");
     for (i, (column, _)) in extra.iter().enumerate() {
         filter.push_str(&format!(" AND {column} = ${}", i + 2));
     }
     let sql = keyset_sql(columns, table, &filter, 1 + extra.len(), req);
+    let page_sql = around(sql.page);
 
-    let mut page = sqlx::query_as::<_, T>(&sql.page).bind(tenant.org_id);
+    let mut page = sqlx::query_as::<_, T>(&page_sql).bind(tenant.org_id);
     for (_, value) in extra {
         page = page.bind(*value);
     }
@@ -96,7 +115,7 @@ where
 
 /// One row of `table` by id, within the tenant's organization.
 pub(crate) async fn fetch_one<T>(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     table: &'static str,
     columns: &'static str,

@@ -1,5 +1,5 @@
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::pagination::{Cursor, Keyed, Page, PageRequest};
@@ -30,22 +30,18 @@ const COLUMNS: &str = "id, org_id, created_by, name, created_at, updated_at";
 pub const MAX_NAME_CHARS: usize = 200;
 
 pub async fn page(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     req: &PageRequest,
 ) -> Result<Page<ProjectRow>, ApiError> {
     super::fetch_page(db, tenant, "projects", COLUMNS, &[], req).await
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<ProjectRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<ProjectRow>, ApiError> {
     super::fetch_one(db, tenant, "projects", COLUMNS, id).await
 }
 
-pub async fn create(
-    db: &PgPool,
-    tenant: &Tenant,
-    name: &str,
-) -> Result<(ProjectRow, Uuid), ApiError> {
+pub async fn create(db: &Db, tenant: &Tenant, name: &str) -> Result<(ProjectRow, Uuid), ApiError> {
     let name = super::checked_text("name", name, MAX_NAME_CHARS)?;
     let mut tx = db.begin().await?;
     let row: ProjectRow = sqlx::query_as(&format!(

@@ -1,5 +1,5 @@
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Tenant, audit};
@@ -35,7 +35,7 @@ pub struct NewUpload<'a> {
 }
 
 pub async fn create(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     new: NewUpload<'_>,
 ) -> Result<(UploadRow, Uuid), ApiError> {
@@ -79,13 +79,13 @@ pub async fn create(
     Ok((row, audit))
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<UploadRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<UploadRow>, ApiError> {
     super::fetch_one(db, tenant, "uploads", COLUMNS, id).await
 }
 
 /// Records what S3 holds for a pending upload.
 pub async fn finalize(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     id: Uuid,
     size_bytes: i64,

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Tenant;
@@ -26,7 +26,7 @@ pub struct OrganizationRow {
 
 /// Members of `org_id` among `ids`, in one query (the DataLoader's batch).
 pub async fn members_by_ids(
-    db: &PgPool,
+    db: &Db,
     org_id: Uuid,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, UserRow>, ApiError> {
@@ -41,13 +41,13 @@ pub async fn members_by_ids(
     Ok(rows.into_iter().map(|r| (r.id, r)).collect())
 }
 
-pub async fn get(db: &PgPool, tenant: &Tenant, id: Uuid) -> Result<Option<UserRow>, ApiError> {
+pub async fn get(db: &Db, tenant: &Tenant, id: Uuid) -> Result<Option<UserRow>, ApiError> {
     Ok(members_by_ids(db, tenant.org_id, &[id]).await?.remove(&id))
 }
 
 /// The tenant's own organization; any other id is "not found".
 pub async fn organization(
-    db: &PgPool,
+    db: &Db,
     tenant: &Tenant,
     id: Uuid,
 ) -> Result<Option<OrganizationRow>, ApiError> {

@@ -218,3 +218,52 @@ async fn a_token_requested_by_another_origin_is_refused_when_authorized_parties_
         assert_eq!(data["me"]["email"], "user_a@example.com", "azp {azp:?}");
     }
 }
+
+/// Verified tokens are cached by digest; the cache must not outlive the
+/// token's `exp` (with the same 30 s leeway the full check allows).
+#[tokio::test]
+async fn a_cached_token_is_refused_once_it_expires() {
+    let app = spawn_app().await;
+    let mut c = claims("user_a", "org_a");
+    // Expired 27 s ago: still inside the leeway, so accepted and cached.
+    let exp = crate::helpers::now() - 27;
+    c["exp"] = json!(exp);
+    c["iat"] = json!(exp - 60);
+    c["nbf"] = json!(exp - 60);
+    let token = app.rsa.sign(&c);
+    let (status, body) = app.gql(&token, ME, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.gql(&token, ME, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Past exp + leeway, the cached entry must not answer for it.
+    while crate::helpers::now() <= exp + 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (status, body) = app.gql(&token, ME, json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.to_string().contains("expired"), "{body}");
+}
+
+/// A key removed from the JWKS stops being accepted, cached tokens included,
+/// once the key set is fetched again: within `JWKS_CACHE_TTL_SECS`.
+#[tokio::test]
+async fn a_key_removed_from_the_jwks_stops_being_accepted_within_the_cache_ttl() {
+    let app = spawn_app_with(Options {
+        env: vec![("JWKS_CACHE_TTL_SECS", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let token = app.token("user_a", "org_a");
+    let other = app.ec.sign(&claims("user_b", "org_a"));
+    for t in [&token, &token, &other] {
+        let (status, body) = app.gql(t, ME, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    app.jwks.unpublish("rsa-1");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let (status, body) = app.gql(&token, ME, json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The key that is still published keeps working.
+    let (status, body) = app.gql(&other, ME, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -91,3 +91,40 @@ async fn a_page_of_documents_with_owners_costs_a_fixed_number_of_queries() {
         large.join("\n")
     );
 }
+
+#[tokio::test]
+async fn the_benchmark_query_is_one_statement_owners_included() {
+    let pg = tokio::task::spawn_blocking(localenv::postgres::PostgresServer::start)
+        .await
+        .unwrap()
+        .expect("private postgres");
+    let app = spawn_app_with(Options {
+        server: Some(pg.info()),
+        log_statements: true,
+        ..Default::default()
+    })
+    .await;
+    let tokens: Vec<String> = (0..5)
+        .map(|i| app.token(&format!("member{i}"), "org_a"))
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        for j in 0..5 {
+            app.create_document(token, &format!("doc {i}-{j}")).await;
+        }
+    }
+    let query = "{ documents(first: 20) { edges { node { id title owner { email } } } } }";
+    // Warm up: the caller's tenant is known and connections are open.
+    statements_for(&app, &tokens[0], query).await;
+
+    let statements = statements_for(&app, &tokens[0], query).await;
+    assert_eq!(statements.len(), 1, "{}", statements.join("\n"));
+    // ...and it answered with every owner.
+    let data = app.data(&tokens[0], query, json!({})).await;
+    let edges = data["documents"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    let owners: std::collections::BTreeSet<&str> = edges
+        .iter()
+        .map(|e| e["node"]["owner"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners.len(), 4, "{owners:?}");
+}

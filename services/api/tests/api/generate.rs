@@ -116,7 +116,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
         .unwrap();
     let db = crate::helpers::TestDb::create(&server).await;
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    api::db::migrate(&pool).await.unwrap();
+    api::db::MIGRATOR.run(&pool).await.unwrap();
     let rsa = crate::helpers::SigningKey::rsa("rsa-1");
     let jwks = crate::helpers::JwksServer::start(&[&rsa]).await;
     let ai = crate::helpers::AiStub::start().await;

@@ -149,6 +149,15 @@ impl JwksServer {
         self.state.keys.lock().unwrap().push(key.jwk.clone());
     }
 
+    /// Removes the key with this `kid` from the published set (revocation).
+    pub fn unpublish(&self, kid: &str) {
+        self.state
+            .keys
+            .lock()
+            .unwrap()
+            .retain(|jwk| jwk["kid"] != kid);
+    }
+
     pub fn set_failing(&self, failing: bool) {
         self.state.failing.store(failing, Ordering::SeqCst);
     }
@@ -385,7 +394,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let db = PgPool::connect(&db_info.url).await.unwrap();
     // As `api migrate` does before a deploy.
-    api::db::migrate(&db).await.expect("migrate");
+    api::db::MIGRATOR.run(&db).await.expect("migrate");
 
     let (rsa, ec) = (SigningKey::rsa("rsa-1"), SigningKey::ec("ec-1"));
     let jwks = JwksServer::start(&[&rsa, &ec]).await;
@@ -417,6 +426,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 impl TestApp {
     pub fn db_name(&self) -> &str {
         &self._database.name
+    }
+
+    /// The test database's URL (the bench points PostGraphile at it).
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> &str {
+        &self._database.url
     }
 
     /// A valid RS256 token for `sub` in `org`.

@@ -2,6 +2,8 @@
 
 mod auth;
 mod cli;
+mod client_ip;
+mod database_secret;
 mod dataloader;
 mod generate;
 mod hardening;
