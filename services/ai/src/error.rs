@@ -22,6 +22,10 @@ pub enum ApiError {
     ModelRequired { known: Vec<String> },
     #[error("token cap for organization `{org}` reached for this window")]
     TokenCapExceeded { org: String, retry_after_secs: u64 },
+    #[error(
+        "token caps cannot be checked: their database is unreachable, and the gateway is configured to refuse rather than admit unaccounted spend"
+    )]
+    CapsUnavailable,
     #[error(transparent)]
     Upstream(#[from] ProviderError),
 }
@@ -43,6 +47,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnknownModel { .. } => StatusCode::NOT_FOUND,
             ApiError::TokenCapExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::CapsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(err) => err.client_status(),
         }
     }
@@ -56,6 +61,7 @@ impl ApiError {
             ApiError::UnknownModel { .. } => "model_not_found",
             ApiError::ModelRequired { .. } => "model_required",
             ApiError::TokenCapExceeded { .. } => "token_cap_exceeded",
+            ApiError::CapsUnavailable => "caps_unavailable",
             ApiError::Upstream(err) => err.code(),
         }
     }

@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::extract::State;
 
 use super::ValidJson;
-use super::record::{record_usage, redact_texts};
+use super::record::{record_usage, redact_texts, reserve_tokens};
 use crate::accounting::tokens::estimate_tokens;
 use crate::api_types::{EmbedRequest, EmbedResponse, UsageOut, millis};
 use crate::catalog::Purpose;
@@ -74,20 +74,7 @@ async fn handle(
         .resolve(request.model.as_deref(), Purpose::Embed)?;
     let inputs = redact_texts(state, ROUTE, state.redact.embed, inputs);
     let estimate: u64 = inputs.iter().map(|s| estimate_tokens(s)).sum();
-    let reservation = state
-        .caps
-        .reserve(context.org_label(), estimate)
-        .map_err(|e| {
-            state
-                .metrics
-                .cap_rejections
-                .with_label_values(&[context.org_label()])
-                .inc();
-            ApiError::TokenCapExceeded {
-                org: context.org_label().to_string(),
-                retry_after_secs: e.retry_after_secs,
-            }
-        })?;
+    let reservation = reserve_tokens(state, context, estimate).await?;
 
     let inputs = &inputs;
     let outcome = state
@@ -103,7 +90,7 @@ async fn handle(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            reservation.settle(0);
+            reservation.settle(0).await;
             return Err(err.into());
         }
     };
@@ -111,7 +98,7 @@ async fn handle(
         Some(tokens) => (tokens, false),
         None => (estimate, true),
     };
-    reservation.settle(input_tokens);
+    reservation.settle(input_tokens).await;
     let usage = Usage {
         input_tokens,
         output_tokens: 0,

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::ValidJson;
-use super::record::{record_latency, record_usage, redact_texts};
+use super::record::{record_latency, record_usage, redact_texts, reserve_tokens};
 use super::stream_relay::StreamRelay;
 use crate::accounting::tokens::{Framing, estimate_tokens};
 use crate::api_types::{GenerateRequest, GenerateResponse, UsageOut, millis};
@@ -77,20 +77,8 @@ async fn handle(
         .map(|framing| framing.input_estimate(&messages))
         .max()
         .unwrap_or_default();
-    let reservation = state
-        .caps
-        .reserve(context.org_label(), input_estimate + u64::from(max_tokens))
-        .map_err(|e| {
-            state
-                .metrics
-                .cap_rejections
-                .with_label_values(&[context.org_label()])
-                .inc();
-            ApiError::TokenCapExceeded {
-                org: context.org_label().to_string(),
-                retry_after_secs: e.retry_after_secs,
-            }
-        })?;
+    let reservation =
+        reserve_tokens(state, context, input_estimate + u64::from(max_tokens)).await?;
 
     let base = ChatRequest {
         model: String::new(),
@@ -116,7 +104,7 @@ async fn handle(
         Ok(outcome) => outcome,
         Err(err) => {
             // Nothing was generated: give the tokens back.
-            reservation.settle(0);
+            reservation.settle(0).await;
             return Err(err.into());
         }
     };
@@ -139,7 +127,9 @@ async fn handle(
                     true,
                 ),
             };
-            reservation.settle(usage.input_tokens + usage.output_tokens);
+            reservation
+                .settle(usage.input_tokens + usage.output_tokens)
+                .await;
             let cost_usd = record_usage(
                 state,
                 context,

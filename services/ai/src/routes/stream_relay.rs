@@ -44,7 +44,7 @@ impl StreamRelay {
                     Ok(next) => next,
                     Err(_) => {
                         let err = ProviderError::Timeout { provider: "upstream" };
-                        yield Ok::<Event, Infallible>(self.fail("idle_timeout", &err));
+                        yield Ok::<Event, Infallible>(self.fail("idle_timeout", &err).await);
                         return;
                     }
                 };
@@ -59,11 +59,11 @@ impl StreamRelay {
                     }
                     Some(Ok(StreamEvent::Finished)) => {
                         let upstream = self.upstream_before_stream + stream_started.elapsed();
-                        yield Ok(self.finish(input_tokens, output_tokens, upstream));
+                        yield Ok(self.finish(input_tokens, output_tokens, upstream).await);
                         return;
                     }
                     Some(Err(err)) => {
-                        yield Ok(self.fail("upstream_error", &err));
+                        yield Ok(self.fail("upstream_error", &err).await);
                         return;
                     }
                     None => {
@@ -71,7 +71,7 @@ impl StreamRelay {
                             provider: "upstream",
                             detail: "stream ended before the provider's end-of-message marker".into(),
                         };
-                        yield Ok(self.fail("truncated", &err));
+                        yield Ok(self.fail("truncated", &err).await);
                         return;
                     }
                 }
@@ -86,7 +86,12 @@ impl StreamRelay {
         (self.output_text_len as u64).div_ceil(3)
     }
 
-    fn finish(&mut self, input: Option<u64>, output: Option<u64>, upstream: Duration) -> Event {
+    async fn finish(
+        &mut self,
+        input: Option<u64>,
+        output: Option<u64>,
+        upstream: Duration,
+    ) -> Event {
         self.finished = true;
         let estimated = input.is_none() || output.is_none();
         let usage = Usage {
@@ -94,7 +99,9 @@ impl StreamRelay {
             output_tokens: output.unwrap_or_else(|| self.estimated_output()),
         };
         if let Some(reservation) = self.reservation.take() {
-            reservation.settle(usage.input_tokens + usage.output_tokens);
+            reservation
+                .settle(usage.input_tokens + usage.output_tokens)
+                .await;
         }
         let state = &self.state;
         let cost_usd = record_usage(
@@ -135,11 +142,11 @@ impl StreamRelay {
             .data(serde_json::to_string(&done).unwrap_or_default())
     }
 
-    fn fail(&mut self, outcome: &str, err: &ProviderError) -> Event {
+    async fn fail(&mut self, outcome: &str, err: &ProviderError) -> Event {
         self.finished = true;
         let spent = self.input_estimate + self.estimated_output();
         if let Some(reservation) = self.reservation.take() {
-            reservation.settle(spent);
+            reservation.settle(spent).await;
         }
         let code = if outcome == "truncated" {
             "stream_truncated"
@@ -171,7 +178,7 @@ impl Drop for StreamRelay {
             // The client went away mid-stream: what was generated so far is spent.
             let spent = self.input_estimate + self.estimated_output();
             if let Some(reservation) = self.reservation.take() {
-                reservation.settle(spent);
+                reservation.settle_detached(spent);
             }
             self.state
                 .metrics
