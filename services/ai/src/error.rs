@@ -10,7 +10,7 @@ use crate::providers::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("missing or invalid X-Internal-Api-Key")]
+    #[error("missing or invalid internal API key (X-Internal-Api-Key or Authorization: Bearer)")]
     Unauthorized,
     #[error("invalid request: {field}: {message}")]
     InvalidRequest { field: String, message: String },
@@ -66,10 +66,34 @@ impl ApiError {
         }
     }
 
+    /// OpenAI's error `type` for this status, so OpenAI SDKs and tools read
+    /// our errors as they read OpenAI's.
+    pub fn openai_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            400 | 404 | 413 => "invalid_request_error",
+            401 => "authentication_error",
+            429 => match self {
+                ApiError::TokenCapExceeded { .. } => "tokens",
+                _ => "rate_limit_error",
+            },
+            _ => "server_error",
+        }
+    }
+
+    /// `{"error": {"code", "message", "type", "param", …details}}`: our stable
+    /// `code` and OpenAI's `type` and `param` in one shape.
     pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        let mut error = json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "type": self.openai_type(),
+            "param": null,
+        });
         match self {
-            ApiError::InvalidRequest { field, .. } => error["field"] = json!(field),
+            ApiError::InvalidRequest { field, .. } => {
+                error["field"] = json!(field);
+                error["param"] = json!(field);
+            }
             ApiError::UnknownModel { known, .. } | ApiError::ModelRequired { known } => {
                 error["known_models"] = json!(known)
             }

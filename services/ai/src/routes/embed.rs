@@ -21,7 +21,7 @@ pub async fn embed(
     Extension(context): Extension<RequestContext>,
     ValidJson(request): ValidJson<EmbedRequest>,
 ) -> Result<axum::Json<EmbedResponse>, ApiError> {
-    let result = handle(&state, &context, request).await;
+    let result = handle(&state, &context, ROUTE, request).await;
     let (provider, code) = match &result {
         Ok(response) => (response.provider.clone(), "ok"),
         Err(err) => (err_provider(err), err.code()),
@@ -34,16 +34,18 @@ pub async fn embed(
     result.map(axum::Json)
 }
 
-fn err_provider(err: &ApiError) -> String {
+pub(super) fn err_provider(err: &ApiError) -> String {
     match err {
         ApiError::Upstream(e) => e.provider().unwrap_or("none").to_string(),
         _ => "none".to_string(),
     }
 }
 
-async fn handle(
+/// The embedding pipeline, shared with `/v1/embeddings`.
+pub(super) async fn handle(
     state: &SharedState,
     context: &RequestContext,
+    route: &'static str,
     request: EmbedRequest,
 ) -> Result<EmbedResponse, ApiError> {
     let inputs = request.input.into_vec();
@@ -72,14 +74,14 @@ async fn handle(
     let chain = state
         .catalog
         .resolve(request.model.as_deref(), Purpose::Embed)?;
-    let inputs = redact_texts(state, ROUTE, state.redact.embed, inputs);
+    let inputs = redact_texts(state, route, state.redact.embed, inputs);
     let estimate: u64 = inputs.iter().map(|s| estimate_tokens(s)).sum();
     let reservation = reserve_tokens(state, context, estimate).await?;
 
     let inputs = &inputs;
     let outcome = state
         .gateway
-        .call(ROUTE, &chain, |provider, target| {
+        .call(route, &chain, |provider, target| {
             let call = ProviderEmbedRequest {
                 model: target.model.clone(),
                 inputs: inputs.clone(),
@@ -115,12 +117,12 @@ async fn handle(
     state
         .metrics
         .request_seconds
-        .with_label_values(&[ROUTE, &outcome.target.provider])
+        .with_label_values(&[route, &outcome.target.provider])
         .observe(total.as_secs_f64());
     state
         .metrics
         .overhead_seconds
-        .with_label_values(&[ROUTE])
+        .with_label_values(&[route])
         .observe(total.saturating_sub(outcome.upstream).as_secs_f64());
     Ok(EmbedResponse {
         embeddings: outcome.value.vectors,

@@ -1,4 +1,5 @@
-//! Streaming half of `/v1/generate`: provider events out as SSE.
+//! Streaming half of the chat routes: provider events out as SSE, in the
+//! gateway's own format (`/v1/generate`) or OpenAI's (`/v1/chat/completions`).
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -15,7 +16,20 @@ use crate::context::RequestContext;
 use crate::providers::{EventStream, ProviderError, StreamEvent, Usage};
 use crate::state::SharedState;
 
-const ROUTE: &str = "generate";
+/// How events are rendered.
+#[derive(Debug, Clone)]
+pub(super) enum StreamFormat {
+    /// `event: delta` … then `event: done` or `event: error`.
+    Native,
+    /// OpenAI chat completion chunks (`data: {chunk}` lines), `data: [DONE]`
+    /// only after the provider's end marker; a failure is a last
+    /// `data: {"error": …}` line without `[DONE]`, which the SDKs raise.
+    OpenAi {
+        id: String,
+        created: u64,
+        include_usage: bool,
+    },
+}
 
 /// Relays provider events to the client as SSE (`delta`* then `done`, or
 /// `error`), and settles the token reservation however the stream ends,
@@ -24,6 +38,8 @@ const ROUTE: &str = "generate";
 pub(super) struct StreamRelay {
     pub(super) state: SharedState,
     pub(super) context: RequestContext,
+    pub(super) route: &'static str,
+    pub(super) format: StreamFormat,
     pub(super) provider: String,
     pub(super) model: String,
     pub(super) reservation: Option<Reservation>,
@@ -50,8 +66,9 @@ impl StreamRelay {
                 };
                 match next {
                     Some(Ok(StreamEvent::Delta(text))) => {
+                        let first = self.output_text_len == 0;
                         self.output_text_len += text.len();
-                        yield Ok(Event::default().event("delta").data(json!({ "text": text }).to_string()));
+                        yield Ok(self.delta(&text, first));
                     }
                     Some(Ok(StreamEvent::Usage { input_tokens: i, output_tokens: o })) => {
                         input_tokens = i.or(input_tokens);
@@ -59,7 +76,9 @@ impl StreamRelay {
                     }
                     Some(Ok(StreamEvent::Finished)) => {
                         let upstream = self.upstream_before_stream + stream_started.elapsed();
-                        yield Ok(self.finish(input_tokens, output_tokens, upstream).await);
+                        for event in self.finish(input_tokens, output_tokens, upstream).await {
+                            yield Ok(event);
+                        }
                         return;
                     }
                     Some(Err(err)) => {
@@ -82,6 +101,34 @@ impl StreamRelay {
             .into_response()
     }
 
+    fn openai_chunk(
+        &self,
+        id: &str,
+        created: u64,
+        choices: serde_json::Value,
+    ) -> serde_json::Value {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created,
+            "model": self.model, "choices": choices,
+        })
+    }
+
+    fn delta(&self, text: &str, first: bool) -> Event {
+        match &self.format {
+            StreamFormat::Native => Event::default()
+                .event("delta")
+                .data(json!({ "text": text }).to_string()),
+            StreamFormat::OpenAi { id, created, .. } => {
+                let mut delta = json!({ "content": text });
+                if first {
+                    delta["role"] = json!("assistant");
+                }
+                let choices = json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]);
+                Event::default().data(self.openai_chunk(id, *created, choices).to_string())
+            }
+        }
+    }
+
     fn estimated_output(&self) -> u64 {
         (self.output_text_len as u64).div_ceil(3)
     }
@@ -91,7 +138,7 @@ impl StreamRelay {
         input: Option<u64>,
         output: Option<u64>,
         upstream: Duration,
-    ) -> Event {
+    ) -> Vec<Event> {
         self.finished = true;
         let estimated = input.is_none() || output.is_none();
         let usage = Usage {
@@ -113,17 +160,46 @@ impl StreamRelay {
             estimated,
         );
         let total = self.context.received_at.elapsed();
-        record_latency(state, ROUTE, &self.provider, total, upstream);
+        record_latency(state, self.route, &self.provider, total, upstream);
         state
             .metrics
             .requests
-            .with_label_values(&[ROUTE, &self.provider, "ok", self.context.org_label()])
+            .with_label_values(&[self.route, &self.provider, "ok", self.context.org_label()])
             .inc();
         state
             .metrics
             .stream_outcomes
             .with_label_values(&[&self.provider, "completed"])
             .inc();
+        if let StreamFormat::OpenAi {
+            id,
+            created,
+            include_usage,
+        } = &self.format
+        {
+            let mut events = Vec::new();
+            if self.output_text_len == 0 {
+                let choices = json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }]);
+                events.push(
+                    Event::default().data(self.openai_chunk(id, *created, choices).to_string()),
+                );
+            }
+            let choices =
+                json!([{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": "stop" }]);
+            events
+                .push(Event::default().data(self.openai_chunk(id, *created, choices).to_string()));
+            if *include_usage {
+                let mut chunk = self.openai_chunk(id, *created, json!([]));
+                chunk["usage"] = json!({
+                    "prompt_tokens": usage.input_tokens,
+                    "completion_tokens": usage.output_tokens,
+                    "total_tokens": usage.input_tokens + usage.output_tokens,
+                });
+                events.push(Event::default().data(chunk.to_string()));
+            }
+            events.push(Event::default().data("[DONE]"));
+            return events;
+        }
         let done = StreamDone {
             model: self.model.clone(),
             provider: self.provider.clone(),
@@ -137,9 +213,11 @@ impl StreamRelay {
             cost_usd,
             request_id: self.context.request_id.clone(),
         };
-        Event::default()
-            .event("done")
-            .data(serde_json::to_string(&done).unwrap_or_default())
+        vec![
+            Event::default()
+                .event("done")
+                .data(serde_json::to_string(&done).unwrap_or_default()),
+        ]
     }
 
     async fn fail(&mut self, outcome: &str, err: &ProviderError) -> Event {
@@ -162,8 +240,15 @@ impl StreamRelay {
         self.state
             .metrics
             .requests
-            .with_label_values(&[ROUTE, &self.provider, code, self.context.org_label()])
+            .with_label_values(&[self.route, &self.provider, code, self.context.org_label()])
             .inc();
+        if let StreamFormat::OpenAi { .. } = self.format {
+            // OpenAI's error shape; the SDKs raise it as an APIError mid-stream.
+            let body = json!({
+                "error": { "message": err.to_string(), "type": "server_error", "code": code, "param": null },
+            });
+            return Event::default().data(body.to_string());
+        }
         let body = json!({
             "error": { "code": code, "message": err.to_string(), "provider": self.provider },
             "request_id": self.context.request_id,
