@@ -15,6 +15,7 @@ mod caps_postgres;
 mod gemini;
 mod models;
 mod openai;
+mod openai_sdk;
 mod pii;
 mod resilience;
 mod secrets;
