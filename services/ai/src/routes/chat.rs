@@ -13,10 +13,13 @@ use super::stream_relay::{StreamFormat, StreamRelay};
 use crate::accounting::tokens::{Framing, estimate_tokens};
 use crate::api_types::UsageOut;
 use crate::catalog::Purpose;
+use crate::catalog::Target;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::gateway::Outcome;
-use crate::providers::{ChatRequest, EventStream, Message, Role, Usage};
+use crate::providers::{
+    ChatRequest, EventStream, Message, Role, Tool, ToolCall, ToolChoice, Usage, supports_tools,
+};
 use crate::state::{AppState, SharedState};
 
 /// A chat request in the gateway's terms, whatever shape it arrived in.
@@ -26,11 +29,24 @@ pub(super) struct ChatInput {
     pub messages: Vec<Message>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    pub tools: ToolInput,
+}
+
+/// The tool part of a chat request (empty on `/v1/generate`).
+#[derive(Default)]
+pub(super) struct ToolInput {
+    pub tools: Vec<Tool>,
+    pub choice: Option<ToolChoice>,
+    pub parallel_calls: Option<bool>,
+    /// The client's field that brought tools in, named in the 400 when the
+    /// model's providers cannot take them (`tools`, `messages[2].tool_calls`…).
+    pub field: Option<String>,
 }
 
 /// A finished, non-streamed completion with its accounting.
 pub(super) struct Completed {
     pub text: String,
+    pub tool_calls: Vec<ToolCall>,
     pub model: String,
     pub provider: String,
     pub usage: UsageOut,
@@ -69,6 +85,10 @@ pub(super) async fn run_chat(
     let chain = state
         .catalog
         .resolve(input.model.as_deref(), Purpose::Chat)?;
+    let chain = match &input.tools.field {
+        Some(field) => tool_capable(state, chain, field)?,
+        None => chain,
+    };
 
     let messages = redact_messages(state, route, input.messages);
     // Any provider of the chain may answer: reserve for the one that frames most.
@@ -86,6 +106,9 @@ pub(super) async fn run_chat(
         messages,
         max_tokens,
         temperature: input.temperature,
+        tools: input.tools.tools,
+        tool_choice: input.tools.choice,
+        parallel_tool_calls: input.tools.parallel_calls,
     };
     let streaming = stream.is_some();
     let op = |provider: Arc<dyn crate::providers::Provider>, target: &crate::catalog::Target| {
@@ -121,7 +144,12 @@ pub(super) async fn run_chat(
                 None => (
                     Usage {
                         input_tokens: input_estimate,
-                        output_tokens: estimate_tokens(&completion.text),
+                        output_tokens: estimate_tokens(&completion.text)
+                            + completion
+                                .tool_calls
+                                .iter()
+                                .map(|c| estimate_tokens(&c.name) + estimate_tokens(&c.arguments))
+                                .sum::<u64>(),
                     },
                     true,
                 ),
@@ -148,6 +176,7 @@ pub(super) async fn run_chat(
                 output_tokens = usage.output_tokens, latency_ms = crate::api_types::millis(total), "generated");
             Ok(ChatOutcome::Completed(Completed {
                 text: completion.text,
+                tool_calls: completion.tool_calls,
                 model: target.model,
                 provider: target.provider,
                 usage: UsageOut {
@@ -171,6 +200,8 @@ pub(super) async fn run_chat(
                 reservation: Some(reservation),
                 input_estimate,
                 output_text_len: 0,
+                role_sent: false,
+                tool_calls_seen: false,
                 upstream_before_stream: upstream,
                 finished: false,
             };
@@ -221,13 +252,38 @@ pub(super) fn check_messages(
     Ok(())
 }
 
-fn redact_messages(state: &AppState, route: &str, messages: Vec<Message>) -> Vec<Message> {
-    let roles: Vec<Role> = messages.iter().map(|m| m.role).collect();
-    let texts = messages.into_iter().map(|m| m.content).collect();
-    let texts = redact_texts(state, route, state.redact.generate, texts);
-    roles
+/// Keeps the chain's targets whose providers take tools; a 400 naming the
+/// client's field and the model's first target when none does.
+fn tool_capable(
+    state: &AppState,
+    chain: Vec<Target>,
+    field: &str,
+) -> Result<Vec<Target>, ApiError> {
+    let first = chain.first().cloned();
+    let capable: Vec<Target> = chain
         .into_iter()
-        .zip(texts)
-        .map(|(role, content)| Message { role, content })
-        .collect()
+        .filter(|t| supports_tools(state.catalog.kind_of(&t.provider).unwrap_or_default()))
+        .collect();
+    match (capable.is_empty(), first) {
+        (true, Some(first)) => Err(ApiError::invalid(
+            field,
+            format!(
+                "tool calling is not supported by provider `{}` (model `{}`); tools pass through to OpenAI and Azure OpenAI models only",
+                first.provider, first.model
+            ),
+        )),
+        _ => Ok(capable),
+    }
+}
+
+fn redact_messages(state: &AppState, route: &str, mut messages: Vec<Message>) -> Vec<Message> {
+    let texts = messages
+        .iter_mut()
+        .map(|m| std::mem::take(&mut m.content))
+        .collect();
+    let texts = redact_texts(state, route, state.redact.generate, texts);
+    for (message, content) in messages.iter_mut().zip(texts) {
+        message.content = content;
+    }
+    messages
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::ValidJson;
-use super::chat::{ChatInput, ChatOutcome, record_failure, run_chat};
+use super::chat::{ChatInput, ChatOutcome, ToolInput, record_failure, run_chat};
 use super::stream_relay::StreamFormat;
 use crate::api_types::{GenerateRequest, GenerateResponse, millis};
 use crate::context::RequestContext;
@@ -42,6 +42,7 @@ async fn handle(
         model: request.model,
         max_tokens: request.max_tokens,
         temperature: request.temperature,
+        tools: ToolInput::default(),
     };
     let stream = request.stream.then_some(StreamFormat::Native);
     match run_chat(state, context, ROUTE, input, stream).await? {
@@ -63,10 +64,7 @@ async fn handle(
 fn collect_messages(request: &GenerateRequest, max_chars: usize) -> Result<Vec<Message>, ApiError> {
     let mut messages = Vec::new();
     if let Some(system) = &request.system {
-        messages.push(Message {
-            role: Role::System,
-            content: system.clone(),
-        });
+        messages.push(Message::text(Role::System, system.clone()));
     }
     match (&request.prompt, &request.messages) {
         (Some(_), Some(_)) => {
@@ -85,10 +83,7 @@ fn collect_messages(request: &GenerateRequest, max_chars: usize) -> Result<Vec<M
             if prompt.trim().is_empty() {
                 return Err(ApiError::invalid("prompt", "must not be empty"));
             }
-            messages.push(Message {
-                role: Role::User,
-                content: prompt.clone(),
-            });
+            messages.push(Message::text(Role::User, prompt.clone()));
         }
         (None, Some(list)) => {
             if list.is_empty() {

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ValidJson;
-use super::chat::{ChatInput, ChatOutcome, check_messages, record_failure, run_chat};
+use super::chat::{ChatInput, ChatOutcome, ToolInput, check_messages, record_failure, run_chat};
 use super::embed;
 use super::stream_relay::StreamFormat;
 use crate::api_types::{EmbedRequest, OneOrMany};
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::providers::{Message, Role};
+use crate::providers::{Message, Role, Tool, ToolCall, ToolChoice};
 use crate::state::SharedState;
 
 const CHAT_ROUTE: &str = "chat_completions";
@@ -43,9 +43,9 @@ pub struct ChatCompletionRequest {
     /// OpenAI's end-user id; accepted, never sent upstream (`X-User-ID` is ours).
     #[allow(dead_code)]
     pub user: Option<String>,
-    pub tools: Option<Value>,
+    pub tools: Option<Vec<OpenAiTool>>,
     pub tool_choice: Option<Value>,
-    pub parallel_tool_calls: Option<Value>,
+    pub parallel_tool_calls: Option<bool>,
     pub functions: Option<Value>,
     pub function_call: Option<Value>,
 }
@@ -64,8 +64,39 @@ pub struct OpenAiMessage {
     /// Accepted and dropped: providers take no per-message names.
     #[allow(dead_code)]
     pub name: Option<String>,
-    pub tool_calls: Option<Value>,
+    pub tool_calls: Option<Vec<OpenAiToolCall>>,
     pub tool_call_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiTool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: OpenAiFunction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiFunction {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Option<Value>,
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenAiToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: OpenAiCalledFunction,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenAiCalledFunction {
+    pub name: String,
+    pub arguments: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,18 +136,17 @@ async fn handle_chat(
     context: &RequestContext,
     request: ChatCompletionRequest,
 ) -> Result<Response, ApiError> {
-    let tool_fields = [
-        ("tools", request.tools.is_some()),
-        ("tool_choice", request.tool_choice.is_some()),
-        ("parallel_tool_calls", request.parallel_tool_calls.is_some()),
+    // The deprecated `functions` API predates tools; clients send `tools` today.
+    for (field, given) in [
         ("functions", request.functions.is_some()),
         ("function_call", request.function_call.is_some()),
-    ];
-    if let Some((field, _)) = tool_fields.iter().find(|(_, given)| *given) {
-        return Err(ApiError::invalid(
-            *field,
-            "tool and function calling is not supported by this gateway yet; send the request without tools",
-        ));
+    ] {
+        if given {
+            return Err(ApiError::invalid(
+                field,
+                "the deprecated functions API is not supported; send `tools` and `tool_choice`",
+            ));
+        }
     }
     if request.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid("n", "only n = 1 is supported"));
@@ -135,6 +165,7 @@ async fn handle_chat(
     }
     let messages = convert_messages(&request.messages)?;
     check_messages(&messages, "messages", state.limits.max_input_chars)?;
+    let tools = convert_tools(&request, &messages)?;
 
     let id = format!("chatcmpl-{}", context.request_id);
     let created = unix_now();
@@ -151,6 +182,7 @@ async fn handle_chat(
         messages,
         max_tokens: request.max_completion_tokens.or(request.max_tokens),
         temperature: request.temperature,
+        tools,
     };
     match run_chat(state, context, CHAT_ROUTE, input, stream).await? {
         ChatOutcome::Stream(response) => Ok(response),
@@ -161,9 +193,9 @@ async fn handle_chat(
             "model": done.model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": done.text, "refusal": null },
+                "message": assistant_message(&done.text, &done.tool_calls),
                 "logprobs": null,
-                "finish_reason": "stop",
+                "finish_reason": if done.tool_calls.is_empty() { "stop" } else { "tool_calls" },
             }],
             "usage": {
                 "prompt_tokens": done.usage.input_tokens,
@@ -175,8 +207,90 @@ async fn handle_chat(
     }
 }
 
+/// The answer's message as OpenAI shapes it: `content` is null when the
+/// model only called tools, `tool_calls` is absent when it called none.
+fn assistant_message(text: &str, calls: &[ToolCall]) -> Value {
+    let mut message = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
+        "refusal": null,
+    });
+    if !calls.is_empty() {
+        message["tool_calls"] = calls
+            .iter()
+            .map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments } }))
+            .collect();
+    }
+    message
+}
+
+/// `tools`, `tool_choice` and `parallel_tool_calls` in the gateway's terms,
+/// with the first field that uses tools (the 400 names it when the model's
+/// provider cannot take tools).
+fn convert_tools(
+    request: &ChatCompletionRequest,
+    messages: &[Message],
+) -> Result<ToolInput, ApiError> {
+    let mut tools = Vec::new();
+    for (i, tool) in request.tools.iter().flatten().enumerate() {
+        if tool.kind != "function" {
+            return Err(ApiError::invalid(
+                format!("tools[{i}].type"),
+                format!("only function tools are supported, not `{}`", tool.kind),
+            ));
+        }
+        tools.push(Tool {
+            name: tool.function.name.clone(),
+            description: tool.function.description.clone(),
+            parameters: tool.function.parameters.clone(),
+            strict: tool.function.strict,
+        });
+    }
+    let choice = match &request.tool_choice {
+        None => None,
+        Some(Value::String(s)) if s == "auto" => Some(ToolChoice::Auto),
+        Some(Value::String(s)) if s == "none" => Some(ToolChoice::None),
+        Some(Value::String(s)) if s == "required" => Some(ToolChoice::Required),
+        Some(value) => match value["function"]["name"].as_str() {
+            Some(name) if value["type"] == "function" => Some(ToolChoice::Function(name.into())),
+            _ => {
+                return Err(ApiError::invalid(
+                    "tool_choice",
+                    "must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}",
+                ));
+            }
+        },
+    };
+    if choice.is_some() && tools.is_empty() {
+        return Err(ApiError::invalid(
+            "tool_choice",
+            "only allowed when tools are given",
+        ));
+    }
+    let tool_turn = messages
+        .iter()
+        .position(|m| m.role == Role::Tool || !m.tool_calls.is_empty());
+    let field = if request.tools.is_some() {
+        Some("tools".to_string())
+    } else if request.parallel_tool_calls.is_some() {
+        Some("parallel_tool_calls".to_string())
+    } else {
+        tool_turn.map(|i| match messages[i].role {
+            Role::Tool => format!("messages[{i}].role"),
+            _ => format!("messages[{i}].tool_calls"),
+        })
+    };
+    Ok(ToolInput {
+        tools,
+        choice,
+        parallel_calls: request.parallel_tool_calls,
+        field,
+    })
+}
+
 /// OpenAI messages → the gateway's: `developer` is a system message, text
-/// parts are joined; images, audio and tool turns are refused by field.
+/// parts are joined, assistant tool calls and `tool` results carried over;
+/// images, audio and the deprecated `function` role are refused by field.
 fn convert_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid("messages", "must not be empty"));
@@ -190,10 +304,11 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError
                 "system" | "developer" => Role::System,
                 "user" => Role::User,
                 "assistant" => Role::Assistant,
-                "tool" | "function" => {
+                "tool" => Role::Tool,
+                "function" => {
                     return Err(ApiError::invalid(
                         field("role"),
-                        "tool results are not supported by this gateway yet",
+                        "the deprecated `function` role is not supported; send `tool` messages",
                     ));
                 }
                 other => {
@@ -203,11 +318,41 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError
                     ));
                 }
             };
-            if m.tool_calls.is_some() || m.tool_call_id.is_some() {
+            if m.tool_calls.is_some() && role != Role::Assistant {
                 return Err(ApiError::invalid(
                     field("tool_calls"),
-                    "tool calls are not supported by this gateway yet",
+                    "only assistant messages carry tool calls",
                 ));
+            }
+            let tool_call_id = match (role, &m.tool_call_id) {
+                (Role::Tool, Some(id)) => Some(id.clone()),
+                (Role::Tool, None) => {
+                    return Err(ApiError::invalid(
+                        field("tool_call_id"),
+                        "a tool message needs the id of the call it answers",
+                    ));
+                }
+                (_, Some(_)) => {
+                    return Err(ApiError::invalid(
+                        field("tool_call_id"),
+                        "only tool messages carry a tool_call_id",
+                    ));
+                }
+                (_, None) => None,
+            };
+            let mut tool_calls = Vec::new();
+            for (j, call) in m.tool_calls.iter().flatten().enumerate() {
+                if call.kind != "function" {
+                    return Err(ApiError::invalid(
+                        format!("messages[{i}].tool_calls[{j}].type"),
+                        format!("only function calls are supported, not `{}`", call.kind),
+                    ));
+                }
+                tool_calls.push(ToolCall {
+                    id: call.id.clone(),
+                    name: call.function.name.clone(),
+                    arguments: call.function.arguments.clone(),
+                });
             }
             let content = match &m.content {
                 None => String::new(),
@@ -228,7 +373,12 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError
                     text
                 }
             };
-            Ok(Message { role, content })
+            Ok(Message {
+                role,
+                content,
+                tool_calls,
+                tool_call_id,
+            })
         })
         .collect()
 }

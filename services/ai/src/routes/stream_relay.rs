@@ -45,6 +45,10 @@ pub(super) struct StreamRelay {
     pub(super) reservation: Option<Reservation>,
     pub(super) input_estimate: u64,
     pub(super) output_text_len: usize,
+    /// Whether the first OpenAI chunk (which carries `role`) went out.
+    pub(super) role_sent: bool,
+    /// A tool call was streamed: OpenAI's finish_reason is then `tool_calls`.
+    pub(super) tool_calls_seen: bool,
     pub(super) upstream_before_stream: Duration,
     pub(super) finished: bool,
 }
@@ -66,9 +70,24 @@ impl StreamRelay {
                 };
                 match next {
                     Some(Ok(StreamEvent::Delta(text))) => {
-                        let first = self.output_text_len == 0;
                         self.output_text_len += text.len();
-                        yield Ok(self.delta(&text, first));
+                        yield Ok(self.delta(json!({ "content": text })));
+                    }
+                    Some(Ok(StreamEvent::ToolCallDelta { index, id, name, arguments })) => {
+                        self.tool_calls_seen = true;
+                        self.output_text_len += arguments.len() + name.as_ref().map_or(0, String::len);
+                        // Only the OpenAI format carries tools (only its route sends them).
+                        if matches!(self.format, StreamFormat::OpenAi { .. }) {
+                            let mut call = json!({ "index": index, "function": { "arguments": arguments } });
+                            if let Some(id) = id {
+                                call["id"] = json!(id);
+                                call["type"] = json!("function");
+                            }
+                            if let Some(name) = name {
+                                call["function"]["name"] = json!(name);
+                            }
+                            yield Ok(self.delta(json!({ "tool_calls": [call] })));
+                        }
                     }
                     Some(Ok(StreamEvent::Usage { input_tokens: i, output_tokens: o })) => {
                         input_tokens = i.or(input_tokens);
@@ -113,13 +132,16 @@ impl StreamRelay {
         })
     }
 
-    fn delta(&self, text: &str, first: bool) -> Event {
+    /// `delta` is OpenAI's (`content` or `tool_calls`); the native format
+    /// carries its text only.
+    fn delta(&mut self, mut delta: serde_json::Value) -> Event {
+        let first = !self.role_sent;
+        self.role_sent = true;
         match &self.format {
             StreamFormat::Native => Event::default()
                 .event("delta")
-                .data(json!({ "text": text }).to_string()),
+                .data(json!({ "text": delta["content"] }).to_string()),
             StreamFormat::OpenAi { id, created, .. } => {
-                let mut delta = json!({ "content": text });
                 if first {
                     delta["role"] = json!("assistant");
                 }
@@ -178,14 +200,19 @@ impl StreamRelay {
         } = &self.format
         {
             let mut events = Vec::new();
-            if self.output_text_len == 0 {
+            if !self.role_sent {
                 let choices = json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }]);
                 events.push(
                     Event::default().data(self.openai_chunk(id, *created, choices).to_string()),
                 );
             }
+            let reason = if self.tool_calls_seen {
+                "tool_calls"
+            } else {
+                "stop"
+            };
             let choices =
-                json!([{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": "stop" }]);
+                json!([{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": reason }]);
             events
                 .push(Event::default().data(self.openai_chunk(id, *created, choices).to_string()));
             if *include_usage {

@@ -37,10 +37,7 @@ pub fn openai_input_tokens(messages: &[serde_json::Value]) -> u64 {
 
 /// What the gateway reserves for `prompt` on an OpenAI provider.
 pub fn reservation(prompt: &str, max_tokens: u64) -> u64 {
-    let message = Message {
-        role: Role::User,
-        content: prompt.to_string(),
-    };
+    let message = Message::text(Role::User, prompt);
     Framing::of("openai").input_estimate(&[message]) + max_tokens
 }
 

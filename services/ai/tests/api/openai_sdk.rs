@@ -327,3 +327,108 @@ async fn caps_hold_under_concurrent_openai_shaped_requests() {
         "spent {spent} > cap {cap} + one reservation {one}"
     );
 }
+
+const CALL_ID: &str = "call_weather_1";
+const ARGUMENTS: &str = r#"{"city":"Paris"}"#;
+
+/// The round trip of a tool call through each SDK: the model asks for
+/// `get_weather`, the client runs it and sends the result back, the model
+/// answers; once as JSON and once streamed (the arguments arrive in pieces).
+#[tokio::test]
+async fn a_tool_call_round_trips_through_the_sdks() {
+    for (provider, model) in [
+        ("openai", "openai/gpt-4o-mini"),
+        ("azure", "azure/prod-gpt4o"),
+    ] {
+        for sdk in [Sdk::Python, Sdk::Node] {
+            let upstream =
+                Upstream::start(Reply::status(500, json!({ "error": "unscripted" }))).await;
+            upstream
+                .then(Reply::json(crate::openai::tool_call_completion(
+                    CALL_ID,
+                    "get_weather",
+                    ARGUMENTS,
+                )))
+                .then(Reply::json(completion("It is 18 degrees in Paris.", 80, 9)))
+                .then(Reply::sse(crate::openai::tool_call_stream_events(
+                    CALL_ID,
+                    "get_weather",
+                    &[r#"{"ci"#, r#"ty":"Pa"#, r#"ris"}"#],
+                )))
+                .then(Reply::sse(stream_events(
+                    &["It is 18 ", "degrees in Paris."],
+                    Some((80, 9)),
+                    true,
+                )));
+            let app = app_for(provider, &upstream).await;
+            let seen = run(sdk, &app, "tools", &[("MODEL", model)]).await;
+            let what = format!("{sdk:?} SDK via {provider}: {seen}");
+            let call = json!([CALL_ID, "get_weather", { "city": "Paris" }]);
+            assert_eq!(seen["call"], call, "{what}");
+            assert_eq!(seen["finish_reason"], "tool_calls", "{what}");
+            assert_eq!(seen["answer"], "It is 18 degrees in Paris.", "{what}");
+            assert_eq!(seen["stream_call"], call, "{what}");
+            assert_eq!(seen["stream_finish_reason"], "tool_calls", "{what}");
+            assert_eq!(
+                seen["stream_answer"], "It is 18 degrees in Paris.",
+                "{what}"
+            );
+
+            let sent: Vec<Value> = upstream.received().iter().map(|r| r.json()).collect();
+            assert_eq!(sent.len(), 4, "{what}");
+            for (i, body) in sent.iter().enumerate() {
+                // The tools go with every turn, in OpenAI's shape.
+                let tool = &body["tools"][0];
+                assert_eq!(tool["type"], "function", "{what}: request {i}");
+                assert_eq!(tool["function"]["name"], "get_weather", "{what}");
+                assert_eq!(
+                    tool["function"]["parameters"]["required"],
+                    json!(["city"]),
+                    "{what}"
+                );
+                assert_eq!(body["tool_choice"], "auto", "{what}");
+            }
+            for answer in [&sent[1], &sent[3]] {
+                let messages = answer["messages"].as_array().unwrap();
+                let (call_turn, result) = (&messages[2], &messages[3]);
+                assert_eq!(call_turn["role"], "assistant", "{what}");
+                assert_eq!(call_turn["content"], Value::Null, "{what}");
+                assert_eq!(
+                    call_turn["tool_calls"],
+                    json!([{ "id": CALL_ID, "type": "function",
+                             "function": { "name": "get_weather", "arguments": ARGUMENTS } }]),
+                    "{what}"
+                );
+                assert_eq!(result["role"], "tool", "{what}");
+                assert_eq!(result["tool_call_id"], CALL_ID, "{what}");
+                assert_eq!(result["content"], r#"{"temp_c": 18}"#, "{what}");
+            }
+        }
+    }
+}
+
+/// Providers whose adapters do not pass tools refuse them with a 400 that the
+/// SDKs raise as BadRequestError, naming the field and the provider and model.
+#[tokio::test]
+async fn tools_for_a_provider_without_them_are_a_bad_request_in_the_sdks() {
+    let upstream = Upstream::start(Reply::status(500, json!({ "error": "unscripted" }))).await;
+    let app = gemini_app(&upstream).await;
+    for sdk in [Sdk::Python, Sdk::Node] {
+        let seen = run(
+            sdk,
+            &app,
+            "tools_refused",
+            &[("MODEL", "gemini/gemini-2.5-flash")],
+        )
+        .await;
+        assert_eq!(seen["error"], "BadRequestError", "{sdk:?}: {seen}");
+        assert_eq!(seen["status"], 400, "{sdk:?}: {seen}");
+        assert_eq!(seen["param"], "tools", "{sdk:?}: {seen}");
+        let message = seen["message"].as_str().unwrap();
+        assert!(
+            message.contains("`gemini`") && message.contains("gemini-2.5-flash"),
+            "{sdk:?}: {seen}"
+        );
+    }
+    assert!(upstream.received().is_empty());
+}
