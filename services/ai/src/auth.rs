@@ -1,6 +1,7 @@
 //! The gateway trusts exactly one kind of caller: one holding the internal API
 //! key (from `AI_INTERNAL_API_KEY`, which App Runner/ECS inject from Secrets
-//! Manager). Compared in constant time.
+//! Manager), as `X-Internal-Api-Key` or `Authorization: Bearer` (what OpenAI
+//! SDKs send). Compared in constant time.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -23,10 +24,16 @@ pub async fn require_internal_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
+    // OpenAI SDKs send their api_key as `Authorization: Bearer`.
+    let headers = request.headers();
+    let presented = headers
         .get(HEADER)
         .map(|v| v.as_bytes())
+        .or_else(|| {
+            headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        })
         .unwrap_or_default();
     if !key_matches(state.internal_api_key.expose(), presented) {
         return ApiError::Unauthorized.into_response();

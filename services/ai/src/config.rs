@@ -304,6 +304,71 @@ impl Default for RedactionConfig {
     }
 }
 
+/// Where per-organization token caps are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapStoreKind {
+    /// This process's memory: right for one instance (and tests of the pure logic).
+    Memory,
+    /// The stack's Postgres: caps hold across instances, restarts and deploys.
+    Postgres,
+}
+
+/// What the Postgres cap store does while its database is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDatabaseUnavailable {
+    /// Refuse capped requests with `caps_unavailable` (503): the safe default for money.
+    FailClosed,
+    /// Admit from a local per-instance allowance (`fail_open_tokens_per_window`
+    /// per org and window), so an outage costs at most that per instance.
+    FailOpen,
+}
+
+impl OnDatabaseUnavailable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDatabaseUnavailable::FailClosed => "fail_closed",
+            OnDatabaseUnavailable::FailOpen => "fail_open",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapsConfig {
+    /// None: `postgres` when `DATABASE_URL` is set, else `memory`.
+    pub store: Option<CapStoreKind>,
+    pub on_database_unavailable: OnDatabaseUnavailable,
+    pub fail_open_tokens_per_window: u64,
+    /// After this long an unsettled reservation (its instance died) is released.
+    /// Must exceed every provider's timeout.
+    pub reservation_expiry_seconds: u64,
+    pub pool_max_connections: u32,
+    /// How long a request waits for a database connection before the store counts as unreachable.
+    pub pool_acquire_timeout_ms: u64,
+}
+
+impl Default for CapsConfig {
+    fn default() -> Self {
+        CapsConfig {
+            store: None,
+            on_database_unavailable: OnDatabaseUnavailable::FailClosed,
+            fail_open_tokens_per_window: 0,
+            reservation_expiry_seconds: 900,
+            pool_max_connections: 4,
+            pool_acquire_timeout_ms: 1_000,
+        }
+    }
+}
+
+/// How to reach the database. Only `DATABASE_URL` for now; the RDS-managed
+/// secret (host, port, name, secret ARN) will be a second way to fill this.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_address: IpAddr,
@@ -325,6 +390,9 @@ pub struct Config {
     pub breaker: BreakerConfig,
     pub limits: LimitsConfig,
     pub redact: RedactionConfig,
+    pub caps: CapsConfig,
+    /// Set when the cap store is Postgres.
+    pub database: Option<DatabaseSettings>,
 }
 
 /// The optional TOML file. Unknown keys are errors: a typo must not silently
@@ -350,6 +418,8 @@ struct FileConfig {
     limits: LimitsConfig,
     #[serde(default)]
     redact: RedactionConfig,
+    #[serde(default)]
+    caps: CapsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -454,6 +524,34 @@ impl Config {
             )?);
         }
 
+        let database_url = get("DATABASE_URL");
+        let mut caps = file.caps;
+        let store = *caps.store.get_or_insert(if database_url.is_some() {
+            CapStoreKind::Postgres
+        } else {
+            CapStoreKind::Memory
+        });
+        let database = match (store, database_url) {
+            (CapStoreKind::Postgres, Some(url)) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    // Never echo the URL: it carries the password.
+                    return Err(ConfigError::invalid(
+                        "DATABASE_URL",
+                        "must be a postgres:// or postgresql:// URL",
+                    ));
+                }
+                Some(DatabaseSettings {
+                    url: Secret::new(url),
+                })
+            }
+            (CapStoreKind::Postgres, None) => {
+                return Err(ConfigError::Missing(
+                    "DATABASE_URL (caps.store = \"postgres\")".into(),
+                ));
+            }
+            (CapStoreKind::Memory, _) => None,
+        };
+
         let config = Config {
             bind_address,
             port,
@@ -472,6 +570,8 @@ impl Config {
             breaker: file.breaker,
             limits: file.limits,
             redact: file.redact,
+            caps,
+            database,
         };
         config.validate()?;
         Ok(config)
@@ -527,6 +627,33 @@ impl Config {
             return Err(ConfigError::invalid(
                 file,
                 "limits.window_seconds must be at least 1",
+            ));
+        }
+        let slowest = self.providers.iter().map(|p| p.timeout).max();
+        if let Some(slowest) = slowest
+            && self.caps.store == Some(CapStoreKind::Postgres)
+            && Duration::from_secs(self.caps.reservation_expiry_seconds) <= slowest
+        {
+            return Err(ConfigError::invalid(
+                file,
+                format!(
+                    "caps.reservation_expiry_seconds must exceed the longest provider timeout ({} ms), or live requests lose their reservations",
+                    slowest.as_millis()
+                ),
+            ));
+        }
+        if self.caps.on_database_unavailable == OnDatabaseUnavailable::FailOpen
+            && self.caps.fail_open_tokens_per_window == 0
+        {
+            return Err(ConfigError::invalid(
+                file,
+                "caps.on_database_unavailable = \"fail_open\" needs caps.fail_open_tokens_per_window > 0 (the bound of the local allowance)",
+            ));
+        }
+        if self.caps.pool_max_connections == 0 {
+            return Err(ConfigError::invalid(
+                file,
+                "caps.pool_max_connections must be at least 1",
             ));
         }
         if self.limits.default_max_tokens == 0
@@ -829,5 +956,52 @@ mod tests {
         assert_eq!(config.providers.len(), 4);
         assert_eq!(config.aliases["fast"].len(), 3);
         assert_eq!(config.limits.orgs["org_2abc"], 10_000_000);
+    }
+
+    #[test]
+    fn caps_store_follows_database_url_and_its_settings_are_checked() {
+        let url = (
+            "DATABASE_URL",
+            "postgres://ai:pw-secret@db.internal:5432/app",
+        );
+        let config = load(&[KEY, url]).unwrap();
+        assert_eq!(config.caps.store, Some(CapStoreKind::Postgres));
+        assert!(config.database.is_some());
+        let config = load(&[KEY]).unwrap();
+        assert_eq!(config.caps.store, Some(CapStoreKind::Memory));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ai.toml");
+        let path_str = path.to_str().unwrap();
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 4] = [
+            ("[caps]\nstore = \"postgres\"\n", &[], "DATABASE_URL"),
+            (
+                "[caps]\non_database_unavailable = \"fail_open\"\n",
+                &[url],
+                "fail_open_tokens_per_window",
+            ),
+            (
+                "[providers.openai]\ntimeout_ms = 60000\n[caps]\nreservation_expiry_seconds = 60\n",
+                &[url, ("OPENAI_API_KEY", "sk")],
+                "reservation_expiry_seconds must exceed",
+            ),
+            (
+                "",
+                &[("DATABASE_URL", "mysql://u:pw-secret@h/db")],
+                "DATABASE_URL is invalid",
+            ),
+        ];
+        for (file, env, expected) in cases {
+            std::fs::write(&path, file).unwrap();
+            let mut vars = vec![KEY, ("AI_CONFIG_FILE", path_str)];
+            vars.extend_from_slice(env);
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{file}: {err}");
+            assert!(
+                !err.contains("pw-secret"),
+                "the URL's password leaked: {err}"
+            );
+        }
     }
 }

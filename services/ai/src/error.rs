@@ -10,7 +10,7 @@ use crate::providers::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("missing or invalid X-Internal-Api-Key")]
+    #[error("missing or invalid internal API key (X-Internal-Api-Key or Authorization: Bearer)")]
     Unauthorized,
     #[error("invalid request: {field}: {message}")]
     InvalidRequest { field: String, message: String },
@@ -22,6 +22,10 @@ pub enum ApiError {
     ModelRequired { known: Vec<String> },
     #[error("token cap for organization `{org}` reached for this window")]
     TokenCapExceeded { org: String, retry_after_secs: u64 },
+    #[error(
+        "token caps cannot be checked: their database is unreachable, and the gateway is configured to refuse rather than admit unaccounted spend"
+    )]
+    CapsUnavailable,
     #[error(transparent)]
     Upstream(#[from] ProviderError),
 }
@@ -43,6 +47,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnknownModel { .. } => StatusCode::NOT_FOUND,
             ApiError::TokenCapExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::CapsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(err) => err.client_status(),
         }
     }
@@ -56,14 +61,39 @@ impl ApiError {
             ApiError::UnknownModel { .. } => "model_not_found",
             ApiError::ModelRequired { .. } => "model_required",
             ApiError::TokenCapExceeded { .. } => "token_cap_exceeded",
+            ApiError::CapsUnavailable => "caps_unavailable",
             ApiError::Upstream(err) => err.code(),
         }
     }
 
+    /// OpenAI's error `type` for this status, so OpenAI SDKs and tools read
+    /// our errors as they read OpenAI's.
+    pub fn openai_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            400 | 404 | 413 => "invalid_request_error",
+            401 => "authentication_error",
+            429 => match self {
+                ApiError::TokenCapExceeded { .. } => "tokens",
+                _ => "rate_limit_error",
+            },
+            _ => "server_error",
+        }
+    }
+
+    /// `{"error": {"code", "message", "type", "param", …details}}`: our stable
+    /// `code` and OpenAI's `type` and `param` in one shape.
     pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        let mut error = json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "type": self.openai_type(),
+            "param": null,
+        });
         match self {
-            ApiError::InvalidRequest { field, .. } => error["field"] = json!(field),
+            ApiError::InvalidRequest { field, .. } => {
+                error["field"] = json!(field);
+                error["param"] = json!(field);
+            }
             ApiError::UnknownModel { known, .. } | ApiError::ModelRequired { known } => {
                 error["known_models"] = json!(known)
             }

@@ -1,8 +1,10 @@
 //! Everything a handler needs, built once from [`Config`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accounting::caps::TokenCaps;
+use crate::accounting::caps::postgres::{self, PgCapStore};
 use crate::accounting::metrics::Metrics;
 use crate::accounting::pricing::PriceTable;
 use crate::catalog::Catalog;
@@ -51,18 +53,63 @@ impl AppState {
             internal_api_key,
             gateway,
             catalog: Catalog::new(config),
-            caps: TokenCaps::new(
-                config.limits.window_seconds,
-                config.limits.org_tokens_per_window,
-                config.limits.orgs.clone(),
-            ),
+            caps: build_caps(config, metrics.clone()).await?,
             prices: PriceTable::new(config.prices.clone()),
             redactor: Redactor::new(),
             local_moderator: LocalModerator::new(),
-            metrics,
+            metrics: metrics.clone(),
             limits: config.limits.clone(),
             redact: config.redact.clone(),
             moderation_provider,
         }))
     }
+}
+
+/// The configured cap store. With Postgres the tables are created now if the
+/// database answers; if it does not, the service starts anyway (`/readyz`
+/// says so) and creates them on first use.
+async fn build_caps(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Arc<TokenCaps>> {
+    let limits = &config.limits;
+    let Some(database) = &config.database else {
+        return Ok(TokenCaps::in_memory(
+            limits.window_seconds,
+            limits.org_tokens_per_window,
+            limits.orgs.clone(),
+            metrics,
+        ));
+    };
+    let pool = postgres::connect(database, &config.caps)?;
+    let store = Arc::new(PgCapStore::new(
+        pool,
+        Duration::from_secs(config.caps.reservation_expiry_seconds),
+        metrics.caps_store_seconds.clone(),
+    ));
+    match store.migrate().await {
+        Ok(()) => tracing::info!("token caps kept in Postgres"),
+        Err(err) => {
+            tracing::warn!(error = %err, "token cap database unreachable at start-up; will retry on use")
+        }
+    }
+    let pruner = Arc::downgrade(&store);
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let Some(store) = pruner.upgrade() else {
+                return;
+            };
+            if let Err(err) = store.prune().await {
+                tracing::warn!(error = %err, "pruning old token cap windows failed");
+            }
+        }
+    });
+    Ok(TokenCaps::in_postgres(
+        limits.window_seconds,
+        limits.org_tokens_per_window,
+        limits.orgs.clone(),
+        store,
+        config.caps.on_database_unavailable,
+        config.caps.fail_open_tokens_per_window,
+        metrics,
+    ))
 }

@@ -3,8 +3,8 @@
 //! counters because per-org spend is what operators ask about.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-    exponential_buckets,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder, exponential_buckets,
 };
 
 /// Finer at the bottom than the latency buckets: the target is p99 under 1 ms.
@@ -27,6 +27,14 @@ pub struct Metrics {
     pub redactions: IntCounterVec,
     pub stream_outcomes: IntCounterVec,
     pub cap_rejections: IntCounterVec,
+    /// 1 for the configured cap store and its behaviour when the database is away.
+    pub caps_mode: IntGaugeVec,
+    /// 1 while the cap store's database answered its last call, 0 after a failure.
+    pub caps_store_up: IntGauge,
+    pub caps_store_errors: IntCounterVec,
+    pub caps_store_seconds: HistogramVec,
+    pub caps_fail_open_admissions: IntCounterVec,
+    pub caps_expired_reservations: IntCounter,
 }
 
 impl Metrics {
@@ -130,8 +138,64 @@ impl Metrics {
             .register(Box::new(breaker_open.clone()))
             .expect("metric names are unique");
 
+        let caps_fail_open_admissions = counter(
+            "caps_fail_open_admissions_total",
+            "Requests admitted from the local allowance while the cap database was unreachable.",
+            &["org"],
+        );
+        let caps_store_errors = counter(
+            "caps_store_errors_total",
+            "Failed calls to the cap database, by operation (reserve, settle, release_expired, check).",
+            &["operation"],
+        );
+        let caps_mode = IntGaugeVec::new(
+            Opts::new(
+                "caps_mode",
+                "1 for the cap store in use and what happens when its database is unreachable.",
+            ),
+            &["store", "on_unavailable"],
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(caps_mode.clone()))
+            .expect("metric names are unique");
+        let caps_store_up = IntGauge::new(
+            "caps_store_up",
+            "1 while the cap database answered its last call; 0 after a failure.",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(caps_store_up.clone()))
+            .expect("metric names are unique");
+        let caps_expired_reservations = IntCounter::new(
+            "caps_expired_reservations_total",
+            "Reservations of instances that died before settling, released after their expiry.",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(caps_expired_reservations.clone()))
+            .expect("metric names are unique");
+        let caps_store_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "caps_store_duration_seconds",
+                "Round trips to the cap database, by operation.",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+            &["operation"],
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(caps_store_seconds.clone()))
+            .expect("metric names are unique");
+
         Metrics {
             registry,
+            caps_mode,
+            caps_store_up,
+            caps_store_errors,
+            caps_store_seconds,
+            caps_fail_open_admissions,
+            caps_expired_reservations,
             requests,
             tokens,
             cost_usd_micros,

@@ -77,10 +77,7 @@ mod tests {
     #[test]
     fn framing_covers_openais_documented_count() {
         // "hi" as one user message: OpenAI bills 3 + 1 (role) + 1 (text) + 3 = 8.
-        let hi = [Message {
-            role: Role::User,
-            content: "hi".into(),
-        }];
+        let hi = [Message::text(Role::User, "hi")];
         assert!(Framing::of("openai").input_estimate(&hi) >= 8);
         assert_eq!(Framing::of("echo").input_estimate(&hi), 1);
         assert_eq!(Framing::of("something-new"), Framing::of("bedrock"));

@@ -151,7 +151,11 @@ impl Provider for Anthropic {
             }),
             _ => None,
         };
-        Ok(Completion { text, usage })
+        Ok(Completion {
+            text,
+            tool_calls: Vec::new(),
+            usage,
+        })
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {

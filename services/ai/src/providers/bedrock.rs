@@ -138,7 +138,11 @@ impl Provider for Bedrock {
             input_tokens: u.input_tokens().max(0) as u64,
             output_tokens: u.output_tokens().max(0) as u64,
         });
-        Ok(Completion { text, usage })
+        Ok(Completion {
+            text,
+            tool_calls: Vec::new(),
+            usage,
+        })
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<EventStream, ProviderError> {

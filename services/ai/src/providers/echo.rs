@@ -55,6 +55,7 @@ impl Provider for Echo {
         let usage = Self::usage(request, &text);
         Ok(Completion {
             text,
+            tool_calls: Vec::new(),
             usage: Some(usage),
         })
     }

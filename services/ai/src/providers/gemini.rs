@@ -201,6 +201,7 @@ impl Provider for Gemini {
         });
         Ok(Completion {
             text: parsed.text(),
+            tool_calls: Vec::new(),
             usage,
         })
     }

@@ -31,12 +31,65 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering an assistant's tool call; only the
+    /// OpenAI-compatible route builds these.
+    #[serde(skip)]
+    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// The calls an assistant turn made (empty for plain text turns).
+    #[serde(skip)]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `Tool` message: the call it answers.
+    #[serde(skip)]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn text(role: Role, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+/// A function the model may call; `parameters` is a JSON Schema, passed as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Option<serde_json::Value>,
+    pub strict: Option<bool>,
+}
+
+/// Whether and which tool the model must call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Required,
+    Function(String),
+}
+
+/// A call the model asked for; `arguments` is the JSON text the model wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// Whether the provider of this kind passes tools and tool turns through.
+/// The chat pipeline refuses a tool request with a 400 for any other kind.
+pub fn supports_tools(kind: &str) -> bool {
+    matches!(kind, "openai" | "azure")
 }
 
 /// A chat request as the gateway hands it to a provider: redacted already,
@@ -47,9 +100,22 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_tokens: u32,
     pub temperature: Option<f32>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
 }
 
 impl ChatRequest {
+    /// Whether anything in the request needs a provider that supports tools.
+    pub fn uses_tools(&self) -> bool {
+        !self.tools.is_empty()
+            || self.tool_choice.is_some()
+            || self
+                .messages
+                .iter()
+                .any(|m| m.role == Role::Tool || !m.tool_calls.is_empty())
+    }
+
     /// System messages joined, for providers that take the system prompt apart.
     pub fn system_prompt(&self) -> Option<String> {
         let parts: Vec<&str> = self
@@ -75,6 +141,8 @@ pub struct Usage {
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub text: String,
+    /// The calls the model asked for instead of (or besides) text.
+    pub tool_calls: Vec<ToolCall>,
     /// None when the provider did not report usage; the caller estimates.
     pub usage: Option<Usage>,
 }
@@ -82,6 +150,14 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     Delta(String),
+    /// A piece of tool call `index`: the id and name come with its first piece,
+    /// the arguments' JSON text arrives in fragments.
+    ToolCallDelta {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     /// Usage so far; later events replace earlier ones field by field.
     Usage {
         input_tokens: Option<u64>,

@@ -1,6 +1,7 @@
 //! OpenAI's REST wire format: chat completions (with
 //! `stream_options.include_usage`, whose final chunk carries usage and no
-//! choices), embeddings and moderations. Azure OpenAI speaks the same bodies
+//! choices; function tools, assistant `tool_calls` and `tool` messages, with
+//! `delta.tool_calls` fragments when streamed), embeddings and moderations. Azure OpenAI speaks the same bodies
 //! under different URLs and auth; see `azure.rs`.
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::http::{endpoint, parse_event, read_json, send, sse};
 use super::{
     ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Message, ModerationResult,
-    Provider, ProviderError, StreamEvent, Usage,
+    Provider, ProviderError, Role, StreamEvent, ToolCall, ToolChoice, Usage,
 };
 use crate::config::Secret;
 
@@ -98,7 +99,10 @@ impl OpenAi {
         ChatBody {
             // Azure addresses the model through the deployment in the URL.
             model: (!azure).then_some(request.model.as_str()),
-            messages: &request.messages,
+            messages: request.messages.iter().map(WireMessage::from).collect(),
+            tools: request.tools.iter().map(WireTool::from).collect(),
+            tool_choice: request.tool_choice.as_ref().map(tool_choice),
+            parallel_tool_calls: request.parallel_tool_calls,
             // OpenAI deprecated `max_tokens` for `max_completion_tokens`; Azure's GA
             // api-versions still document `max_tokens`.
             max_completion_tokens: (!azure).then_some(request.max_tokens),
@@ -116,7 +120,13 @@ impl OpenAi {
 struct ChatBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<&'a str>,
-    messages: &'a [Message],
+    messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +137,111 @@ struct ChatBody<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    /// `null` on an assistant turn that only calls tools.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireToolCall>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Message> for WireMessage<'a> {
+    fn from(m: &'a Message) -> Self {
+        let role = match m.role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        };
+        let only_calls = m.content.is_empty() && !m.tool_calls.is_empty();
+        WireMessage {
+            role,
+            content: (!only_calls).then_some(m.content.as_str()),
+            tool_calls: m.tool_calls.iter().map(WireToolCall::from).collect(),
+            tool_call_id: m.tool_call_id.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+}
+
+impl<'a> From<&'a super::Tool> for WireTool<'a> {
+    fn from(tool: &'a super::Tool) -> Self {
+        WireTool {
+            kind: "function",
+            function: WireFunction {
+                name: &tool.name,
+                description: tool.description.as_deref(),
+                parameters: tool.parameters.as_ref(),
+                strict: tool.strict,
+            },
+        }
+    }
+}
+
+fn tool_choice(choice: &ToolChoice) -> serde_json::Value {
+    match choice {
+        ToolChoice::Auto => "auto".into(),
+        ToolChoice::None => "none".into(),
+        ToolChoice::Required => "required".into(),
+        ToolChoice::Function(name) => {
+            serde_json::json!({ "type": "function", "function": { "name": name } })
+        }
+    }
+}
+
+/// A complete call, in requests (assistant turns) and responses alike.
+#[derive(Serialize, Deserialize)]
+struct WireToolCall {
+    id: String,
+    #[serde(rename = "type", default = "function_type")]
+    kind: String,
+    function: WireCalledFunction,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireCalledFunction {
+    name: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+fn function_type() -> String {
+    "function".into()
+}
+
+impl From<&ToolCall> for WireToolCall {
+    fn from(call: &ToolCall) -> Self {
+        WireToolCall {
+            id: call.id.clone(),
+            kind: function_type(),
+            function: WireCalledFunction {
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -148,6 +263,8 @@ struct Choice {
 #[derive(Deserialize)]
 struct ChoiceMessage {
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<WireToolCall>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +291,23 @@ struct ChunkChoice {
 #[derive(Deserialize, Default)]
 struct ChunkDelta {
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallFragment>,
+}
+
+/// One piece of a streamed call: `id`, `type` and `function.name` come with
+/// the first piece of each `index`, `function.arguments` in fragments.
+#[derive(Deserialize)]
+struct ToolCallFragment {
+    index: u32,
+    id: Option<String>,
+    function: Option<FunctionFragment>,
+}
+
+#[derive(Deserialize)]
+struct FunctionFragment {
+    name: Option<String>,
+    arguments: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -248,6 +382,16 @@ impl Provider for OpenAi {
             .ok_or_else(|| ProviderError::malformed(self.kind, "response has no choices"))?;
         Ok(Completion {
             text: choice.message.content.unwrap_or_default(),
+            tool_calls: choice
+                .message
+                .tool_calls
+                .into_iter()
+                .map(|c| ToolCall {
+                    id: c.id,
+                    name: c.function.name,
+                    arguments: c.function.arguments,
+                })
+                .collect(),
             usage: parsed.usage.map(|u| Usage {
                 input_tokens: u.prompt_tokens,
                 output_tokens: u.completion_tokens,
@@ -284,6 +428,15 @@ impl Provider for OpenAi {
                 for choice in chunk.choices {
                     if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
                         yield Ok(StreamEvent::Delta(text));
+                    }
+                    for fragment in choice.delta.tool_calls {
+                        let (name, arguments) = match fragment.function {
+                            Some(f) => (f.name, f.arguments.unwrap_or_default()),
+                            None => (None, String::new()),
+                        };
+                        yield Ok(StreamEvent::ToolCallDelta {
+                            index: fragment.index, id: fragment.id, name, arguments,
+                        });
                     }
                 }
                 if let Some(usage) = chunk.usage {

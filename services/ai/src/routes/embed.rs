@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::extract::State;
 
 use super::ValidJson;
-use super::record::{record_usage, redact_texts};
+use super::record::{record_usage, redact_texts, reserve_tokens};
 use crate::accounting::tokens::estimate_tokens;
 use crate::api_types::{EmbedRequest, EmbedResponse, UsageOut, millis};
 use crate::catalog::Purpose;
@@ -21,7 +21,7 @@ pub async fn embed(
     Extension(context): Extension<RequestContext>,
     ValidJson(request): ValidJson<EmbedRequest>,
 ) -> Result<axum::Json<EmbedResponse>, ApiError> {
-    let result = handle(&state, &context, request).await;
+    let result = handle(&state, &context, ROUTE, request).await;
     let (provider, code) = match &result {
         Ok(response) => (response.provider.clone(), "ok"),
         Err(err) => (err_provider(err), err.code()),
@@ -34,16 +34,18 @@ pub async fn embed(
     result.map(axum::Json)
 }
 
-fn err_provider(err: &ApiError) -> String {
+pub(super) fn err_provider(err: &ApiError) -> String {
     match err {
         ApiError::Upstream(e) => e.provider().unwrap_or("none").to_string(),
         _ => "none".to_string(),
     }
 }
 
-async fn handle(
+/// The embedding pipeline, shared with `/v1/embeddings`.
+pub(super) async fn handle(
     state: &SharedState,
     context: &RequestContext,
+    route: &'static str,
     request: EmbedRequest,
 ) -> Result<EmbedResponse, ApiError> {
     let inputs = request.input.into_vec();
@@ -72,27 +74,14 @@ async fn handle(
     let chain = state
         .catalog
         .resolve(request.model.as_deref(), Purpose::Embed)?;
-    let inputs = redact_texts(state, ROUTE, state.redact.embed, inputs);
+    let inputs = redact_texts(state, route, state.redact.embed, inputs);
     let estimate: u64 = inputs.iter().map(|s| estimate_tokens(s)).sum();
-    let reservation = state
-        .caps
-        .reserve(context.org_label(), estimate)
-        .map_err(|e| {
-            state
-                .metrics
-                .cap_rejections
-                .with_label_values(&[context.org_label()])
-                .inc();
-            ApiError::TokenCapExceeded {
-                org: context.org_label().to_string(),
-                retry_after_secs: e.retry_after_secs,
-            }
-        })?;
+    let reservation = reserve_tokens(state, context, estimate).await?;
 
     let inputs = &inputs;
     let outcome = state
         .gateway
-        .call(ROUTE, &chain, |provider, target| {
+        .call(route, &chain, |provider, target| {
             let call = ProviderEmbedRequest {
                 model: target.model.clone(),
                 inputs: inputs.clone(),
@@ -103,7 +92,7 @@ async fn handle(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            reservation.settle(0);
+            reservation.settle(0).await;
             return Err(err.into());
         }
     };
@@ -111,7 +100,7 @@ async fn handle(
         Some(tokens) => (tokens, false),
         None => (estimate, true),
     };
-    reservation.settle(input_tokens);
+    reservation.settle(input_tokens).await;
     let usage = Usage {
         input_tokens,
         output_tokens: 0,
@@ -128,12 +117,12 @@ async fn handle(
     state
         .metrics
         .request_seconds
-        .with_label_values(&[ROUTE, &outcome.target.provider])
+        .with_label_values(&[route, &outcome.target.provider])
         .observe(total.as_secs_f64());
     state
         .metrics
         .overhead_seconds
-        .with_label_values(&[ROUTE])
+        .with_label_values(&[route])
         .observe(total.saturating_sub(outcome.upstream).as_secs_f64());
     Ok(EmbedResponse {
         embeddings: outcome.value.vectors,

@@ -1,11 +1,13 @@
 //! HTTP surface. `/healthz` and `/readyz` are open (load balancer and App
 //! Runner health checks send no headers); everything else needs the internal key.
 
+mod chat;
 mod embed;
 mod generate;
 mod health;
 mod json;
 mod moderate;
+mod openai_compat;
 mod record;
 mod stream_relay;
 
@@ -29,6 +31,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/embed", post(embed::embed))
         .route("/v1/moderate", post(moderate::moderate))
         .route("/v1/models", get(models))
+        .route(
+            "/v1/chat/completions",
+            post(openai_compat::chat_completions),
+        )
+        .route("/v1/embeddings", post(openai_compat::embeddings))
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(
             state.clone(),
@@ -43,8 +50,15 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
+/// The gateway's listing under `models`, and the same ids in OpenAI's list
+/// shape under `object`/`data`, so `client.models.list()` of the SDKs works.
 async fn models(State(state): State<SharedState>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "models": state.catalog.listing() }))
+    let listing = state.catalog.listing();
+    let data: Vec<_> = listing
+        .iter()
+        .map(|m| serde_json::json!({ "id": m.id, "object": "model", "created": 0, "owned_by": m.kind }))
+        .collect();
+    axum::Json(serde_json::json!({ "object": "list", "data": data, "models": listing }))
 }
 
 async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use crate::accounting::caps::{CapError, Reservation};
 use crate::context::RequestContext;
+use crate::error::ApiError;
 use crate::guardrails::pii::Redactions;
 use crate::providers::Usage;
 use crate::state::AppState;
@@ -93,4 +95,27 @@ pub(super) fn record_latency(
         .overhead_seconds
         .with_label_values(&[route])
         .observe(total.saturating_sub(upstream).as_secs_f64());
+}
+
+/// Reserves `estimate` tokens under the caller's org cap, counting refusals.
+pub(super) async fn reserve_tokens(
+    state: &AppState,
+    context: &RequestContext,
+    estimate: u64,
+) -> Result<Reservation, ApiError> {
+    let org = context.org_label();
+    state
+        .caps
+        .reserve(org, estimate)
+        .await
+        .map_err(|err| match err {
+            CapError::Exceeded { retry_after_secs } => {
+                state.metrics.cap_rejections.with_label_values(&[org]).inc();
+                ApiError::TokenCapExceeded {
+                    org: org.to_string(),
+                    retry_after_secs,
+                }
+            }
+            CapError::StoreUnavailable => ApiError::CapsUnavailable,
+        })
 }

@@ -15,11 +15,16 @@ use crate::upstream::{Received, Reply, Upstream};
 /// gpt-4o family's) over each message plus the documented framing, 3 tokens a
 /// message + the role + 3 to prime the reply (openai-cookbook, "How to count
 /// tokens with tiktoken"). Output is `max_tokens`, the most a call can cost.
-fn bill_like_openai(received: &Received) -> Reply {
+pub fn bill_like_openai(received: &Received) -> Reply {
     let sent = received.json();
-    let messages: Vec<ChatCompletionRequestMessage> = sent["messages"]
-        .as_array()
-        .unwrap()
+    let input = openai_input_tokens(sent["messages"].as_array().unwrap());
+    let output = sent["max_completion_tokens"].as_u64().unwrap();
+    Reply::json(completion("billed", input, output))
+}
+
+/// OpenAI's input tokens for chat `messages` (see [`bill_like_openai`]).
+pub fn openai_input_tokens(messages: &[serde_json::Value]) -> u64 {
+    let messages: Vec<ChatCompletionRequestMessage> = messages
         .iter()
         .map(|m| ChatCompletionRequestMessage {
             role: m["role"].as_str().unwrap().to_string(),
@@ -27,17 +32,12 @@ fn bill_like_openai(received: &Received) -> Reply {
             ..Default::default()
         })
         .collect();
-    let input = tiktoken_rs::num_tokens_from_messages("gpt-4o-mini", &messages).unwrap() as u64;
-    let output = sent["max_completion_tokens"].as_u64().unwrap();
-    Reply::json(completion("billed", input, output))
+    tiktoken_rs::num_tokens_from_messages("gpt-4o-mini", &messages).unwrap() as u64
 }
 
 /// What the gateway reserves for `prompt` on an OpenAI provider.
-fn reservation(prompt: &str, max_tokens: u64) -> u64 {
-    let message = Message {
-        role: Role::User,
-        content: prompt.to_string(),
-    };
+pub fn reservation(prompt: &str, max_tokens: u64) -> u64 {
+    let message = Message::text(Role::User, prompt);
     Framing::of("openai").input_estimate(&[message]) + max_tokens
 }
 

@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, spawn_app, streamed_text};
 use crate::openai::{completion, stream_events};
 use crate::upstream::{Reply, Upstream, data};
 
-async fn azure_app(upstream: &Upstream) -> TestApp {
+pub async fn azure_app(upstream: &Upstream) -> TestApp {
     spawn_app(
         &[
             ("AZURE_OPENAI_API_KEY", "azure-test-key"),

@@ -28,7 +28,7 @@ fn frame(event_type: &'static str, payload: Value) -> Vec<u8> {
     buffer
 }
 
-fn converse_stream(deltas: &[&str], usage: (u64, u64), complete: bool) -> Reply {
+pub fn converse_stream(deltas: &[&str], usage: (u64, u64), complete: bool) -> Reply {
     let mut body = frame("messageStart", json!({ "role": "assistant" }));
     for delta in deltas {
         body.extend(frame(
@@ -50,7 +50,7 @@ fn converse_stream(deltas: &[&str], usage: (u64, u64), complete: bool) -> Reply 
     }
 }
 
-async fn bedrock_app(upstream: &Upstream) -> TestApp {
+pub async fn bedrock_app(upstream: &Upstream) -> TestApp {
     spawn_app(
         &[
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLETEST"),

@@ -19,7 +19,7 @@ pub fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> 
     body
 }
 
-async fn gemini_app(upstream: &Upstream) -> TestApp {
+pub async fn gemini_app(upstream: &Upstream) -> TestApp {
     let config = format!("[providers.gemini]\nbase_url = \"{}\"\n", upstream.url);
     spawn_app(&[("GEMINI_API_KEY", "gemini-test-key")], &config).await
 }

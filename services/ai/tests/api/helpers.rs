@@ -18,6 +18,7 @@ pub const FAST_RETRY: &str = "[retry]\nmax_attempts = 3\nbase_delay_ms = 5\nmax_
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
     _config_dir: tempfile::TempDir,
 }
 
@@ -40,11 +41,73 @@ pub async fn spawn_app(env: &[(&str, &str)], config_toml: &str) -> TestApp {
     let config = Config::load(&|name| vars.get(name).cloned()).expect("test config is valid");
     let app = Application::build(config).await.expect("app builds");
     let address = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        server,
         _config_dir: config_dir,
+    }
+}
+
+/// A fresh database on the machine's shared test cluster (or on `server`),
+/// dropped with this value.
+pub struct TestDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let server = tokio::task::spawn_blocking(localenv::postgres::shared)
+            .await
+            .unwrap()
+            .expect("test postgres");
+        TestDb::create_on(&server).await
+    }
+
+    pub async fn create_on(server: &localenv::postgres::ServerInfo) -> TestDb {
+        let name = format!("ai_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&server.admin_url)
+            .await
+            .expect("connect to test postgres");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        TestDb {
+            url: server.database_url(&name),
+            admin_url: server.admin_url.clone(),
+            name,
+        }
+    }
+
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&admin)
+                            .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -55,6 +118,13 @@ pub struct SseEvent {
 }
 
 impl TestApp {
+    /// Stops serving, as if the process had exited: the listener closes and
+    /// the application's state (its in-memory counters included) is dropped.
+    pub async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.client
             .post(format!("{}{path}", self.address))

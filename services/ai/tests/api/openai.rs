@@ -52,6 +52,52 @@ pub fn stream_events(deltas: &[&str], usage: Option<(u64, u64)>, done: bool) -> 
     events
 }
 
+/// A completion where the model calls `name` with `arguments` (JSON text)
+/// instead of answering, as OpenAI sends it: `content` null, `tool_calls`,
+/// `finish_reason: "tool_calls"`.
+pub fn tool_call_completion(id: &str, name: &str, arguments: &str) -> Value {
+    json!({
+        "id": "chatcmpl-tool123", "object": "chat.completion", "created": 1_700_000_000, "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{ "index": 0,
+                      "message": { "role": "assistant", "content": null, "refusal": null, "annotations": [],
+                                   "tool_calls": [{ "id": id, "type": "function",
+                                                    "function": { "name": name, "arguments": arguments } }] },
+                      "logprobs": null, "finish_reason": "tool_calls" }],
+        "usage": { "prompt_tokens": 61, "completion_tokens": 16, "total_tokens": 77 },
+        "system_fingerprint": "fp_1"
+    })
+}
+
+/// The same call streamed as OpenAI does: the first chunk carries the role,
+/// the call's `index`, `id`, `type` and name with empty arguments, then the
+/// arguments in fragments, a `finish_reason: "tool_calls"` chunk, usage, `[DONE]`.
+pub fn tool_call_stream_events(id: &str, name: &str, fragments: &[&str]) -> Vec<String> {
+    let mut events = vec![data(&chunk(
+        json!([{ "index": 0, "delta": { "role": "assistant", "content": null, "refusal": null,
+                 "tool_calls": [{ "index": 0, "id": id, "type": "function",
+                                  "function": { "name": name, "arguments": "" } }] },
+                 "logprobs": null, "finish_reason": null }]),
+        Value::Null,
+    ))];
+    for fragment in fragments {
+        events.push(data(&chunk(
+            json!([{ "index": 0, "delta": { "tool_calls": [{ "index": 0, "function": { "arguments": fragment } }] },
+                     "logprobs": null, "finish_reason": null }]),
+            Value::Null,
+        )));
+    }
+    events.push(data(&chunk(
+        json!([{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": "tool_calls" }]),
+        Value::Null,
+    )));
+    events.push(data(&chunk(
+        json!([]),
+        json!({ "prompt_tokens": 61, "completion_tokens": 16, "total_tokens": 77 }),
+    )));
+    events.push("data: [DONE]\n\n".to_string());
+    events
+}
+
 pub async fn openai_app(upstream: &Upstream, config: &str) -> TestApp {
     let base = format!("{}/v1", upstream.url);
     spawn_app(
