@@ -23,3 +23,14 @@ pub fn foundry_home() -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
     PathBuf::from(home).join(".cache").join("foundry")
 }
+
+/// Where a test suite builds its fixture crates: beside the workspace's own
+/// builds (`$CARGO_TARGET_DIR`, else the workspace's `target/`), never inside
+/// them, so that the suite's build never waits on a fixture's cargo lock nor
+/// a fixture on it. `suite` names the subdirectory (`foundry-cli-fixtures`).
+pub fn fixtures_target_dir(suite: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join(suite)
+}

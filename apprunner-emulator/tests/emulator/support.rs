@@ -32,11 +32,7 @@ pub fn probe_binary() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let mut request = BuildRequest::new(fixture_dir(), "dev");
-            // Beside the workspace's builds, never inside them.
-            let shared = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            request.target_dir = Some(shared.join("apprunner-emulator-fixtures"));
+            request.target_dir = Some(localenv::fixtures_target_dir("apprunner-emulator-fixtures"));
             foundry_image::build(&request, &NoProgress)
                 .expect("the probe fixture builds")
                 .binary

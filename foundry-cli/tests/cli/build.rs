@@ -62,13 +62,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The fixture's builds go beside the shared target directory, never into
-/// it: the suite's own build must not wait on them, nor they on it.
 fn fixture_target_dir() -> PathBuf {
-    let shared = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    shared.join("foundry-cli-fixtures")
+    localenv::fixtures_target_dir("foundry-cli-fixtures")
 }
 
 fn build(env: &TestEnv, extra: &[(&str, &str)], args: &[&str]) -> Run {

@@ -28,10 +28,7 @@ pub fn fixture_dir() -> PathBuf {
 /// Beside the workspace's builds, never inside them: the fixture is its own
 /// workspace and must not disturb the shared target directory's lock.
 pub fn fixture_target_dir() -> PathBuf {
-    let shared = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    shared.join("foundry-image-fixtures")
+    localenv::fixtures_target_dir("foundry-image-fixtures")
 }
 
 /// The fixture built in the dev profile (cargo's lock serializes tests).
