@@ -334,6 +334,7 @@ pub struct Aws {
     pub sns: aws_sdk_sns::Client,
     pub rds: aws_sdk_rds::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    pub apprunner: aws_sdk_apprunner::Client,
     pub region: String,
 }
 
@@ -407,6 +408,11 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let apprunner = aws_sdk_apprunner::Client::from_conf(
+            aws_sdk_apprunner::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         Ok(Self {
             ec2,
             s3,
@@ -418,6 +424,7 @@ impl Aws {
             sns,
             rds,
             cloudfront,
+            apprunner,
             region: region.to_string(),
         })
     }
