@@ -106,6 +106,31 @@ impl Config {
     }
 }
 
+/// Runs an emulator until the process receives SIGTERM or SIGINT, then stops
+/// every service process it started. `ready` hears the API's endpoint once
+/// it serves. For a process whose only job is the emulator (the binary,
+/// `foundry local`'s stand-in).
+pub fn serve_until_signal(config: Config, ready: impl FnOnce(&str)) -> Result<(), StartError> {
+    // Block SIGTERM and SIGINT before any thread starts (the threads the
+    // emulator starts inherit the mask), then wait for one.
+    let mut signals = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigset manipulation on a local set, then masking this thread.
+    let signals = unsafe {
+        libc::sigemptyset(signals.as_mut_ptr());
+        libc::sigaddset(signals.as_mut_ptr(), libc::SIGTERM);
+        libc::sigaddset(signals.as_mut_ptr(), libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, signals.as_ptr(), std::ptr::null_mut());
+        signals.assume_init()
+    };
+    let emulator = Emulator::start(config)?;
+    ready(&emulator.endpoint());
+    let mut received = 0;
+    // SAFETY: waits for one of the blocked signals.
+    unsafe { libc::sigwait(&signals, &mut received) };
+    emulator.stop();
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use apprunner_emulator::{Config, Emulator};
+use apprunner_emulator::Config;
 
 const USAGE: &str = "\
 apprunner-emulator: a local AWS App Runner that runs the services' images
@@ -90,23 +90,10 @@ fn run() -> Result<(), String> {
         .ok_or_else(|| format!("--state-dir is required\n\n{USAGE}"))?
         .into();
 
-    // Block SIGTERM and SIGINT before any thread starts, then wait for one.
-    let mut signals = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigset manipulation on a local set, then masking this thread
-    // (inherited by the threads the emulator starts).
-    let signals = unsafe {
-        libc::sigemptyset(signals.as_mut_ptr());
-        libc::sigaddset(signals.as_mut_ptr(), libc::SIGTERM);
-        libc::sigaddset(signals.as_mut_ptr(), libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, signals.as_ptr(), std::ptr::null_mut());
-        signals.assume_init()
-    };
-    let emulator = Emulator::start(config).map_err(|e| e.to_string())?;
-    println!("apprunner-emulator listening on {}", emulator.endpoint());
-    let mut received = 0;
-    // SAFETY: waits for one of the blocked signals.
-    unsafe { libc::sigwait(&signals, &mut received) };
-    eprintln!("apprunner-emulator: stopping every service");
-    emulator.stop();
+    apprunner_emulator::serve_until_signal(config, |endpoint| {
+        println!("apprunner-emulator listening on {endpoint}");
+    })
+    .map_err(|e| e.to_string())?;
+    eprintln!("apprunner-emulator: stopped every service");
     Ok(())
 }

@@ -46,6 +46,19 @@ pub enum Command {
     Schema,
     /// Compile services into reproducible OCI images without Docker, and push them.
     Build(BuildArgs),
+    /// Build, push and roll out services as one release, health-gated; on
+    /// failure every service goes back to the release before.
+    Deploy(DeployArgs),
+    /// Return services to an earlier release (image and configuration), without building.
+    Rollback(RollbackArgs),
+    /// The release history, newest first, with what changed in each.
+    Releases {
+        /// Only this service's part of each release.
+        service: Option<String>,
+        /// Machine-readable history on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what `up` would change, compared with what AWS reports now.
     Plan {
         /// Machine-readable plan on stdout.
@@ -69,6 +82,9 @@ pub enum Command {
         /// Replace or delete databases the plan marks as losing their data (refused otherwise).
         #[arg(long)]
         allow_data_loss: bool,
+        /// The cargo profile of a new service's first image.
+        #[arg(long, default_value = "release")]
+        profile: String,
     },
     /// Delete everything of this stack and environment, in reverse dependency order.
     Destroy {
@@ -94,7 +110,7 @@ pub enum Command {
     },
     /// Remove a remote (S3) state lock left behind by a run that crashed.
     Unlock,
-    /// Manage the local AWS emulator used by --local.
+    /// Manage what --local runs against: moto, a registry and the App Runner emulator.
     Local {
         #[command(subcommand)]
         action: LocalAction,
@@ -119,14 +135,72 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Services to deploy (default: every service of the stack file).
+    pub services: Vec<String>,
+    /// Deploy this image instead of building: a digest (sha256:…) in the
+    /// service's repository, e.g. one `foundry build --push` printed.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// If the release fails, leave the services as they are for debugging
+    /// instead of going back to the release before.
+    #[arg(long)]
+    pub keep_failed: bool,
+    /// The cargo profile images are built with.
+    #[arg(long, default_value = "release")]
+    pub profile: String,
+    /// Deploy without asking (a deploy always asks nothing today; accepted for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the release as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Services to roll back (default: all of the target release's).
+    pub services: Vec<String>,
+    /// The release to return to (default: the newest good one before the current).
+    #[arg(long, value_name = "RELEASE")]
+    pub to: Option<u32>,
+    /// Roll back without asking (a rollback always asks nothing today; accepted for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the release as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
-    /// Start it (installing moto into a private virtualenv on first use).
+    /// Start moto, the local registry and the App Runner emulator (installing
+    /// moto into a private virtualenv on first use).
     Start,
-    /// Stop it; everything created locally is gone.
+    /// Stop them all; everything created locally is gone.
     Stop,
-    /// Tell whether it runs and where.
-    Status,
+    /// Tell whether they run and where.
+    Status {
+        /// Each stand-in, its endpoint and pid as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the local App Runner emulator in this process until SIGTERM
+    /// (what `start` runs in the background).
+    #[command(hide = true)]
+    ServeApprunner {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        state_dir: std::path::PathBuf,
+        /// The local registry every image is pulled from (host:port).
+        #[arg(long)]
+        registry: String,
+        /// moto's endpoint, for runtime secrets and the services' AWS calls.
+        #[arg(long)]
+        moto: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

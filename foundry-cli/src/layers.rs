@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["aws"],
     &["resources"],
     &["stack", "state", "local"],
-    &["engine", "images"],
+    &["engine", "images", "compute"],
     &["release"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],

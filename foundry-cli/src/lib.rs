@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod aws;
+pub mod compute;
 pub mod engine;
 pub mod images;
 pub mod local;

@@ -34,8 +34,14 @@ pub enum Target {
     /// The standard chain: env, profiles, SSO; `AWS_ENDPOINT_URL` and
     /// `AWS_ENDPOINT_URL_<SERVICE>` honoured by the SDK itself.
     Aws,
-    /// The local emulator foundry manages (`--local`), with fixed dummy keys.
-    Local { endpoint: String },
+    /// The local stand-ins foundry manages (`--local`), with fixed dummy
+    /// keys: moto for every API, except App Runner (its emulator) and the
+    /// ECR registry's pushes (a local registry) when the stack has services.
+    Local {
+        endpoint: String,
+        apprunner: Option<String>,
+        registry: Option<String>,
+    },
 }
 
 /// Attempts the SDK makes per call (the first and its retries): its retry
@@ -336,6 +342,9 @@ pub struct Aws {
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub apprunner: aws_sdk_apprunner::Client,
     pub region: String,
+    /// Where pushes to ECR's registry go instead (`host:port`, plain HTTP),
+    /// in local mode.
+    pub registry_override: Option<String>,
 }
 
 impl Aws {
@@ -408,10 +417,19 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let mut apprunner = aws_sdk_apprunner::config::Builder::from(&config);
+        let mut registry_override = None;
+        if let Target::Local {
+            apprunner: endpoint,
+            registry,
+            ..
+        } = target
+        {
+            apprunner = apprunner.set_endpoint_url(endpoint.clone());
+            registry_override = registry.clone();
+        }
         let apprunner = aws_sdk_apprunner::Client::from_conf(
-            aws_sdk_apprunner::config::Builder::from(&config)
-                .interceptor(requests.clone())
-                .build(),
+            apprunner.interceptor(requests.clone()).build(),
         );
         Ok(Self {
             ec2,
@@ -426,6 +444,7 @@ impl Aws {
             cloudfront,
             apprunner,
             region: region.to_string(),
+            registry_override,
         })
     }
 }
@@ -442,7 +461,7 @@ async fn sdk_config(region: &str, target: &Target) -> SdkConfig {
                 .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         );
-    if let Target::Local { endpoint } = target {
+    if let Target::Local { endpoint, .. } = target {
         loader = loader
             .endpoint_url(endpoint)
             .credentials_provider(Credentials::new(
@@ -465,4 +484,32 @@ pub async fn account_id(aws: &Aws) -> Result<String, AwsError> {
         .await
         .or_aws("GetCallerIdentity")?;
     Ok(out.account().unwrap_or_default().to_string())
+}
+
+/// Who the credentials are (an ARN), for the release record.
+pub async fn caller_arn(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .or_aws("GetCallerIdentity")?;
+    Ok(out.arn().unwrap_or_default().to_string())
+}
+
+/// The version id a secret's `AWSCURRENT` stage points at now.
+pub async fn secret_current_version(aws: &Aws, arn: &str) -> Result<Option<String>, AwsError> {
+    let out = aws
+        .secrets
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .or_aws("DescribeSecret")?;
+    Ok(out.version_ids_to_stages().and_then(|versions| {
+        versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .map(|(id, _)| id.clone())
+    }))
 }

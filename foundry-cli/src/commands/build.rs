@@ -35,7 +35,7 @@ pub async fn run(g: &Global, args: BuildArgs) -> anyhow::Result<ExitCode> {
         (false, _) => None,
         (true, Some(registry)) => Some(images::named_destination(registry)?),
         (true, None) => {
-            let aws = Aws::connect(&stack.region, &super::target(g)?).await?;
+            let aws = Aws::connect(&stack.region, &super::target(g, true)?).await?;
             Some(images::ecr_destination(&aws).await?)
         }
     };
@@ -54,17 +54,21 @@ pub async fn run(g: &Global, args: BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// One line per step on standard error; on a terminal, cargo's latest line
 /// under a spinner while it compiles.
-struct Printer {
+pub(super) struct Printer {
     compiling: Mutex<Option<(ProgressBar, Instant)>>,
     terminal: bool,
 }
 
 impl Printer {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Printer {
             compiling: Mutex::new(None),
             terminal: std::io::stderr().is_terminal(),
         }
+    }
+
+    pub(super) fn is_terminal(&self) -> bool {
+        self.terminal
     }
 
     fn end_compile(&self) -> Option<Duration> {
@@ -137,7 +141,7 @@ impl BuildProgress for Printer {
     }
 }
 
-fn short(digest: &str) -> &str {
+pub(super) fn short(digest: &str) -> &str {
     &digest[..digest.len().min(19)]
 }
 

@@ -2,10 +2,12 @@
 //! the stack, calls the library and prints.
 
 mod build;
+mod deploy;
 mod destroy;
 mod local;
 mod outputs;
 mod plan;
+mod releases;
 mod schema;
 mod secret;
 mod unlock;
@@ -30,6 +32,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate => validate::run(g),
         Command::Build(args) => build::run(g, args).await,
+        Command::Deploy(args) => deploy::run(g, args).await,
+        Command::Rollback(args) => deploy::rollback(g, args).await,
+        Command::Releases { service, json } => releases::run(g, service, json).await,
         Command::Schema => schema::run(),
         Command::Local { action } => local::run(action),
         Command::Outputs { json } => outputs::run(g, json).await,
@@ -44,12 +49,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             concurrency,
             force_empty_buckets,
             allow_data_loss,
+            profile,
         } => {
             let consent = DataLossConsent {
                 force_empty_buckets,
                 allow_data_loss,
             };
-            up::run(g, yes, concurrency.into(), consent).await
+            up::run(g, yes, concurrency.into(), consent, &profile).await
         }
         Command::Destroy {
             yes,
@@ -134,27 +140,34 @@ pub fn state_base(g: &Global) -> PathBuf {
     }
 }
 
-pub fn target(g: &Global) -> anyhow::Result<Target> {
+/// Where requests go: AWS, or with `--local` the local stand-ins, started
+/// if needed (the registry and App Runner emulator only `with_compute`:
+/// for stacks that declare services).
+pub fn target(g: &Global, with_compute: bool) -> anyhow::Result<Target> {
     if !g.local {
         return Ok(Target::Aws);
     }
-    let running =
-        foundry::local::ensure_running().context("cannot start the local AWS emulator")?;
+    let local = foundry::local::ensure_running(with_compute)
+        .context("cannot start the local stand-ins for AWS")?;
     eprintln!(
         "Using the local AWS emulator at {} (`foundry local stop` ends it).",
-        running.endpoint()
+        local.moto.endpoint()
     );
     Ok(Target::Local {
-        endpoint: running.endpoint(),
+        endpoint: local.moto.endpoint(),
+        apprunner: local.compute.as_ref().map(|c| c.apprunner.endpoint()),
+        registry: local.compute.as_ref().map(|c| c.registry.host()),
     })
 }
 
 pub async fn open(g: &Global, lock_for: Option<&str>) -> anyhow::Result<Session> {
     let stack = load_stack(g)?;
-    let target = target(g)?;
-    Session::open(stack, &state_base(g), &target, lock_for)
+    let target = target(g, !stack.services.is_empty())?;
+    let mut session = Session::open(stack, &state_base(g), &target, lock_for)
         .await
-        .map_err(engine_error)
+        .map_err(engine_error)?;
+    foundry::release::attach(&mut session).await?;
+    Ok(session)
 }
 
 pub fn engine_error(e: EngineError) -> anyhow::Error {

@@ -8,15 +8,19 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
     let session = super::open(g, None).await?;
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
+    let first = foundry::release::without_image(&session);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json(&prepared.plan, stack, env))?
-        );
+        let mut plan = render::json(&prepared.plan, stack, env);
+        if let Some(object) = plan.as_object_mut() {
+            object.insert("first_images".into(), serde_json::json!(first));
+        }
+        println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", render::human(&prepared.plan, stack, env));
+        let unbuildable = foundry::release::without_source(&session);
+        print!("{}", super::up::first_images_note(&first, &unbuildable));
     }
-    let code = if detailed_exitcode && !prepared.plan.is_empty() {
+    let code = if detailed_exitcode && (!prepared.plan.is_empty() || !first.is_empty()) {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

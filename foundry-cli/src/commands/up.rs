@@ -4,6 +4,7 @@ use foundry::engine::outputs;
 use foundry::engine::policy::DataLossConsent;
 use foundry::engine::progress::Progress;
 use foundry::engine::render;
+use foundry::release;
 
 use crate::cli::Global;
 
@@ -12,16 +13,19 @@ pub async fn run(
     yes: bool,
     concurrency: usize,
     consent: DataLossConsent,
+    profile: &str,
 ) -> anyhow::Result<ExitCode> {
-    let session = super::open(g, Some("foundry up")).await?;
+    let mut session = super::open(g, Some("foundry up")).await?;
     let prepared = session.plan().await.map_err(super::engine_error)?;
-    let (stack, env) = (&session.stack.name, &session.stack.env);
-    print!("{}", render::human(&prepared.plan, stack, env));
+    let (stack, env) = (session.stack.name.clone(), session.stack.env.clone());
+    print!("{}", render::human(&prepared.plan, &stack, &env));
+    let first = release::without_image(&session);
+    print!("{}", first_images_note(&first, &release::without_source(&session)));
     session
         .check_data_loss(&prepared, consent)
         .await
         .map_err(super::engine_error)?;
-    if !prepared.plan.is_empty() {
+    if !prepared.plan.is_empty() || !first.is_empty() {
         if !yes && !super::confirm(&format!("\nApply these changes to {stack}/{env}?"), "yes")? {
             println!("Nothing changed.");
             return Ok(ExitCode::FAILURE);
@@ -38,9 +42,51 @@ pub async fn run(
         )
         .await
         .map_err(super::engine_error)?;
-    if !prepared.plan.is_empty() {
+    let mut outputs = outputs;
+    if !first.is_empty() {
+        let printer = super::build::Printer::new();
+        let shas =
+            release::push_first_images(&mut session, &first, &super::stack_dir(g), profile, &printer)
+                .await?;
+        let prepared = session.plan().await.map_err(super::engine_error)?;
+        print!("{}", render::human(&prepared.plan, &stack, &env));
+        outputs = session
+            .apply(
+                &prepared,
+                &progress,
+                concurrency,
+                consent.force_empty_buckets,
+            )
+            .await
+            .map_err(super::engine_error)?;
+        let recorded = release::record_first_release(&session, &shas, &printer).await?;
+        println!("\nRelease {} records the first images.", recorded.number);
+    }
+    if !prepared.plan.is_empty() || !first.is_empty() {
         println!("\nApply complete: {stack}/{env} matches the stack file.");
     }
     println!("\nOutputs:\n{}", outputs::human(&outputs));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `up` does after the plan for services without an image: said in
+/// the plan, since their resources are planned only once the image exists.
+pub(super) fn first_images_note(first: &[String], unbuildable: &[String]) -> String {
+    let mut note = String::new();
+    if !first.is_empty() {
+        note.push_str(&format!(
+            "\nThen, for {} (no image yet): build and push the first image, then plan and create the service{} with it.\n",
+            first.join(", "),
+            if first.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if !unbuildable.is_empty() {
+        note.push_str(&format!(
+            "\n{} ha{} no `source` and no release, so nothing runs {} yet: add `source = \"path/to/crate\"` under [services.NAME] and run `foundry up` again.\n",
+            unbuildable.join(", "),
+            if unbuildable.len() == 1 { "s" } else { "ve" },
+            if unbuildable.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    note
 }

@@ -47,6 +47,9 @@ pub struct Session {
     pub scope: Scope,
     pub aws: Aws,
     pub state: Store,
+    /// Service → the image its current release runs (set by the release
+    /// layer): services without one get no compute resources yet.
+    pub running_images: BTreeMap<String, String>,
     _lock: Option<Held>,
 }
 
@@ -121,6 +124,7 @@ impl Session {
             scope,
             aws,
             state,
+            running_images: BTreeMap::new(),
             _lock: lock,
         })
     }

@@ -1,0 +1,106 @@
+//! The compute targets' one interface (design §7): point a service at an
+//! image digest with a release's environment and secrets, follow the rollout,
+//! say where it answers. Everything above it — `deploy`, `rollback`,
+//! `releases`, the health gate, the release record — is written once, in
+//! `release`, for every target; each target knows only its own API.
+//!
+//! A target never decides what to run or what to go back to: it is told.
+
+pub mod apprunner;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::aws::{Aws, AwsError};
+use crate::stack::ComputeTarget as TargetKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(
+        "service `{service}` does not exist on {target} yet: run `foundry up` for this environment first"
+    )]
+    Missing {
+        service: String,
+        target: &'static str,
+    },
+    #[error("compute target `{target}` is not available yet; use target = \"apprunner\"")]
+    Unsupported { target: &'static str },
+}
+
+/// What one service is to run: the whole of it, so that running it again
+/// (a rollback) needs nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSpec {
+    /// `registry/repository@sha256:…`.
+    pub image: String,
+    pub env: BTreeMap<String, String>,
+    /// Variable → secret ARN, injected by the platform (never a value).
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// A service as the target reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// The target's id for it (App Runner: the service ARN).
+    pub id: String,
+    /// Host (and port) it answers on, without a scheme.
+    pub url: Option<String>,
+    /// What it runs now.
+    pub spec: RunSpec,
+}
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollout {
+    Succeeded,
+    /// The target refused the new version and went back to the one before
+    /// (App Runner does this itself when a health check fails).
+    Failed { reason: String },
+}
+
+/// One compute platform. `service` is always the stack's service name.
+#[async_trait]
+pub trait Compute: Sync + Send {
+    /// The platform's name in messages ("App Runner").
+    fn name(&self) -> &'static str;
+
+    /// Waits while a rollout of `service` is in progress (one a crashed run
+    /// left going), so that what `running` reports is what stays.
+    async fn settle(&self, service: &str) -> Result<(), ComputeError>;
+
+    /// The service as it runs now, `None` when it does not exist.
+    async fn running(&self, service: &str) -> Result<Option<Running>, ComputeError>;
+
+    /// Starts rolling `service` out to `spec`; returns the rollout's handle
+    /// (App Runner: the operation id).
+    async fn start(&self, service: &str, spec: &RunSpec) -> Result<String, ComputeError>;
+
+    /// Waits until the rollout `handle` of `service` ends; `tick` is called
+    /// with the platform's status while it runs.
+    async fn follow(
+        &self,
+        service: &str,
+        handle: &str,
+        tick: &(dyn for<'s> Fn(&'s str) + Sync),
+    ) -> Result<Rollout, ComputeError>;
+}
+
+/// The stack environment's target.
+pub fn for_target(
+    kind: TargetKind,
+    aws: &Aws,
+    names: ServiceNames,
+) -> Result<Box<dyn Compute>, ComputeError> {
+    match kind {
+        TargetKind::Apprunner => Ok(Box::new(apprunner::AppRunner::new(aws.clone(), names))),
+        // The stack file's checks refuse it first; kept as an error, not a panic.
+        TargetKind::Ecs => Err(ComputeError::Unsupported { target: "ecs" }),
+    }
+}
+
+/// How the stack's service names map to the platform's: given by the layer
+/// that expands the stack, so targets never compute names themselves.
+pub type ServiceNames = BTreeMap<String, String>;
