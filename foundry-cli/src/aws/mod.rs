@@ -3,6 +3,7 @@
 //! messages a person can act on. Per-service find helpers live in the
 //! service's submodule; `wait` is the one polling loop.
 
+pub mod apprunner;
 pub mod cloudfront;
 pub mod ec2;
 pub mod ecr;

@@ -2,7 +2,7 @@
 //! as soon as what it depends on is done, journaling creates and caching what
 //! was applied after every step.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -14,7 +14,7 @@ use super::progress::Progress;
 use crate::aws::{Aws, AwsError};
 use crate::resources::{Kind, Observed, Scope};
 use crate::state::{Applied, JournalEntry, Snapshot, StateError, Store};
-use crate::vocab::{Props, is_compared};
+use crate::vocab::{Props, is_compared, split_ref};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -145,6 +145,61 @@ fn build_nodes(plan: &Plan, graph: &Graph, world: &World) -> Vec<Node> {
     nodes
 }
 
+/// What the executor knows of each resource as it goes: physical ids and
+/// attributes, first as observed, then as each step leaves them.
+#[derive(Debug, Default)]
+struct Known {
+    physical: HashMap<String, String>,
+    attrs: HashMap<String, BTreeMap<String, String>>,
+}
+
+impl Known {
+    fn from_world(world: &World) -> Self {
+        Self {
+            physical: world
+                .resources
+                .values()
+                .map(|o| (o.id.clone(), o.physical_id.clone()))
+                .collect(),
+            attrs: world
+                .resources
+                .values()
+                .map(|o| (o.id.clone(), o.attrs.clone()))
+                .collect(),
+        }
+    }
+
+    /// `id` → physical id, `id#attr` → attribute, as far as known now.
+    fn lookup(&self, target: &str) -> Option<String> {
+        match split_ref(target) {
+            (id, None) => self.physical.get(id).cloned(),
+            (id, Some(attr)) => self.attrs.get(id)?.get(attr).cloned(),
+        }
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.physical.remove(id);
+        self.attrs.remove(id);
+    }
+}
+
+/// Logical ids some resource of the graph references an attribute of: after
+/// creating one of them the executor reads it back (`find`), since a create
+/// returns only the physical id.
+fn attrs_referenced(graph: &Graph) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for r in graph.resources() {
+        let mut targets = Vec::new();
+        r.props.values().for_each(|v| v.ref_targets(&mut targets));
+        for t in targets {
+            if let (id, Some(_)) = split_ref(t) {
+                out.insert(id.to_string());
+            }
+        }
+    }
+    out
+}
+
 fn token(scope: &Scope, id: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -166,11 +221,8 @@ impl std::hash::Hash for Scope {
 impl Executor<'_> {
     pub async fn apply(&self, plan: &Plan, graph: &Graph, world: &World) -> Result<(), ApplyError> {
         let nodes = build_nodes(plan, graph, world);
-        let mut physical: HashMap<String, String> = world
-            .resources
-            .values()
-            .map(|o| (o.id.clone(), o.physical_id.clone()))
-            .collect();
+        let mut known = Known::from_world(world);
+        let read_back = attrs_referenced(graph);
         let mut snapshot = self.state.load().await?;
         let intents = self.state.pending_intents().await?;
         let mut waiting: Vec<usize> = nodes.iter().map(|n| n.deps.len()).collect();
@@ -186,7 +238,7 @@ impl Executor<'_> {
                 let desired: Props = graph
                     .get(&change.id)
                     .map(|r| {
-                        let lookup = |id: &str| physical.get(id).cloned();
+                        let lookup = |target: &str| known.lookup(target);
                         r.props
                             .iter()
                             .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
@@ -197,7 +249,8 @@ impl Executor<'_> {
                     .get(&change.id)
                     .cloned()
                     .unwrap_or_else(|| token(self.scope, &change.id));
-                running.push(self.run(i, node.op, change, desired, token));
+                let read_attrs = read_back.contains(&change.id);
+                running.push(self.run(i, node.op, change, desired, token, read_attrs));
             }
             let Some((i, result)) = running.next().await else {
                 break;
@@ -205,7 +258,7 @@ impl Executor<'_> {
             let node = &nodes[i];
             let change = &plan.changes[node.change];
             match result {
-                Ok((physical_id, props)) => {
+                Ok((physical_id, props, attrs)) => {
                     match node.op {
                         Op::Delete => {
                             if snapshot
@@ -216,12 +269,17 @@ impl Executor<'_> {
                             {
                                 snapshot.resources.remove(&change.id);
                             }
-                            if physical.get(&change.id) == change.physical_id.as_ref() {
-                                physical.remove(&change.id);
+                            if known.physical.get(&change.id) == change.physical_id.as_ref() {
+                                known.forget(&change.id);
                             }
                         }
                         Op::Create | Op::Update => {
-                            physical.insert(change.id.clone(), physical_id.clone());
+                            known
+                                .physical
+                                .insert(change.id.clone(), physical_id.clone());
+                            if let Some(attrs) = attrs {
+                                known.attrs.insert(change.id.clone(), attrs);
+                            }
                             snapshot.resources.insert(
                                 change.id.clone(),
                                 Applied {
@@ -374,7 +432,34 @@ impl Executor<'_> {
         }
     }
 
-    /// One step; returns the physical id and the properties now applied.
+    /// The attributes of the resource just created, as its type's `find`
+    /// reports them.
+    async fn read_attrs(
+        &self,
+        change: &super::plan::Change,
+        physical_id: &str,
+    ) -> Result<BTreeMap<String, String>, AwsError> {
+        match change
+            .kind
+            .handler()
+            .find(self.aws, self.scope, physical_id)
+            .await?
+        {
+            Some(o) => Ok(o.attrs),
+            None => Err(AwsError::Api {
+                operation: "find",
+                code: None,
+                message: format!(
+                    "{} ({}) was created as {physical_id} but cannot be read back for the attributes other resources reference",
+                    change.id, change.kind
+                ),
+            }),
+        }
+    }
+
+    /// One step; returns the physical id, the properties now applied and,
+    /// for a create with `read_attrs`, the new resource's attributes (read
+    /// back with `find`, because something references one of them).
     async fn run(
         &self,
         index: usize,
@@ -382,7 +467,8 @@ impl Executor<'_> {
         change: &super::plan::Change,
         desired: Props,
         token: String,
-    ) -> (usize, Result<(String, Props), AwsError>) {
+        read_attrs: bool,
+    ) -> (usize, StepResult) {
         let handler = change.kind.handler();
         let label = format!("{} ({})", change.id, change.kind);
         let result = match op {
@@ -404,14 +490,19 @@ impl Executor<'_> {
                     };
                     self.state.journal(&done).await.map_err(journal_error)?;
                     crate::aws::fault::point("after-journal", &change.id).await;
-                    Ok(physical_id)
+                    let attrs = if read_attrs {
+                        Some(self.read_attrs(change, &physical_id).await?)
+                    } else {
+                        None
+                    };
+                    Ok((physical_id, attrs))
                 }
                 .await;
                 match &result {
-                    Ok(p) => self.progress.finish(step, "+", &format!("created {p}")),
+                    Ok((p, _)) => self.progress.finish(step, "+", &format!("created {p}")),
                     Err(_) => self.progress.finish(step, "✗", "failed to create"),
                 }
-                result.map(|p| (p, desired))
+                result.map(|(p, attrs)| (p, desired, attrs))
             }
             Op::Update => {
                 let current = change
@@ -426,7 +517,7 @@ impl Executor<'_> {
                     Ok(()) => self.progress.finish(step, "~", "updated"),
                     Err(_) => self.progress.finish(step, "✗", "failed to update"),
                 }
-                result.map(|_| (current.physical_id.clone(), desired))
+                result.map(|_| (current.physical_id.clone(), desired, None))
             }
             Op::Delete => {
                 let current = change
@@ -448,12 +539,15 @@ impl Executor<'_> {
                     }
                     Err(_) => self.progress.finish(step, "✗", "failed to delete"),
                 }
-                result.map(|_| (current.physical_id.clone(), Props::new()))
+                result.map(|_| (current.physical_id.clone(), Props::new(), None))
             }
         };
         (index, result)
     }
 }
+
+/// A step's physical id, applied properties and (creates read back) attributes.
+type StepResult = Result<(String, Props, Option<BTreeMap<String, String>>), AwsError>;
 
 fn journal_error(e: StateError) -> AwsError {
     AwsError::Api {
@@ -523,5 +617,83 @@ impl Backoff {
     async fn wait(&mut self) {
         tokio::time::sleep(self.delay).await;
         self.delay = (self.delay * 2).min(std::time::Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::graph::Resource;
+    use crate::vocab::Value;
+
+    fn graph() -> Graph {
+        let vpc = Resource::new("vpc", Kind::Vpc)
+            .prop("cidr_block", Value::str("10.0.0.0/16"))
+            .prop("enable_dns_support", Value::Bool(true))
+            .prop("enable_dns_hostnames", Value::Bool(true));
+        let igw =
+            Resource::new("igw", Kind::InternetGateway).prop("vpc_id", Value::reference("vpc"));
+        // An alarm whose dimension is an attribute of the internet gateway
+        // (any type would do: the rule is the engine's).
+        let alarm = Resource::new("alarm", Kind::Alarm)
+            .prop("name", Value::str("a"))
+            .prop("description", Value::str("d"))
+            .prop("namespace", Value::str("n"))
+            .prop("metric_name", Value::str("m"))
+            .prop(
+                "dimensions",
+                Value::map([(
+                    "Gateway",
+                    Value::concat(vec![Value::str("igw/"), Value::attr("igw", "owner")]),
+                )]),
+            )
+            .prop("statistic", Value::str("Sum"))
+            .prop("period", Value::Int(60))
+            .prop("evaluation_periods", Value::Int(1))
+            .prop("threshold", Value::Int(1))
+            .prop("comparison", Value::str("GreaterThanThreshold"))
+            .prop("alarm_actions", Value::set([]));
+        Graph::new(vec![alarm, igw, vpc]).unwrap()
+    }
+
+    #[test]
+    fn attribute_references_order_the_graph_and_mark_what_to_read_back_after_create() {
+        let g = graph();
+        let ids: Vec<_> = g.resources().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["vpc", "igw", "alarm"]);
+        let read_back = attrs_referenced(&g);
+        assert_eq!(read_back, HashSet::from(["igw".to_string()]));
+        let dangling =
+            Resource::new("igw2", Kind::InternetGateway).prop("vpc_id", Value::attr("nope", "id"));
+        let err = Graph::new(vec![dangling]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`igw2` references `nope`, which the stack does not define"
+        );
+    }
+
+    #[test]
+    fn what_a_step_learns_resolves_the_next_steps_references() {
+        let mut known = Known::from_world(&World::default());
+        let alarm = graph().get("alarm").unwrap().props["dimensions"].clone();
+        let resolve = |k: &Known| alarm.resolve(&|t| k.lookup(t));
+        assert!(!resolve(&known).is_known());
+        // The create of `igw` returned its id and, read back, its attributes.
+        known.physical.insert("igw".into(), "igw-1".into());
+        assert!(
+            !resolve(&known).is_known(),
+            "the id alone is not the attribute"
+        );
+        known.attrs.insert(
+            "igw".into(),
+            BTreeMap::from([("owner".into(), "123".into())]),
+        );
+        assert_eq!(
+            resolve(&known),
+            Value::map([("Gateway", Value::str("igw/123"))])
+        );
+        assert_eq!(known.lookup("igw"), Some("igw-1".into()));
+        known.forget("igw");
+        assert_eq!(known.lookup("igw#owner"), None);
     }
 }

@@ -137,7 +137,17 @@ impl Session {
         let account = crate::aws::account_id(&self.aws);
         let world = observe::observe(&self.aws, &self.scope, &snapshot);
         let (azs, account, world) = tokio::try_join!(azs, account, world)?;
-        let graph = expand::expand(&self.stack, &expand::Facts { azs, account })?;
+        // TODO(release layer): the images of the services' current releases;
+        // until then no service is expanded onto App Runner.
+        let images = std::collections::BTreeMap::new();
+        let graph = expand::expand(
+            &self.stack,
+            &expand::Facts {
+                azs,
+                account,
+                images,
+            },
+        )?;
         let applied: LastApplied = snapshot
             .resources
             .iter()

@@ -7,6 +7,7 @@ use futures::future::try_join_all;
 use crate::aws::{Aws, AwsError};
 use crate::resources::{Kind, Observed, Scope};
 use crate::state::Snapshot;
+use crate::vocab::{Value, split_ref};
 
 /// Everything AWS reports for one stack and environment, by logical id.
 #[derive(Debug, Default, Clone)]
@@ -32,6 +33,25 @@ impl World {
 
     pub fn all(&self) -> impl Iterator<Item = &Observed> {
         self.resources.values().chain(self.duplicates.iter())
+    }
+
+    /// What a reference target stands for in this world: `id` → the
+    /// resource's physical id, `id#attr` → its observed attribute `attr`;
+    /// `None` when the resource (or attribute) is not there.
+    pub fn lookup(&self, target: &str) -> Option<String> {
+        let (id, attr) = split_ref(target);
+        let o = self.get(id)?;
+        match attr {
+            None => Some(o.physical_id.clone()),
+            Some(attr) => o.attrs.get(attr).cloned(),
+        }
+    }
+
+    /// `value` with its references (ids and `id#attr`) resolved against what
+    /// is observed, `Unknown` where a target is missing: the same rule the
+    /// plan applies (the release layer resolves a service's env with it).
+    pub fn resolve(&self, value: &Value) -> Value {
+        value.resolve(&|target| self.lookup(target))
     }
 }
 

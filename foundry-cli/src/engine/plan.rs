@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::graph::Graph;
 use super::observe::World;
 use crate::resources::{Kind, Observed};
-use crate::vocab::{Props, Value, is_compared};
+use crate::vocab::{Props, Value, is_compared, split_ref};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,9 +82,10 @@ pub fn diff(graph: &Graph, world: &World, applied: &LastApplied) -> Plan {
     let mut plan = Plan::default();
     let mut pending: HashMap<&str, Action> = HashMap::new();
     for r in graph.resources() {
-        let lookup = |target: &str| match pending.get(target) {
+        // What is about to be created or replaced has no id or attributes yet.
+        let lookup = |target: &str| match pending.get(split_ref(target).0) {
             Some(Action::Create | Action::Replace) => None,
-            _ => world.get(target).map(|o| o.physical_id.clone()),
+            _ => world.lookup(target),
         };
         let desired: Props = r
             .props
@@ -407,5 +408,30 @@ mod tests {
             Some("left incomplete by an interrupted run")
         );
         assert!(!plan.changes[0].drift);
+    }
+
+    #[test]
+    fn an_attribute_reference_resolves_from_what_is_observed_and_is_unknown_while_pending() {
+        let v = vpc("10.0.0.0/16");
+        let i = igw(Value::attr("vpc", "owner"));
+        let graph = Graph::new(vec![v.clone(), i.clone()]).unwrap();
+        let mut world = World::default();
+        let mut seen_vpc = seen(&v, &[]);
+        seen_vpc.attrs.insert("owner".into(), "123".into());
+        world.resources.insert("vpc".into(), seen_vpc);
+        world
+            .resources
+            .insert("igw".into(), seen(&i, &[("vpc_id", Value::str("123"))]));
+        assert_eq!(
+            world.resolve(&Value::attr("vpc", "owner")),
+            Value::str("123")
+        );
+        assert_eq!(world.resolve(&Value::attr("vpc", "nope")), Value::Unknown);
+        assert!(diff(&graph, &world, &LastApplied::new()).is_empty());
+        // The vpc is replaced: its attributes are not known until it exists.
+        let graph = Graph::new(vec![vpc("10.9.0.0/16"), i]).unwrap();
+        let plan = diff(&graph, &world, &LastApplied::new());
+        let igw_change = plan.changes.iter().find(|c| c.id == "igw").unwrap();
+        assert_eq!(igw_change.attrs[0].after, Some(Value::Unknown));
     }
 }

@@ -155,6 +155,17 @@ fn observed(scope: &Scope, i: &RdsInstance) -> Option<Observed> {
             o.attrs.insert(k.into(), v.to_string());
         }
     }
+    // What a service's `${database.endpoint|port|name}` reads
+    // (`Value::attr(ids::DB, …)`); `secret_arn` above is `${database.secret_arn}`.
+    if let Some(address) = i.endpoint().and_then(|e| e.address()) {
+        o.attrs.insert("endpoint".into(), address.to_string());
+    }
+    if let Some(Value::Int(port)) = o.props.get("port") {
+        o.attrs.insert("port".into(), port.to_string());
+    }
+    if let Some(name) = i.db_name() {
+        o.attrs.insert("name".into(), name.to_string());
+    }
     Some(o)
 }
 
@@ -257,6 +268,19 @@ impl ResourceType for DbInstance {
             .iter()
             .filter_map(|i| observed(scope, i))
             .collect())
+    }
+
+    /// The instance, looked up by identifier: what a service's env reads
+    /// (its endpoint, port, name and secret) right after it is created.
+    async fn find(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        physical_id: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        Ok(rds::describe_instance(aws, physical_id)
+            .await?
+            .and_then(|i| observed(scope, &i)))
     }
 
     async fn create(

@@ -174,6 +174,21 @@ impl ResourceType for IamRole {
         Ok(out)
     }
 
+    /// The role named `physical_id`, with its `arn` attribute (what an App
+    /// Runner service references, right after the role is created).
+    async fn find(
+        &self,
+        aws: &Aws,
+        scope: &Scope,
+        physical_id: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        Ok(self
+            .observe(aws, scope)
+            .await?
+            .into_iter()
+            .find(|o| o.physical_id == physical_id))
+    }
+
     async fn create(
         &self,
         aws: &Aws,

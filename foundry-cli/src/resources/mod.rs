@@ -67,6 +67,11 @@ resource_types! {
     DbInstance => "db_instance", db_instance::DbInstance;
     OriginAccessControl => "origin_access_control", origin_access_control::OriginAccessControl;
     Distribution => "distribution", distribution::Distribution;
+    ApprunnerAutoScaling => "apprunner_auto_scaling", apprunner_auto_scaling::ApprunnerAutoScaling;
+    ApprunnerObservability => "apprunner_observability", apprunner_observability::ApprunnerObservability;
+    ApprunnerVpcConnector => "apprunner_vpc_connector", apprunner_vpc_connector::ApprunnerVpcConnector;
+    ApprunnerService => "apprunner_service", apprunner_service::ApprunnerService;
+    ApprunnerVpcIngressConnection => "apprunner_vpc_ingress_connection", apprunner_vpc_ingress_connection::ApprunnerVpcIngressConnection;
 }
 
 impl Kind {

@@ -1,7 +1,7 @@
 //! `[cdn]` resolution: the web bucket must be declared, aliases need a
 //! certificate, and the price class is one CloudFront knows.
 
-use super::file::CdnSpec;
+use super::file::{CdnSpec, Ingress};
 use super::layered::{Layered, span};
 use super::{Diagnostic, Locator, did_you_mean};
 
@@ -13,18 +13,32 @@ pub struct Cdn {
     /// Name under `[buckets]` of the bucket served at `/`.
     pub web_bucket: String,
     /// HTTPS origin for `/graphql` and `/api/*`.
-    pub api_domain: String,
+    pub api_origin: ApiOrigin,
     pub aliases: Vec<String>,
     pub certificate_arn: Option<String>,
     pub web_acl_arn: Option<String>,
     pub price_class: String,
 }
 
+/// Where CloudFront sends the api's paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiOrigin {
+    /// A public service of the stack, by name: its App Runner URL.
+    Service(String),
+    /// A domain given by hand (`api_domain`).
+    Domain(String),
+}
+
+/// The default `api_service` when neither it nor `api_domain` is given.
+pub const DEFAULT_API_SERVICE: &str = "api";
+
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     base: &CdnSpec,
     over: &CdnSpec,
     env: &str,
     buckets: &[&str],
+    services: &[(&str, Ingress)],
     locator: &Locator,
     diags: &mut Vec<Diagnostic>,
 ) -> Cdn {
@@ -58,17 +72,18 @@ pub fn resolve(
             b.to_string()
         }
     };
-    let api_domain = match l.pick(|c| c.api_domain.as_deref(), &["api_domain"]) {
-        None => {
+    let api_service = l.pick(|c| c.api_service.as_deref(), &["api_service"]);
+    let api_domain = l.pick(|c| c.api_domain.as_deref(), &["api_domain"]);
+    let api_origin = match (api_service, api_domain) {
+        (Some(_), Some((_, path))) => {
             problem(
-                at_cdn(),
-                "[cdn] needs api_domain".into(),
-                "give the HTTPS domain that serves the api, e.g. api_domain = \"api.acme.example\""
-                    .into(),
+                path,
+                "[cdn] names the api origin twice, with api_service and api_domain".into(),
+                "keep api_service (the api runs in this stack) or api_domain (a domain of your own), not both".into(),
             );
-            String::new()
+            ApiOrigin::Domain(String::new())
         }
-        Some((d, path)) => {
+        (None, Some((d, path))) => {
             let valid = d.contains('.')
                 && d.split('.').all(|label| {
                     !label.is_empty()
@@ -83,7 +98,37 @@ pub fn resolve(
                         .into(),
                 );
             }
-            d.to_string()
+            ApiOrigin::Domain(d.to_string())
+        }
+        (service, None) => {
+            let (name, path) = service.map_or((DEFAULT_API_SERVICE, None), |(n, p)| (n, Some(p)));
+            match services.iter().find(|(s, _)| *s == name) {
+                Some((_, Ingress::Public)) => {}
+                Some((_, Ingress::Private)) => problem(
+                    path.unwrap_or_else(at_cdn),
+                    format!("cdn.api_service `{name}` is private; CloudFront cannot reach it"),
+                    format!(
+                        "set ingress = \"public\" in [services.{name}], or name a public service"
+                    ),
+                ),
+                None => {
+                    let names = services.iter().map(|(s, _)| *s);
+                    let help = match &path {
+                        Some(_) => did_you_mean(name, names, || {
+                            format!("declare it with a [services.{name}] table")
+                        }),
+                        None => "name the public service that serves the api, e.g. api_service = \"api\", or give api_domain = \"api.acme.example\"".into(),
+                    };
+                    let message = match &path {
+                        Some(_) => format!("cdn.api_service `{name}` is not declared"),
+                        None => {
+                            format!("[cdn] needs its api origin, and no service is named `{name}`")
+                        }
+                    };
+                    problem(path.unwrap_or_else(at_cdn), message, help);
+                }
+            }
+            ApiOrigin::Service(name.to_string())
         }
     };
     let aliases = l
@@ -129,7 +174,7 @@ pub fn resolve(
     };
     Cdn {
         web_bucket,
-        api_domain,
+        api_origin,
         aliases,
         certificate_arn,
         web_acl_arn,

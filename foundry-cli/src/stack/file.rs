@@ -135,8 +135,12 @@ pub struct DatabaseSpec {
 pub struct CdnSpec {
     /// The bucket under `[buckets]` that holds the web app's static files.
     pub web_bucket: Option<String>,
-    /// Domain of the API origin (HTTPS), e.g. `api.acme.example`.
-    /// `/graphql` and `/api/*` go there, uncached.
+    /// The public service under `[services]` that serves `/graphql` and
+    /// `/api/*` (uncached): the distribution's api origin is its App Runner
+    /// URL. Default: the service named `api`.
+    pub api_service: Option<String>,
+    /// Domain of the API origin (HTTPS), e.g. `api.acme.example`, when the
+    /// api is served from a domain of your own instead of `api_service`.
     pub api_domain: Option<String>,
     /// Alternate domain names; they need `certificate_arn`.
     pub aliases: Option<Vec<String>>,

@@ -17,7 +17,7 @@ mod state_backend;
 
 use std::path::Path;
 
-pub use cdn::Cdn;
+pub use cdn::{ApiOrigin, Cdn};
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
 pub use file::{ComputeTarget, Engine, Ingress, NatMode, StackFile, StateBackendKind};
@@ -220,10 +220,21 @@ impl Source {
             .as_ref()
             .map(|base| database::resolve(base, &overlay.database, env, &locator, &mut diags));
         let bucket_names: Vec<&str> = buckets.iter().map(|b| b.name.as_str()).collect();
-        let cdn =
-            self.file.cdn.as_ref().map(|base| {
-                cdn::resolve(base, &overlay.cdn, env, &bucket_names, &locator, &mut diags)
-            });
+        let service_ingress: Vec<(&str, Ingress)> = services
+            .iter()
+            .map(|s| (s.name.as_str(), s.ingress))
+            .collect();
+        let cdn = self.file.cdn.as_ref().map(|base| {
+            cdn::resolve(
+                base,
+                &overlay.cdn,
+                env,
+                &bucket_names,
+                &service_ingress,
+                &locator,
+                &mut diags,
+            )
+        });
         let alarms = (&overlay.alarms, &self.file.alarms);
         let alarm_emails = alarms
             .0

@@ -12,4 +12,4 @@ pub use schema::{
     prop_str, prop_strs,
 };
 pub use scope::Scope;
-pub use value::{CREATE_ONLY, CREATE_ONLY_GENERATE, Props, Value, is_compared};
+pub use value::{CREATE_ONLY, CREATE_ONLY_GENERATE, Props, Value, is_compared, split_ref};

@@ -35,7 +35,12 @@ impl Ty {
 
     /// Whether `value` has this shape (references count as strings).
     fn admits(self, value: &Value) -> bool {
-        let string_like = |v: &Value| matches!(v, Value::Str(_) | Value::Ref(_) | Value::Unknown);
+        let string_like = |v: &Value| {
+            matches!(
+                v,
+                Value::Str(_) | Value::Ref(_) | Value::Concat(_) | Value::Unknown
+            )
+        };
         match (self, value) {
             (Ty::Str, v) => string_like(v),
             (Ty::Int, Value::Int(_)) | (Ty::Bool, Value::Bool(_)) => true,

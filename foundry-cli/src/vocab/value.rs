@@ -5,9 +5,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A property value. `Ref` and `Unknown` exist only in desired state: a `Ref`
-/// names another resource whose physical id it stands for, `Unknown` is a
-/// `Ref` whose target does not exist yet ("known after apply").
+/// A property value. `Ref`, `Concat` and `Unknown` exist only in desired
+/// state: a `Ref` names another resource whose physical id it stands for
+/// (`id`), or one of its observed attributes (`id#attr`, see
+/// [`Value::attr`]); a `Concat` joins text and references into one string;
+/// `Unknown` is a reference whose target does not exist yet ("known after
+/// apply").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -18,6 +21,8 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     #[serde(skip_deserializing)]
     Ref(String),
+    #[serde(skip_deserializing)]
+    Concat(Vec<Value>),
     #[serde(skip_deserializing)]
     Unknown,
 }
@@ -32,7 +37,9 @@ impl Serialize for Value {
             Value::Str(v) => s.serialize_str(v),
             Value::List(items) => items.serialize(s),
             Value::Map(m) => m.serialize(s),
-            Value::Ref(_) | Value::Unknown => s.serialize_str("(known after apply)"),
+            Value::Ref(_) | Value::Concat(_) | Value::Unknown => {
+                s.serialize_str("(known after apply)")
+            }
         }
     }
 }
@@ -46,6 +53,19 @@ pub const CREATE_ONLY: &str = "create:";
 /// A secret generates its value at creation.
 pub const CREATE_ONLY_GENERATE: &str = "create:generate_value";
 
+/// Separates a logical id from an attribute name in a `Ref`: logical ids
+/// never contain it.
+pub const ATTR_SEPARATOR: char = '#';
+
+/// A reference's target: the logical id, and the attribute when it names
+/// one (`"svc-ai#url"` → `("svc-ai", Some("url"))`).
+pub fn split_ref(target: &str) -> (&str, Option<&str>) {
+    match target.split_once(ATTR_SEPARATOR) {
+        Some((id, attr)) => (id, Some(attr)),
+        None => (target, None),
+    }
+}
+
 /// Whether the diff compares this key.
 pub fn is_compared(key: &str) -> bool {
     !key.starts_with(CREATE_ONLY)
@@ -58,6 +78,18 @@ impl Value {
 
     pub fn reference(id: impl Into<String>) -> Self {
         Value::Ref(id.into())
+    }
+
+    /// An attribute of another resource (`Observed::attrs[attr]`, such as a
+    /// service's `url`) rather than its physical id. Still a dependency on
+    /// `id` for ordering and reference checks.
+    pub fn attr(id: impl AsRef<str>, attr: impl AsRef<str>) -> Self {
+        Value::Ref(format!("{}{ATTR_SEPARATOR}{}", id.as_ref(), attr.as_ref()))
+    }
+
+    /// Text and references joined into one string once every part is known.
+    pub fn concat(parts: Vec<Value>) -> Self {
+        Value::Concat(parts)
     }
 
     /// A list compared as a set: kept sorted so that order never shows as a change.
@@ -100,11 +132,11 @@ impl Value {
         }
     }
 
-    /// Every logical id this value references.
+    /// Every logical id this value references (for `id#attr`, the id).
     pub fn refs<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
-            Value::Ref(id) => out.push(id),
-            Value::List(items) => items.iter().for_each(|v| v.refs(out)),
+            Value::Ref(target) => out.push(split_ref(target).0),
+            Value::List(items) | Value::Concat(items) => items.iter().for_each(|v| v.refs(out)),
             Value::Map(m) => m.values().for_each(|v| v.refs(out)),
             _ => {}
         }
@@ -120,11 +152,36 @@ impl Value {
         }
     }
 
-    /// Replaces references with physical ids, or `Unknown` where `lookup`
-    /// has none. Lists stay sorted.
+    /// Every reference target as written (`id` or `id#attr`).
+    pub fn ref_targets<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Value::Ref(target) => out.push(target),
+            Value::List(items) | Value::Concat(items) => {
+                items.iter().for_each(|v| v.ref_targets(out))
+            }
+            Value::Map(m) => m.values().for_each(|v| v.ref_targets(out)),
+            _ => {}
+        }
+    }
+
+    /// Replaces references with what `lookup` gives for their target (`id`:
+    /// the physical id; `id#attr`: the attribute), or `Unknown` where it has
+    /// none; a `Concat` becomes one string once every part is known. Lists
+    /// stay sorted.
     pub fn resolve(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Value {
         match self {
-            Value::Ref(id) => lookup(id).map_or(Value::Unknown, Value::Str),
+            Value::Ref(target) => lookup(target).map_or(Value::Unknown, Value::Str),
+            Value::Concat(parts) => {
+                let mut text = String::new();
+                for part in parts {
+                    match part.resolve(lookup) {
+                        Value::Str(s) => text.push_str(&s),
+                        Value::Int(n) => text.push_str(&n.to_string()),
+                        _ => return Value::Unknown,
+                    }
+                }
+                Value::Str(text)
+            }
             Value::List(items) => Value::set(items.iter().map(|v| v.resolve(lookup))),
             Value::Map(m) => Value::Map(
                 m.iter()
@@ -137,7 +194,7 @@ impl Value {
 
     pub fn is_known(&self) -> bool {
         match self {
-            Value::Unknown | Value::Ref(_) => false,
+            Value::Unknown | Value::Ref(_) | Value::Concat(_) => false,
             Value::List(items) => items.iter().all(Value::is_known),
             Value::Map(m) => m.values().all(Value::is_known),
             _ => true,
@@ -171,8 +228,83 @@ impl fmt::Display for Value {
                 }
                 f.write_str(" }")
             }
-            Value::Ref(id) => write!(f, "(id of {id})"),
+            Value::Ref(target) => match split_ref(target) {
+                (id, None) => write!(f, "(id of {id})"),
+                (id, Some(attr)) => write!(f, "({attr} of {id})"),
+            },
+            Value::Concat(parts) => {
+                f.write_str("concat(")?;
+                for (i, v) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(")")
+            }
             Value::Unknown => f.write_str("(known after apply)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lookup `plan` and `execute` give: physical ids and attributes of
+    /// what exists.
+    fn world(target: &str) -> Option<String> {
+        match split_ref(target) {
+            ("svc-ai", None) => Some("arn:aws:apprunner:us-east-1:1:service/ai/abc".into()),
+            ("svc-ai", Some("url")) => Some("abc.us-east-1.awsapprunner.com".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_attribute_reference_depends_on_its_resource_and_resolves_to_the_attribute() {
+        let v = Value::attr("svc-ai", "url");
+        let mut refs = Vec::new();
+        v.refs(&mut refs);
+        assert_eq!(refs, ["svc-ai"]);
+        assert!(!v.is_known());
+        assert_eq!(v.to_string(), "(url of svc-ai)");
+        assert_eq!(
+            v.resolve(&world),
+            Value::str("abc.us-east-1.awsapprunner.com")
+        );
+        assert_eq!(
+            Value::attr("svc-ai", "nope").resolve(&world),
+            Value::Unknown
+        );
+        assert_eq!(
+            Value::reference("svc-ai").resolve(&world),
+            Value::str("arn:aws:apprunner:us-east-1:1:service/ai/abc")
+        );
+    }
+
+    #[test]
+    fn a_concat_is_a_string_once_every_part_is_known() {
+        let v = Value::concat(vec![
+            Value::str("https://"),
+            Value::attr("svc-ai", "url"),
+            Value::str("/v1"),
+        ]);
+        let mut refs = Vec::new();
+        v.refs(&mut refs);
+        assert_eq!(refs, ["svc-ai"]);
+        assert!(!v.is_known());
+        assert_eq!(
+            v.resolve(&world),
+            Value::str("https://abc.us-east-1.awsapprunner.com/v1")
+        );
+        let pending = Value::concat(vec![Value::str("https://"), Value::attr("svc-api", "url")]);
+        assert_eq!(pending.resolve(&world), Value::Unknown);
+        assert_eq!(
+            serde_json::to_value(&pending).unwrap(),
+            "(known after apply)"
+        );
+        let map = Value::map([("URL", v)]).resolve(&world);
+        assert!(map.is_known());
     }
 }

@@ -13,7 +13,7 @@ use crate::resources::distribution::{
     DEFAULT_BEHAVIOR, WEB_ORIGIN,
 };
 use crate::resources::{Kind, Scope, bucket};
-use crate::stack::Stack;
+use crate::stack::{ApiOrigin, Stack};
 use crate::vocab::Value;
 
 use super::{Facts, ids};
@@ -23,9 +23,30 @@ const API_PATHS: [&str; 2] = ["/graphql", "/api/*"];
 
 const ALL_METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"];
 
+/// The distribution's api origin: the domain given, or the App Runner URL
+/// of the api service. `None` while that service is not expanded (it has no
+/// image yet): then no distribution is emitted until it is, since its
+/// origin would be unknown and CloudFront needs one.
+fn api_origin(stack: &Stack, facts: &Facts) -> Option<Value> {
+    match &stack.cdn.as_ref()?.api_origin {
+        ApiOrigin::Domain(d) => Some(Value::str(d)),
+        ApiOrigin::Service(name) => super::compute::expanded_services(stack, facts)
+            .contains(name)
+            .then(|| Value::attr(ids::service(name), "url")),
+    }
+}
+
+/// Whether the distribution is part of the graph (see [`api_origin`]).
+pub fn has_distribution(stack: &Stack, facts: &Facts) -> bool {
+    api_origin(stack, facts).is_some()
+}
+
 /// The origin access control and the distribution of `[cdn]`, if declared.
 pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
     let Some(cdn) = &stack.cdn else {
+        return Vec::new();
+    };
+    let Some(api_origin_domain) = api_origin(stack, facts) else {
         return Vec::new();
     };
     let scope = Scope::new(&stack.name, &stack.env);
@@ -87,7 +108,7 @@ pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
             Value::str(format!("{web_bucket}.s3.{}.amazonaws.com", stack.region)),
         )
         .prop("web_origin_access_control", Value::reference(ids::OAC_WEB))
-        .prop("api_origin_domain", Value::str(&cdn.api_domain))
+        .prop("api_origin_domain", api_origin_domain)
         .prop("behaviors", behaviors);
     vec![oac, distribution]
 }

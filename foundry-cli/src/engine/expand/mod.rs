@@ -1,15 +1,19 @@
 //! Stack → graph of low-level resources. The only place that knows how the
 //! high-level sections become AWS resources and their logical ids (`ids`),
 //! one file per section: `network.rs`, `storage.rs` (registry, secrets,
-//! buckets), `roles.rs`, `database.rs`, `cdn.rs`; the NAT alarms here.
+//! buckets), `roles.rs`, `database.rs`, `compute.rs` (the services on App
+//! Runner), `cdn.rs`; the NAT alarms here.
 
 mod cdn;
+pub mod compute;
 mod database;
 mod network;
 mod roles;
 mod storage;
 #[cfg(test)]
 mod tests;
+
+use std::collections::BTreeMap;
 
 use crate::resources::{Kind, Scope};
 use crate::stack::Stack;
@@ -37,6 +41,32 @@ pub mod ids {
     pub const SG_DATABASE: &str = "sg-database";
     pub const OAC_WEB: &str = "oac-web";
     pub const DISTRIBUTION: &str = "cdn";
+
+    /// A service on App Runner (`svc-api`): physical id its ARN, attributes
+    /// `url`, `arn`, `status`, `image`, `operation_id`.
+    pub fn service(service: &str) -> String {
+        format!("svc-{service}")
+    }
+
+    /// A service's App Runner auto scaling configuration.
+    pub fn service_scaling(service: &str) -> String {
+        format!("scale-{service}")
+    }
+
+    /// A service's App Runner observability configuration (X-Ray tracing).
+    pub fn service_observability(service: &str) -> String {
+        format!("obs-{service}")
+    }
+
+    /// A service's App Runner VPC connector (egress into the VPC).
+    pub fn service_connector(service: &str) -> String {
+        format!("vpcc-{service}")
+    }
+
+    /// A private service's App Runner VPC ingress connection.
+    pub fn service_ingress(service: &str) -> String {
+        format!("ingress-{service}")
+    }
 
     pub fn service_role(service: &str) -> String {
         format!("role-{service}")
@@ -80,11 +110,16 @@ pub mod ids {
 }
 
 /// What expansion needs to know about the account: the names of its
-/// availability zones and its id (part of globally unique bucket names).
+/// availability zones and its id (part of globally unique bucket names);
+/// and the releases: the image each service runs.
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub azs: Vec<String>,
     pub account: String,
+    /// Service name → image identifier (`<registry>/<repo>@sha256:…`) of its
+    /// current release. A service without one gets no compute resources
+    /// (see `compute.rs`).
+    pub images: BTreeMap<String, String>,
 }
 
 pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
@@ -94,6 +129,7 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
     out.extend(storage::buckets(stack, facts));
     out.extend(roles::roles(stack, &facts.account));
     out.extend(database::database(stack));
+    out.extend(compute::compute(stack, facts));
     out.extend(cdn::cdn(stack, facts));
     out.extend(alarms(stack, nat_count));
     out.extend(database::alarms(stack, &alarm_actions(stack)));

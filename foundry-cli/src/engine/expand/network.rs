@@ -108,7 +108,15 @@ pub(super) fn network(stack: &Stack, az_names: &[String]) -> (Vec<Resource>, usi
                 .prop("route_table_ids", private_route_tables.clone()),
         );
     }
-    if !net.interface_endpoints.is_empty() {
+    // Private App Runner services are reached through `apprunner.requests`
+    // (its own endpoint: App Runner gives each connection a domain name, so
+    // no private DNS).
+    let requests_endpoint = super::compute::needs_requests_endpoint(stack)
+        && !net
+            .interface_endpoints
+            .iter()
+            .any(|e| e == super::compute::APPRUNNER_REQUESTS);
+    if !net.interface_endpoints.is_empty() || requests_endpoint {
         out.push(
             Resource::new(ids::SG_ENDPOINTS, Kind::SecurityGroup)
                 .prop("vpc_id", Value::reference(ids::VPC))
@@ -146,6 +154,24 @@ pub(super) fn network(stack: &Stack, az_names: &[String]) -> (Vec<Resource>, usi
                     Value::set([Value::reference(ids::SG_ENDPOINTS)]),
                 )
                 .prop("private_dns_enabled", Value::Bool(true)),
+        );
+    }
+    if requests_endpoint {
+        let service = super::compute::APPRUNNER_REQUESTS;
+        out.push(
+            Resource::new(ids::endpoint(service), Kind::VpcEndpoint)
+                .prop("vpc_id", Value::reference(ids::VPC))
+                .prop(
+                    "service_name",
+                    Value::str(service_name(&stack.region, service)),
+                )
+                .prop("endpoint_type", Value::str("Interface"))
+                .prop("subnet_ids", subnets_of(Tier::App))
+                .prop(
+                    "security_group_ids",
+                    Value::set([Value::reference(ids::SG_ENDPOINTS)]),
+                )
+                .prop("private_dns_enabled", Value::Bool(false)),
         );
     }
     (out, nat_count)

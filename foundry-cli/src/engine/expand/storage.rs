@@ -55,7 +55,9 @@ pub(super) fn buckets(stack: &Stack, facts: &Facts) -> Vec<Resource> {
     for b in &stack.buckets {
         let name = bucket::bucket_name(&scope, &b.name, &facts.account);
         let mut statements = vec![bucket::tls_only_statement(&name)];
-        if stack.cdn.as_ref().is_some_and(|c| c.web_bucket == b.name) {
+        if stack.cdn.as_ref().is_some_and(|c| c.web_bucket == b.name)
+            && cdn::has_distribution(stack, facts)
+        {
             statements.extend(cdn::web_bucket_statement(&name));
         }
         let mut lifecycle = Vec::new();

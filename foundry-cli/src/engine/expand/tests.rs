@@ -2,6 +2,9 @@
 //! would ask for, resource by resource. A change to expansion shows here as a
 //! reviewable diff; `UPDATE_EXPECT=1 cargo test -p foundry-cli expand` rewrites
 //! the snapshots after a deliberate change.
+//!
+//! Each case names the environment, the services that have an image (their
+//! current release) and an edit of the reference stack file.
 
 use std::fmt::Write;
 
@@ -10,12 +13,16 @@ use expect_test::{ExpectFile, expect_file};
 use super::{Facts, expand};
 use crate::stack::Source;
 
-fn check(env: &str, expect: ExpectFile) {
+const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+/// The reference stack's `[cdn]` with the api origin given by hand.
+const API_DOMAIN: &str = "api_domain = \"api.acme.example\"\n";
+
+fn check(env: &str, images: &[&str], edit: &dyn Fn(String) -> String, expect: ExpectFile) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/reference.toml");
-    let stack = Source::load(std::path::Path::new(path))
-        .unwrap()
-        .resolve(env)
-        .unwrap();
+    let path = std::path::Path::new(path);
+    let text = edit(std::fs::read_to_string(path).unwrap());
+    let stack = Source::parse(path, text).unwrap().resolve(env).unwrap();
     let facts = Facts {
         azs: ["us-east-1a", "us-east-1b", "us-east-1c"]
             .into_iter()
@@ -23,6 +30,15 @@ fn check(env: &str, expect: ExpectFile) {
             .map(str::to_string)
             .collect(),
         account: "123456789012".into(),
+        images: images
+            .iter()
+            .map(|s| {
+                (
+                    s.to_string(),
+                    format!("{REGISTRY}/acme/{env}/{s}@sha256:{}", "ab".repeat(32)),
+                )
+            })
+            .collect(),
     };
     let graph = expand(&stack, &facts).unwrap();
     let mut text = String::new();
@@ -35,12 +51,68 @@ fn check(env: &str, expect: ExpectFile) {
     expect.assert_eq(&text);
 }
 
+fn as_written(text: String) -> String {
+    text
+}
+
+/// `[cdn]` without `api_domain`: the api origin is the `api` service.
+fn cdn_follows_the_api_service(text: String) -> String {
+    assert!(text.contains(API_DOMAIN));
+    text.replace(API_DOMAIN, "")
+}
+
 #[test]
 fn reference_stack_dev() {
-    check("dev", expect_file!["snapshots/reference-dev.txt"]);
+    check(
+        "dev",
+        &[],
+        &as_written,
+        expect_file!["snapshots/reference-dev.txt"],
+    );
 }
 
 #[test]
 fn reference_stack_prod() {
-    check("prod", expect_file!["snapshots/reference-prod.txt"]);
+    check(
+        "prod",
+        &[],
+        &as_written,
+        expect_file!["snapshots/reference-prod.txt"],
+    );
+}
+
+/// Both services released: the public api with a VPC connector (database,
+/// private ai), the private ai with its ingress connection; the api's env
+/// resolves ai's URL, the bucket's name and the secret by ARN.
+#[test]
+fn reference_stack_dev_with_images() {
+    check(
+        "dev",
+        &["api", "ai"],
+        &as_written,
+        expect_file!["snapshots/reference-dev-images.txt"],
+    );
+}
+
+/// Only the api has an image, but its env names ai's URL: neither runs
+/// yet, and a CDN whose api origin is the api service waits as well.
+#[test]
+fn a_service_waits_for_the_services_its_env_names() {
+    check(
+        "dev",
+        &["api"],
+        &cdn_follows_the_api_service,
+        expect_file!["snapshots/reference-dev-api-waits.txt"],
+    );
+}
+
+/// With the api running, the distribution's api origin is its URL.
+#[test]
+fn the_cdn_follows_the_api_service() {
+    check(
+        "prod",
+        &["api", "ai"],
+        &cdn_follows_the_api_service,
+        expect_file!["snapshots/reference-prod-cdn-follows-api.txt"],
+    );
 }
