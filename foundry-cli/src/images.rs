@@ -315,7 +315,11 @@ pub async fn ecr_destination(aws: &Aws) -> Result<Destination, ImageError> {
     let endpoint = std::env::var(ECR_REGISTRY_ENDPOINT_ENV)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .or_else(|| aws.registry_override.as_ref().map(|h| format!("http://{h}")))
+        .or_else(|| {
+            aws.registry_override
+                .as_ref()
+                .map(|h| format!("http://{h}"))
+        })
         .unwrap_or(login.endpoint);
     let (host, insecure_http, prefix) = parse_registry(&endpoint)?;
     if prefix.is_some() {

@@ -426,12 +426,13 @@ impl Aws {
             ..
         } = target
         {
-            apprunner = apprunner.set_endpoint_url(endpoint.clone());
+            if endpoint.is_some() {
+                apprunner.set_endpoint_url(endpoint.clone());
+            }
             registry_override = registry.clone();
         }
-        let apprunner = aws_sdk_apprunner::Client::from_conf(
-            apprunner.interceptor(requests.clone()).build(),
-        );
+        let apprunner =
+            aws_sdk_apprunner::Client::from_conf(apprunner.interceptor(requests.clone()).build());
         Ok(Self {
             ec2,
             s3,

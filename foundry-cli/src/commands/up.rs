@@ -20,7 +20,10 @@ pub async fn run(
     let (stack, env) = (session.stack.name.clone(), session.stack.env.clone());
     print!("{}", render::human(&prepared.plan, &stack, &env));
     let first = release::without_image(&session);
-    print!("{}", first_images_note(&first, &release::without_source(&session)));
+    print!(
+        "{}",
+        first_images_note(&first, &release::without_source(&session))
+    );
     session
         .check_data_loss(&prepared, consent)
         .await
@@ -45,9 +48,14 @@ pub async fn run(
     let mut outputs = outputs;
     if !first.is_empty() {
         let printer = super::build::Printer::new();
-        let shas =
-            release::push_first_images(&mut session, &first, &super::stack_dir(g), profile, &printer)
-                .await?;
+        let shas = release::push_first_images(
+            &mut session,
+            &first,
+            &super::stack_dir(g),
+            profile,
+            &printer,
+        )
+        .await?;
         let prepared = session.plan().await.map_err(super::engine_error)?;
         print!("{}", render::human(&prepared.plan, &stack, &env));
         outputs = session

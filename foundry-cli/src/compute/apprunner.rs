@@ -37,12 +37,7 @@ impl AppRunner {
     /// The service's ARN, found by its name (one listing).
     async fn arn(&self, service: &str) -> Result<Option<String>, AwsError> {
         let name = self.platform_name(service);
-        let mut pages = self
-            .aws
-            .apprunner
-            .list_services()
-            .into_paginator()
-            .send();
+        let mut pages = self.aws.apprunner.list_services().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.or_aws("ListServices")?;
             if let Some(summary) = page
@@ -111,7 +106,14 @@ impl Compute for AppRunner {
         };
         crate::aws::wait::until(
             &format!("App Runner service {service} to finish its operation in progress"),
-            &["RUNNING", "CREATE_FAILED", "PAUSED", "DELETED", "DELETE_FAILED", "gone"],
+            &[
+                "RUNNING",
+                "CREATE_FAILED",
+                "PAUSED",
+                "DELETED",
+                "DELETE_FAILED",
+                "gone",
+            ],
             &[],
             ROLLOUT_TIMEOUT,
             || async {
@@ -152,9 +154,7 @@ impl Compute for AppRunner {
             .image_configuration(
                 ImageConfiguration::builder()
                     .set_port(port)
-                    .set_runtime_environment_variables(Some(
-                        spec.env.clone().into_iter().collect(),
-                    ))
+                    .set_runtime_environment_variables(Some(spec.env.clone().into_iter().collect()))
                     .set_runtime_environment_secrets(Some(
                         spec.secrets.clone().into_iter().collect(),
                     ))
@@ -170,7 +170,9 @@ impl Compute for AppRunner {
             .image_repository(image)
             .auto_deployments_enabled(false)
             .set_authentication_configuration(
-                source.and_then(|s| s.authentication_configuration()).cloned(),
+                source
+                    .and_then(|s| s.authentication_configuration())
+                    .cloned(),
             )
             .build();
         let out = self
@@ -191,10 +193,13 @@ impl Compute for AppRunner {
         handle: &str,
         tick: &(dyn for<'s> Fn(&'s str) + Sync),
     ) -> Result<Rollout, ComputeError> {
-        let arn = self.arn(service).await?.ok_or_else(|| ComputeError::Missing {
-            service: service.to_owned(),
-            target: self.name(),
-        })?;
+        let arn = self
+            .arn(service)
+            .await?
+            .ok_or_else(|| ComputeError::Missing {
+                service: service.to_owned(),
+                target: self.name(),
+            })?;
         let start = Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {

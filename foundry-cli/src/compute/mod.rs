@@ -58,7 +58,9 @@ pub enum Rollout {
     Succeeded,
     /// The target refused the new version and went back to the one before
     /// (App Runner does this itself when a health check fails).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// One compute platform. `service` is always the stack's service name.

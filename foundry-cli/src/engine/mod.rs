@@ -137,9 +137,7 @@ impl Session {
         let account = crate::aws::account_id(&self.aws);
         let world = observe::observe(&self.aws, &self.scope, &snapshot);
         let (azs, account, world) = tokio::try_join!(azs, account, world)?;
-        // TODO(release layer): the images of the services' current releases;
-        // until then no service is expanded onto App Runner.
-        let images = std::collections::BTreeMap::new();
+        let images = self.running_images.clone();
         let graph = expand::expand(
             &self.stack,
             &expand::Facts {

@@ -411,7 +411,9 @@ impl Run<'_> {
             let back = self
                 .previous
                 .as_ref()
-                .map(|(n, _)| format!("; `foundry rollback --to {n}` returns to the release before"))
+                .map(|(n, _)| {
+                    format!("; `foundry rollback --to {n}` returns to the release before")
+                })
                 .unwrap_or_default();
             return Err(ReleaseError::Failed {
                 number: self.number,
@@ -489,7 +491,11 @@ fn compute_of(session: &Session) -> Result<Box<dyn Compute>, ReleaseError> {
         .map(|s| {
             (
                 s.name.clone(),
-                crate::engine::expand::apprunner_service_name(&session.scope, &s.name),
+                aws::apprunner::name(
+                    &session.scope,
+                    &ids::service(&s.name),
+                    aws::apprunner::NAME_MAX,
+                ),
             )
         })
         .collect();

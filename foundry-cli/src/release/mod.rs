@@ -14,8 +14,9 @@ pub mod history;
 mod rollout;
 
 pub use deploy::{
-    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, deploy, push_first_images,
-    record_first_release, rollback, running_images, without_image, without_source,
+    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, deploy,
+    push_first_images, record_first_release, rollback, running_images, without_image,
+    without_source,
 };
 pub use history::{Change, History, Outcome, Release, ReleaseKind, SecretRef, ServiceRelease};
 pub use rollout::Step;

@@ -22,7 +22,10 @@ pub enum Step {
     /// The platform refused it and kept the previous version.
     Refused { handle: String, reason: String },
     /// The platform took it, but foundry's health gate failed: it is serving.
-    Unhealthy { handle: Option<String>, reason: String },
+    Unhealthy {
+        handle: Option<String>,
+        reason: String,
+    },
 }
 
 impl Step {

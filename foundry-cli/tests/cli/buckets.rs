@@ -162,7 +162,7 @@ async fn destroy_refuses_a_non_empty_bucket_and_deletes_nothing_unless_forced() 
     let up = env.foundry(&["up", "--env", "dev", "--yes"]);
     assert_eq!(up.code(), Some(1), "{}", up.stdout());
     assert!(up.stderr().contains("is not empty"), "{}", up.stderr());
-    env.write("foundry.toml", REFERENCE);
+    env.write("foundry.toml", &REFERENCE);
 
     // Forced, the bucket is emptied first. moto speaks plain HTTP, which the
     // TLS-only policy denies even to foundry, so the test lifts it (over

@@ -84,7 +84,7 @@ async fn up_killed_from_outside_at_arbitrary_moments_converges() {
     let env = TestEnv::start().await;
     let per_az = crate::support::REFERENCE.replace("nat = \"single\"", "nat = \"per-az\"");
     for delay_ms in [40, 120, 250, 400] {
-        for text in [per_az.as_str(), crate::support::REFERENCE] {
+        for text in [per_az.as_str(), crate::support::REFERENCE.as_str()] {
             env.write("foundry.toml", text);
             let mut child = env.spawn(&["up", "--env", "dev", "--yes"], None);
             std::thread::sleep(Duration::from_millis(delay_ms));

@@ -36,6 +36,7 @@ port = 8080
 ingress = "public"
 secrets = ["internal_api_key"]
 connect = ["ai"]
+buckets = { uploads = "uploads/" }
 env = { AI_SERVICE_URL = "${services.ai.url}", GREETING = "hello", UPLOADS = "${buckets.uploads.name}" }
 
 [services.ai]
@@ -98,7 +99,10 @@ impl ComputeEnv {
         command
             .env("AWS_ENDPOINT_URL_APPRUNNER", self.emulator.endpoint())
             .env("FOUNDRY_ECR_REGISTRY_ENDPOINT", self.registry.endpoint())
-            .env("CARGO_TARGET_DIR", localenv::fixtures_target_dir("foundry-cli-fixtures"))
+            .env(
+                "CARGO_TARGET_DIR",
+                localenv::fixtures_target_dir("foundry-cli-fixtures"),
+            )
             .env("FOUNDRY_HEALTH_TIMEOUT_SECS", "20")
             .env_remove("FOUNDRY_REGISTRY")
             .env_remove("SOURCE_DATE_EPOCH");
@@ -119,11 +123,13 @@ impl ComputeEnv {
             .send()
             .await
             .unwrap()
-            .service_summary_list
-            .unwrap_or_default();
+            .service_summary_list;
         let arn = services
             .iter()
-            .find(|s| s.service_name().is_some_and(|n| n.ends_with(&format!("svc-{name}"))))
+            .find(|s| {
+                s.service_name()
+                    .is_some_and(|n| n.ends_with(&format!("svc-{name}")))
+            })
             .and_then(|s| s.service_arn())
             .unwrap_or_else(|| panic!("no App Runner service for {name}: {services:?}"))
             .to_owned();
@@ -144,7 +150,9 @@ impl ComputeEnv {
     }
 
     fn releases(&self) -> Vec<Value> {
-        let run = self.foundry(&["releases", "--env", "dev", "--json"]).success();
+        let run = self
+            .foundry(&["releases", "--env", "dev", "--json"])
+            .success();
         serde_json::from_str::<Value>(&run.stdout())
             .expect("--json prints JSON")
             .as_array()
@@ -171,14 +179,17 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/echo-service")
 }
 
-/// The stack file and the fixture as `api` and `ai` (each its own VERSION,
-/// so their images differ), committed.
+/// The stack file and the fixture as `api` and `ai` (each its own package
+/// name, so their binaries do not share a path in the shared target
+/// directory, and its own VERSION, so their images differ), committed.
 fn app_repository(dir: &Path) {
     for service in ["api", "ai"] {
         std::fs::create_dir_all(dir.join(service).join("src")).unwrap();
         for file in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
             let text = std::fs::read_to_string(fixture().join(file)).unwrap();
-            let text = text.replace("\"v1\"", &format!("\"{service}-v1\""));
+            let text = text
+                .replace("\"v1\"", &format!("\"{service}-v1\""))
+                .replace("echo-service", &format!("{service}-echo"));
             std::fs::write(dir.join(service).join(file), text).unwrap();
         }
     }
@@ -322,14 +333,8 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
         .unwrap();
     let connections = connections.vpc_ingress_connection_summary_list();
     assert_eq!(connections.len(), 1, "{connections:?}");
-    assert_eq!(connections[0].service_arn(), ai.service_arn());
-    let endpoints = app
-        .env
-        .ec2
-        .describe_vpc_endpoints()
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(connections[0].service_arn(), Some(ai.service_arn()));
+    let endpoints = app.env.ec2.describe_vpc_endpoints().send().await.unwrap();
     assert!(
         endpoints
             .vpc_endpoints()
@@ -349,10 +354,7 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
         .iter()
         .map(|o| o.domain_name())
         .collect();
-    assert!(
-        origins.contains(&api.service_url().unwrap()),
-        "{origins:?}"
-    );
+    assert!(origins.contains(&api.service_url().unwrap()), "{origins:?}");
 
     // Both answer through their URLs; a second plan is a no-op.
     assert_eq!(app.get("api", "/healthz").await.0, 200);
@@ -388,7 +390,11 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
     assert!(changes.contains("~env GREETING"), "{changes}");
 
     // An image that fails its health check: refused, the last one serves.
-    app.edit("api", "const HEALTHY: bool = true;", "const HEALTHY: bool = false;");
+    app.edit(
+        "api",
+        "const HEALTHY: bool = true;",
+        "const HEALTHY: bool = false;",
+    );
     app.edit("api", "\"api-v2\"", "\"api-v3\"");
     let failed = app.foundry(&["deploy", "api", "--env", "dev", "--profile", "dev"]);
     assert_eq!(failed.code(), Some(1), "{}", failed.stderr());
@@ -401,11 +407,17 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
     assert_eq!(app.get("api", "/version").await, (200, "api-v2\n".into()));
     let releases = app.releases();
     assert_eq!(releases[0]["number"], 3);
-    assert_eq!(releases[0]["outcome"]["status"], "failed", "{}", releases[0]);
+    assert_eq!(
+        releases[0]["outcome"]["status"], "failed",
+        "{}",
+        releases[0]
+    );
 
     // rollback: release 1's images and variables again, and no compiler.
     let mut rollback = app.command(&["rollback", "--env", "dev", "--to", "1", "--json"]);
-    rollback.env("PATH", "/usr/bin:/bin").env("CARGO", "/bin/false");
+    rollback
+        .env("PATH", "/usr/bin:/bin")
+        .env("CARGO", "/bin/false");
     let rollback = Run {
         output: rollback.output().unwrap(),
     }
@@ -433,9 +445,8 @@ async fn a_second_deploy_meets_the_lock_and_a_killed_deploy_resumes_its_release(
         .success();
     app.edit("api", "\"api-v1\"", "\"api-v2\"");
 
-    let (mut first, lines) = spawn_with_lines(app.command(&[
-        "deploy", "api", "--env", "dev", "--profile", "dev",
-    ]));
+    let (mut first, lines) =
+        spawn_with_lines(app.command(&["deploy", "api", "--env", "dev", "--profile", "dev"]));
     wait_for_line(&lines, "rolling out");
 
     let second = app.foundry(&["deploy", "api", "--env", "dev", "--profile", "dev"]);

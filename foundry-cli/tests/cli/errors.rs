@@ -113,7 +113,7 @@ fn overlapping_and_ill_fitting_subnets_and_unknown_envs_are_located() {
         "an overlay's error points into its env table: {err}"
     );
 
-    let (_d, mut cmd) = scratch(REFERENCE);
+    let (_d, mut cmd) = scratch(&REFERENCE);
     let out = cmd.args(["plan", "--env", "stagin"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
@@ -122,7 +122,7 @@ fn overlapping_and_ill_fitting_subnets_and_unknown_envs_are_located() {
         "{err}"
     );
 
-    let (_d, mut cmd) = scratch(REFERENCE);
+    let (_d, mut cmd) = scratch(&REFERENCE);
     let out = cmd.args(["plan"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -130,7 +130,7 @@ fn overlapping_and_ill_fitting_subnets_and_unknown_envs_are_located() {
         "{err}"
     );
 
-    let (_d, mut cmd) = scratch(REFERENCE);
+    let (_d, mut cmd) = scratch(&REFERENCE);
     let out = cmd
         .args(["--stack", "missing.toml", "validate"])
         .output()
@@ -162,7 +162,7 @@ fn assert_one_paragraph(err: &str) {
 
 #[test]
 fn unreachable_endpoint_gives_one_clear_paragraph() {
-    let (_d, mut cmd) = scratch(REFERENCE);
+    let (_d, mut cmd) = scratch(&REFERENCE);
     let out = cmd.args(["plan", "--env", "dev"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -173,7 +173,7 @@ fn unreachable_endpoint_gives_one_clear_paragraph() {
 
 #[test]
 fn missing_credentials_give_one_clear_paragraph() {
-    let (_d, mut cmd) = scratch(REFERENCE);
+    let (_d, mut cmd) = scratch(&REFERENCE);
     let out = cmd
         .args(["plan", "--env", "dev"])
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -307,7 +307,7 @@ fn a_reader_that_closes_early_ends_foundry_quietly() {
     use std::process::Stdio;
 
     for args in [&["schema"][..], &["validate"][..]] {
-        let (_dir, mut cmd) = scratch(REFERENCE);
+        let (_dir, mut cmd) = scratch(&REFERENCE);
         let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())

@@ -41,7 +41,7 @@ fn local_flag_starts_the_emulator_and_up_then_plan_see_one_world() {
     let home = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(venv, home.path().join(venv.file_name().unwrap())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("foundry.toml"), REFERENCE).unwrap();
+    std::fs::write(dir.path().join("foundry.toml"), REFERENCE.as_str()).unwrap();
     let _stop = StopOnDrop(home.path(), dir.path());
 
     let up = foundry(

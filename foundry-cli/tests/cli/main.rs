@@ -6,6 +6,7 @@ mod build;
 mod cdn;
 mod crash;
 mod database;
+mod deploy;
 mod destroy;
 mod drift;
 mod errors;
