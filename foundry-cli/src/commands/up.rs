@@ -48,7 +48,7 @@ pub async fn run(
     let mut outputs = outputs;
     if !first.is_empty() {
         let printer = super::build::Printer::new();
-        let shas = release::push_first_images(
+        let images = release::push_first_images(
             &mut session,
             &first,
             &super::stack_dir(g),
@@ -56,25 +56,78 @@ pub async fn run(
             &printer,
         )
         .await?;
-        let prepared = session.plan().await.map_err(super::engine_error)?;
-        print!("{}", render::human(&prepared.plan, &stack, &env));
-        outputs = session
-            .apply(
-                &prepared,
-                &progress,
-                concurrency,
-                consent.force_empty_buckets,
-            )
-            .await
-            .map_err(super::engine_error)?;
-        let recorded = release::record_first_release(&session, &shas, &printer).await?;
-        println!("\nRelease {} records the first images.", recorded.number);
+        if !images.pushed.is_empty() {
+            let prepared = session.plan().await.map_err(super::engine_error)?;
+            print!("{}", render::human(&prepared.plan, &stack, &env));
+            outputs = session
+                .apply(
+                    &prepared,
+                    &progress,
+                    concurrency,
+                    consent.force_empty_buckets,
+                )
+                .await
+                .map_err(super::engine_error)?;
+        }
+        let recorded = release::record_first_release(&session, &images.pushed, &printer).await?;
+        let running: Vec<String> = recorded
+            .as_ref()
+            .map(|r| r.services.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(recorded) = &recorded {
+            println!(
+                "\nRelease {} records the first images of {}.",
+                recorded.number,
+                running.join(", ")
+            );
+        }
+        let idle: Vec<String> = first
+            .iter()
+            .filter(|s| !running.contains(s))
+            .cloned()
+            .collect();
+        if !idle.is_empty() {
+            println!("\n{}", waiting_note(&idle, &images.waiting, &env));
+        }
     }
     if !prepared.plan.is_empty() || !first.is_empty() {
         println!("\nApply complete: {stack}/{env} matches the stack file.");
     }
     println!("\nOutputs:\n{}", outputs::human(&outputs));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why services are not running after `up`, and what to do.
+fn waiting_note(
+    idle: &[String],
+    waiting: &std::collections::BTreeMap<String, Vec<String>>,
+    env: &str,
+) -> String {
+    let mut lines = vec![format!("Not running yet: {}.", idle.join(", "))];
+    for (service, secrets) in waiting {
+        let commands: Vec<String> = secrets
+            .iter()
+            .map(|s| format!("`foundry secret set {s} --env {env}`"))
+            .collect();
+        lines.push(format!(
+            "  {service} reads secrets with no value yet; set them: {}",
+            commands.join(", ")
+        ));
+    }
+    let blocked: Vec<&str> = idle
+        .iter()
+        .filter(|s| !waiting.contains_key(*s))
+        .map(String::as_str)
+        .collect();
+    if !blocked.is_empty() {
+        lines.push(format!(
+            "  {} need{} the URL of a service above.",
+            blocked.join(", "),
+            if blocked.len() == 1 { "s" } else { "" }
+        ));
+    }
+    lines.push("Then run `foundry up` again.".into());
+    lines.join("\n")
 }
 
 /// What `up` does after the plan for services without an image: said in

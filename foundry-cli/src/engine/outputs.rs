@@ -55,6 +55,17 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         })
         .collect();
     out.insert("repository_uris".into(), json!(repositories));
+    // https:// for every service; a private one answers only inside the VPC
+    // (through its VPC ingress connection), which the URL does not say.
+    let service_urls: BTreeMap<_, _> = stack
+        .services
+        .iter()
+        .filter_map(|s| {
+            let url = attr(ids::service(&s.name), "url")?;
+            Some((s.name.clone(), format!("https://{url}")))
+        })
+        .collect();
+    out.insert("service_urls".into(), json!(service_urls));
     let secrets: BTreeMap<_, _> = stack
         .secrets
         .iter()

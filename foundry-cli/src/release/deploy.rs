@@ -133,34 +133,74 @@ pub fn without_source(session: &Session) -> Vec<String> {
         .collect()
 }
 
+/// The first images `up` pushed, and the services it could not start yet.
+#[derive(Debug, Clone, Default)]
+pub struct FirstImages {
+    /// Service → git sha of the image pushed.
+    pub pushed: BTreeMap<String, Option<String>>,
+    /// Service → its secrets that have no value yet (App Runner could not
+    /// start it: it reads every runtime secret at start).
+    pub waiting: BTreeMap<String, Vec<String>>,
+}
+
 /// `up`'s step between its two plans: builds and pushes the first image of
-/// `services` (their repositories exist by now), so that the next plan
-/// creates them. Returns each one's git sha.
+/// each service of `services` whose secrets all have values (their
+/// repositories and secrets exist by now), so that the next plan creates it.
 pub async fn push_first_images(
     session: &mut Session,
     services: &[String],
     stack_dir: &std::path::Path,
     profile: &str,
     progress: &dyn ReleaseProgress,
-) -> Result<BTreeMap<String, Option<String>>, ReleaseError> {
+) -> Result<FirstImages, ReleaseError> {
+    let mut first = FirstImages::default();
+    let mut ready = Vec::new();
+    for service in services {
+        let declared = session
+            .stack
+            .services
+            .iter()
+            .find(|s| &s.name == service)
+            .map(|s| s.secrets.clone())
+            .unwrap_or_default();
+        let mut missing = Vec::new();
+        for secret in declared {
+            let name = crate::engine::expand::secret_name(&session.stack, &secret);
+            let version = AwsError::none_if_not_found(
+                aws::secret_current_version(&session.aws, &name).await,
+            )?;
+            if version.flatten().is_none() {
+                missing.push(secret);
+            }
+        }
+        if missing.is_empty() {
+            ready.push(service.clone());
+        } else {
+            first.waiting.insert(service.clone(), missing);
+        }
+    }
+    if ready.is_empty() {
+        return Ok(first);
+    }
     let account = aws::account_id(&session.aws).await?;
-    let built = build_and_push(session, services, stack_dir, profile, &account, progress).await?;
-    let mut shas = BTreeMap::new();
+    let built = build_and_push(session, &ready, stack_dir, profile, &account, progress).await?;
     for (service, (image, sha)) in built {
         session.running_images.insert(service.clone(), image);
-        shas.insert(service, sha);
+        first.pushed.insert(service, sha);
     }
-    Ok(shas)
+    Ok(first)
 }
 
 /// After `up` created services with their first image: records what they
 /// run (image, env, secrets, as the platform reports them) as a release,
-/// once each passes the health gate.
+/// once each passes the health gate. Services the plan could not create yet
+/// (one whose env names a service still waiting) are left out; `None` when
+/// none runs.
 pub async fn record_first_release(
     session: &Session,
     shas: &BTreeMap<String, Option<String>>,
     progress: &dyn ReleaseProgress,
-) -> Result<Deployed, ReleaseError> {
+) -> Result<Option<Deployed>, ReleaseError> {
     let compute = compute_of(session)?;
     let mut history = load(&session.state).await?;
     let previous = history.current().cloned();
@@ -170,10 +210,9 @@ pub async fn record_first_release(
         .unwrap_or_default();
     let mut targets = BTreeMap::new();
     for (service, sha) in shas {
-        let running = compute
-            .running(service)
-            .await?
-            .ok_or_else(|| ReleaseError::NotUp(service.clone()))?;
+        let Some(running) = compute.running(service).await? else {
+            continue;
+        };
         let mut secrets = BTreeMap::new();
         for (name, arn) in running.spec.secrets {
             let version_id = aws::secret_current_version(&session.aws, &arn).await?;
@@ -189,6 +228,9 @@ pub async fn record_first_release(
         intended.insert(service.clone(), release.clone());
         targets.insert(service.clone(), release);
     }
+    if targets.is_empty() {
+        return Ok(None);
+    }
     let by = aws::caller_arn(&session.aws).await?;
     let before = history.releases.len();
     let number = history.begin(ReleaseKind::Deploy, intended, &by, &now());
@@ -203,7 +245,7 @@ pub async fn record_first_release(
         started: Instant::now(),
         image_secs: 0.0,
     };
-    run.finish(&mut history, targets, progress).await
+    run.finish(&mut history, targets, progress).await.map(Some)
 }
 
 /// Builds (or takes) the images of the chosen services and rolls them out as

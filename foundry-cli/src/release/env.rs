@@ -50,6 +50,13 @@ pub async fn resolve(
             return Err(unresolved(name));
         };
         let version_id = aws::secret_current_version(aws, &arn).await?;
+        if version_id.is_none() {
+            return Err(ReleaseError::NoSecretValue {
+                service: service.to_owned(),
+                variable: name.clone(),
+                arn,
+            });
+        }
         secrets.insert(name.clone(), SecretRef { arn, version_id });
     }
     Ok((env, secrets))

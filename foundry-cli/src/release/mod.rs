@@ -14,7 +14,7 @@ pub mod history;
 mod rollout;
 
 pub use deploy::{
-    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, deploy,
+    DeployOptions, Deployed, FirstImages, ImageChoice, Phases, RollbackOptions, attach, deploy,
     push_first_images, record_first_release, rollback, running_images, without_image,
     without_source,
 };
@@ -47,6 +47,14 @@ pub enum ReleaseError {
         "service `{service}`: the value of `{variable}` refers to something that does not exist yet; run `foundry up` first"
     )]
     Unresolved { service: String, variable: String },
+    #[error(
+        "service `{service}`: secret {arn} (variable {variable}) has no value yet, and App Runner reads every secret when it starts: set it with `foundry secret set NAME --env ENV`, then deploy again"
+    )]
+    NoSecretValue {
+        service: String,
+        variable: String,
+        arn: String,
+    },
     #[error("{0}")]
     BadImage(String),
     #[error("{0}")]

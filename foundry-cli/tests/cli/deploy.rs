@@ -84,6 +84,7 @@ impl ComputeEnv {
             aws_sdk_apprunner::config::Builder::from(&sdk_config(&emulator.endpoint()).await)
                 .build(),
         );
+        env.write("foundry.toml", STACK);
         app_repository(env.path());
         ComputeEnv {
             env,
@@ -179,10 +180,10 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/echo-service")
 }
 
-/// The stack file and the fixture as `api` and `ai` (each its own package
+/// The stack file (this file's, unless one is there) and the fixture as `api` and `ai` (each its own package
 /// name, so their binaries do not share a path in the shared target
 /// directory, and its own VERSION, so their images differ), committed.
-fn app_repository(dir: &Path) {
+pub fn app_repository(dir: &Path) {
     for service in ["api", "ai"] {
         std::fs::create_dir_all(dir.join(service).join("src")).unwrap();
         for file in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
@@ -193,7 +194,9 @@ fn app_repository(dir: &Path) {
             std::fs::write(dir.join(service).join(file), text).unwrap();
         }
     }
-    std::fs::write(dir.join("foundry.toml"), STACK).unwrap();
+    if !dir.join("foundry.toml").exists() {
+        std::fs::write(dir.join("foundry.toml"), STACK).unwrap();
+    }
     std::fs::write(dir.join(".gitignore"), ".foundry/\n").unwrap();
     git(dir, &["init", "--quiet"]);
     git(dir, &["add", "."]);
@@ -211,7 +214,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 /// A plain HTTP/1.1 GET on `host` (`127.0.0.1:port`): status and body.
-fn http_get(host: &str, path: &str) -> (u16, String) {
+pub fn http_get(host: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("{host}: {e}"));
     stream
@@ -355,6 +358,15 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
         .map(|o| o.domain_name())
         .collect();
     assert!(origins.contains(&api.service_url().unwrap()), "{origins:?}");
+
+    let outputs = app
+        .foundry(&["outputs", "--env", "dev", "--json"])
+        .success();
+    let outputs: Value = serde_json::from_str(&outputs.stdout()).unwrap();
+    assert_eq!(
+        outputs["service_urls"]["api"],
+        format!("https://{}", api.service_url().unwrap()).as_str()
+    );
 
     // Both answer through their URLs; a second plan is a no-op.
     assert_eq!(app.get("api", "/healthz").await.0, 200);
