@@ -89,12 +89,15 @@ pub fn running_images(history: &History) -> BTreeMap<String, String> {
 pub async fn attach(session: &mut Session) -> Result<(), ReleaseError> {
     let history = load(&session.state).await?;
     let mut images = running_images(&history);
+    // Only `up` creates a service, and only one with a `source` to build its
+    // first image from: no other service can run without a release, and a
+    // stack with none never calls the compute platform here.
     let missing: Vec<String> = session
         .stack
         .services
         .iter()
+        .filter(|s| s.source.is_some() && !images.contains_key(&s.name))
         .map(|s| s.name.clone())
-        .filter(|s| !images.contains_key(s))
         .collect();
     if !missing.is_empty() {
         let compute = compute_of(session)?;
