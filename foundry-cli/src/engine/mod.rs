@@ -131,8 +131,7 @@ impl Session {
         let snapshot = self.state.load().await?;
         let azs = crate::aws::ec2::availability_zones(&self.aws, self.stack.network.azs as usize);
         let account = crate::aws::account_id(&self.aws);
-        let world = observe::observe(&self.aws, &self.scope, &snapshot);
-        let (azs, account, world) = tokio::try_join!(azs, account, world)?;
+        let (azs, account) = tokio::try_join!(azs, account)?;
         // TODO(release layer): the images of the services' current releases;
         // until then no service is expanded onto App Runner.
         let images = std::collections::BTreeMap::new();
@@ -144,6 +143,9 @@ impl Session {
                 images,
             },
         )?;
+        // Expanded first: whether App Runner is observed depends on the graph.
+        let kinds = observe::kinds(&graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let applied: LastApplied = snapshot
             .resources
             .iter()
@@ -158,7 +160,8 @@ impl Session {
     pub async fn plan_destroy(&self) -> Result<Prepared, EngineError> {
         let snapshot = self.state.load().await?;
         let graph = Graph::default();
-        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
+        let kinds = observe::kinds(&graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let plan = plan::diff(&graph, &world, &LastApplied::new());
         Ok(Prepared { graph, world, plan })
     }
@@ -211,7 +214,8 @@ impl Session {
             .apply(&prepared.plan, &prepared.graph, &prepared.world)
             .await?;
         let snapshot = self.state.load().await?;
-        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
+        let kinds = observe::kinds(&prepared.graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let outputs = if prepared.graph.resources().is_empty() {
             BTreeMap::new()
         } else {

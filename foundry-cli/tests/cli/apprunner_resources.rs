@@ -183,8 +183,10 @@ struct Stand {
 }
 
 impl Stand {
+    /// What AWS reports, every type observed (App Runner's included).
     async fn world(&self) -> World {
-        observe(&self.aws, &self.scope, &self.state.load().await.unwrap())
+        let recorded = self.state.load().await.unwrap();
+        observe(&self.aws, &self.scope, &recorded, Kind::ALL)
             .await
             .unwrap()
     }
