@@ -135,8 +135,7 @@ impl Session {
         let snapshot = self.state.load().await?;
         let azs = crate::aws::ec2::availability_zones(&self.aws, self.stack.network.azs as usize);
         let account = crate::aws::account_id(&self.aws);
-        let world = observe::observe(&self.aws, &self.scope, &snapshot);
-        let (azs, account, world) = tokio::try_join!(azs, account, world)?;
+        let (azs, account) = tokio::try_join!(azs, account)?;
         let images = self.running_images.clone();
         let graph = expand::expand(
             &self.stack,
@@ -146,6 +145,9 @@ impl Session {
                 images,
             },
         )?;
+        // Expanded first: whether App Runner is observed depends on the graph.
+        let kinds = observe::kinds(&graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let applied: LastApplied = snapshot
             .resources
             .iter()
@@ -160,7 +162,8 @@ impl Session {
     pub async fn plan_destroy(&self) -> Result<Prepared, EngineError> {
         let snapshot = self.state.load().await?;
         let graph = Graph::default();
-        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
+        let kinds = observe::kinds(&graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let plan = plan::diff(&graph, &world, &LastApplied::new());
         Ok(Prepared { graph, world, plan })
     }
@@ -213,7 +216,8 @@ impl Session {
             .apply(&prepared.plan, &prepared.graph, &prepared.world)
             .await?;
         let snapshot = self.state.load().await?;
-        let world = observe::observe(&self.aws, &self.scope, &snapshot).await?;
+        let kinds = observe::kinds(&prepared.graph, &snapshot);
+        let world = observe::observe(&self.aws, &self.scope, &snapshot, &kinds).await?;
         let outputs = if prepared.graph.resources().is_empty() {
             BTreeMap::new()
         } else {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
+use super::graph::Graph;
 use crate::aws::{Aws, AwsError};
 use crate::resources::{Kind, Observed, Scope};
 use crate::state::Snapshot;
@@ -55,12 +56,31 @@ impl World {
     }
 }
 
-/// Observes every type. The state's record decides which physical id to keep
+/// The types a run observes: every type, except App Runner's unless the
+/// graph or the state's record holds one. App Runner is closed to new AWS
+/// accounts (since 2026-04-30) and missing from some regions and from moto,
+/// so a stack with no service running on it never calls it.
+pub fn kinds(graph: &Graph, recorded: &Snapshot) -> Vec<Kind> {
+    let apprunner = graph.resources().iter().any(|r| r.kind.is_app_runner())
+        || recorded.resources.values().any(|a| a.kind.is_app_runner());
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| apprunner || !k.is_app_runner())
+        .collect()
+}
+
+/// Observes every type of `kinds`. The state's record decides which physical id to keep
 /// when duplicates exist, so a rerun never flips between them; and a
 /// resource it records that the listing does not show is looked up by its
 /// physical id before it counts as gone, so it is never created twice.
-pub async fn observe(aws: &Aws, scope: &Scope, recorded: &Snapshot) -> Result<World, AwsError> {
-    let found = try_join_all(Kind::ALL.iter().map(|k| k.handler().observe(aws, scope))).await?;
+pub async fn observe(
+    aws: &Aws,
+    scope: &Scope,
+    recorded: &Snapshot,
+    kinds: &[Kind],
+) -> Result<World, AwsError> {
+    let found = try_join_all(kinds.iter().map(|k| k.handler().observe(aws, scope))).await?;
     let mut all: Vec<Observed> = found
         .into_iter()
         .flatten()
@@ -94,4 +114,33 @@ pub async fn observe(aws: &Aws, scope: &Scope, recorded: &Snapshot) -> Result<Wo
         }
     }
     Ok(world)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Applied;
+
+    #[test]
+    fn app_runner_is_observed_only_where_the_graph_or_the_record_has_it() {
+        let observed = |graph: &Graph, recorded: &Snapshot| {
+            kinds(graph, recorded)
+                .iter()
+                .filter(|k| k.is_app_runner())
+                .count()
+        };
+        let empty = Snapshot::default();
+        assert_eq!(observed(&Graph::default(), &empty), 0);
+        assert_eq!(kinds(&Graph::default(), &empty).len(), Kind::ALL.len() - 5);
+        let mut recorded = Snapshot::default();
+        recorded.resources.insert(
+            "svc-api".into(),
+            Applied {
+                kind: Kind::ApprunnerService,
+                physical_id: "arn:aws:apprunner:us-east-1:1:service/x/y".into(),
+                props: Default::default(),
+            },
+        );
+        assert_eq!(observed(&Graph::default(), &recorded), 5);
+    }
 }

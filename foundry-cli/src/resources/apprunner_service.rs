@@ -400,6 +400,11 @@ impl ResourceType for ApprunnerService {
     async fn delete(&self, aws: &Aws, current: &Observed) -> Result<(), AwsError> {
         let arn = &current.physical_id;
         until_idle(aws, arn).await?;
+        // Deleted already: App Runner refuses a second DeleteService
+        // (InvalidState) while it still describes the service as DELETED.
+        if apprunner::describe_service(aws, arn).await?.is_none() {
+            return Ok(());
+        }
         let deleted = aws
             .apprunner
             .delete_service()

@@ -75,6 +75,12 @@ resource_types! {
 }
 
 impl Kind {
+    /// An App Runner type: observed only where a stack uses App Runner
+    /// (`engine::observe::kinds`).
+    pub fn is_app_runner(self) -> bool {
+        self.name().starts_with("apprunner_")
+    }
+
     /// The type named `name` (as `name()` spells it).
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.name() == name)

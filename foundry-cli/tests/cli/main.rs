@@ -1,6 +1,7 @@
 //! Integration tests of the `foundry` binary against moto server.
 
 mod alarms;
+mod apprunner_resources;
 mod buckets;
 mod build;
 mod cdn;

@@ -122,7 +122,10 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
         .iter()
         .filter(|e| e.vpc_endpoint_type().map(|t| t.as_str()) == Some("Interface"))
     {
-        assert_eq!(e.private_dns_enabled(), Some(true));
+        // App Runner's private services are reached by their ingress
+        // connection's domain name, not the endpoint's private DNS.
+        let requests = e.service_name() == Some("com.amazonaws.us-east-1.apprunner.requests");
+        assert_eq!(e.private_dns_enabled(), Some(!requests));
         assert_eq!(e.subnet_ids().len(), 2);
         assert_eq!(
             e.groups()

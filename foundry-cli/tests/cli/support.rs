@@ -309,7 +309,8 @@ pub fn reference_census(nats: usize) -> Census {
         eips: nats,
         route_tables: 4,
         gateway_endpoints: 1,
-        interface_endpoints: 5,
+        // The five of `endpoints`, and `apprunner.requests` for the private ai.
+        interface_endpoints: 6,
         // Interface endpoints, the api and ai services, the database.
         security_groups: 4,
     }
