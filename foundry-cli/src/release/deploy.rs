@@ -15,7 +15,8 @@ use crate::compute::{self, Compute};
 use crate::engine::Session;
 use crate::engine::expand::ids;
 use crate::images::{self, BuildOptions};
-use crate::stack::Stack;
+use crate::stack::references::Reference;
+use crate::stack::{EnvValue, Stack};
 
 /// Where a deploy's images come from.
 #[derive(Debug, Clone)]
@@ -159,28 +160,27 @@ pub async fn push_first_images(
     let mut first = FirstImages::default();
     let mut ready = Vec::new();
     for service in services {
-        let declared = session
-            .stack
-            .services
-            .iter()
-            .find(|s| &s.name == service)
-            .map(|s| s.secrets.clone())
-            .unwrap_or_default();
-        let mut missing = Vec::new();
-        for secret in declared {
-            let name = crate::engine::expand::secret_name(&session.stack, &secret);
-            let version = AwsError::none_if_not_found(
-                aws::secret_current_version(&session.aws, &name).await,
-            )?;
-            if version.flatten().is_none() {
-                missing.push(secret);
-            }
-        }
+        let missing = secrets_without_value(session, service).await?;
         if missing.is_empty() {
             ready.push(service.clone());
         } else {
             first.waiting.insert(service.clone(), missing);
         }
+    }
+    // A service whose env names the URL of one that will not run yet could
+    // not be created either: leave it out rather than build it for nothing.
+    loop {
+        let runs =
+            |name: &String| session.running_images.contains_key(name) || ready.contains(name);
+        let blocked: Vec<String> = ready
+            .iter()
+            .filter(|name| urls_named(&session.stack, name).iter().any(|u| !runs(u)))
+            .cloned()
+            .collect();
+        if blocked.is_empty() {
+            break;
+        }
+        ready.retain(|name| !blocked.contains(name));
     }
     if ready.is_empty() {
         return Ok(first);
@@ -192,6 +192,54 @@ pub async fn push_first_images(
         first.pushed.insert(service, sha);
     }
     Ok(first)
+}
+
+/// The declared secrets `service` reads (as runtime secrets or in its env)
+/// that have no value yet.
+async fn secrets_without_value(
+    session: &Session,
+    service: &str,
+) -> Result<Vec<String>, ReleaseError> {
+    let Some(spec) = session.stack.services.iter().find(|s| s.name == service) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<&String> = spec.secrets.iter().collect();
+    for var in &spec.env {
+        if let EnvValue::Secret(name) = &var.value {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names.dedup();
+    let mut missing = Vec::new();
+    for secret in names {
+        let name = crate::engine::expand::secret_name(&session.stack, secret);
+        let version =
+            AwsError::none_if_not_found(aws::secret_current_version(&session.aws, &name).await)?;
+        if version.flatten().is_none() {
+            missing.push(secret.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// The services whose URL `service`'s env names.
+fn urls_named(stack: &Stack, service: &str) -> Vec<String> {
+    let Some(spec) = stack.services.iter().find(|s| s.name == service) else {
+        return Vec::new();
+    };
+    spec.env
+        .iter()
+        .filter_map(|var| match &var.value {
+            EnvValue::Text(template) => Some(template),
+            EnvValue::Secret(_) => None,
+        })
+        .flat_map(|template| template.references())
+        .filter_map(|reference| match reference {
+            Reference::ServiceUrl(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// After `up` created services with their first image: records what they

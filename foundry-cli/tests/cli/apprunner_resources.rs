@@ -85,6 +85,7 @@ async fn clients(moto: &MotoServer, emulator: &Emulator) -> Aws {
         cloudfront: aws_sdk_cloudfront::Client::new(&moto_config),
         apprunner: aws_sdk_apprunner::Client::new(&apprunner_config),
         region: "us-east-1".into(),
+        registry_override: None,
     }
 }
 

@@ -27,7 +27,7 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     let up = env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert!(
         up.stdout()
-            .contains("Plan: 44 to create, 0 to update, 0 to replace, 0 to delete."),
+            .contains("Plan: 45 to create, 0 to update, 0 to replace, 0 to delete."),
         "{}",
         up.stdout()
     );
