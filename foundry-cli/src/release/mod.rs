@@ -9,14 +9,17 @@
 
 mod deploy;
 pub mod env;
+mod first;
 pub mod health;
 pub mod history;
 mod rollout;
 
 pub use deploy::{
-    DeployOptions, Deployed, FirstImages, ImageChoice, Phases, RollbackOptions, attach, deploy,
-    push_first_images, record_first_release, rollback, running_images, without_image,
-    without_source,
+    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, deploy, rollback,
+    running_images,
+};
+pub use first::{
+    FirstImages, push_first_images, record_first_release, without_image, without_source,
 };
 pub use history::{Change, History, Outcome, Release, ReleaseKind, SecretRef, ServiceRelease};
 pub use rollout::Step;
