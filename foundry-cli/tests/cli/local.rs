@@ -59,7 +59,7 @@ fn local_flag_starts_the_emulator_and_up_then_plan_see_one_world() {
         "{err}"
     );
     assert!(
-        out.contains("Plan: 44 to create") && out.contains("Outputs:") && out.contains("vpc_id"),
+        out.contains("Plan: 45 to create") && out.contains("Outputs:") && out.contains("vpc_id"),
         "{out}"
     );
     assert!(
