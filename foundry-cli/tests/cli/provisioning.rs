@@ -7,8 +7,8 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     assert_eq!(plan.code(), Some(2), "{}", plan.stderr());
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
     assert_eq!(
-        plan["summary"]["create"], 44,
-        "21 network resources, 2 repositories, 3 secrets, 3 roles, 2 buckets, 1 topic, 1 alarm"
+        plan["summary"]["create"], 45,
+        "22 network resources (apprunner.requests for the private ai), 2 repositories, 3 secrets, 3 roles, 2 buckets, 1 topic, 1 alarm"
     );
     let subnet = plan["changes"]
         .as_array()
