@@ -320,10 +320,28 @@ impl Run<'_> {
                     format!("; `foundry rollback --to {n}` returns to the release before")
                 })
                 .unwrap_or_default();
+            // A platform that refused the image (App Runner, on a failed
+            // health check) already runs the previous version: say so.
+            let refused: Vec<&str> = steps
+                .iter()
+                .filter(|(_, step)| step.failure().is_some() && !step.serving())
+                .map(|(s, _)| s.as_str())
+                .collect();
+            let platform = if refused.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} refused the new image of {} and kept the previous one serving; its instance logs stay with the platform)",
+                    self.compute.name(),
+                    refused.join(", ")
+                )
+            };
             return Err(ReleaseError::Failed {
                 number: self.number,
                 reason,
-                after: format!(". As asked (--keep-failed), the services stay as they are{back}"),
+                after: format!(
+                    ". As asked (--keep-failed), foundry changed nothing back{platform}{back}"
+                ),
             });
         }
         let after = self.go_back(stack, &steps, progress).await;

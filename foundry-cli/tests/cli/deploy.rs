@@ -425,6 +425,30 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
         releases[0]
     );
 
+    // --keep-failed: nothing is changed back, and the record says so.
+    let kept = app.foundry(&[
+        "deploy",
+        "api",
+        "--env",
+        "dev",
+        "--profile",
+        "dev",
+        "--keep-failed",
+    ]);
+    assert_eq!(kept.code(), Some(1), "{}", kept.stderr());
+    assert!(
+        kept.stderr().contains("--keep-failed") && kept.stderr().contains("App Runner refused"),
+        "{}",
+        kept.stderr()
+    );
+    let releases = app.releases();
+    assert_eq!(releases[0]["number"], 4);
+    assert_eq!(
+        releases[0]["outcome"]["status"], "failed_kept",
+        "{}",
+        releases[0]
+    );
+
     // rollback: release 1's images and variables again, and no compiler.
     let mut rollback = app.command(&["rollback", "--env", "dev", "--to", "1", "--json"]);
     rollback
@@ -443,7 +467,7 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
     assert_eq!(app.get("ai", "/version").await, (200, "ai-v1\n".into()));
     assert_eq!(app.get("api", "/env/GREETING").await.1, "hello");
     let releases = app.releases();
-    assert_eq!(releases[0]["number"], 4);
+    assert_eq!(releases[0]["number"], 5);
     assert_eq!(releases[0]["kind"]["type"], "rollback");
     assert_eq!(releases[0]["outcome"]["status"], "succeeded");
     assert_eq!(image_of(&releases[0], "api"), first_api);
