@@ -13,10 +13,15 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
         let mut plan = render::json(&prepared.plan, stack, env);
         if let Some(object) = plan.as_object_mut() {
             object.insert("first_images".into(), serde_json::json!(first));
+            object.insert(
+                "running_images".into(),
+                serde_json::json!(session.running_images),
+            );
         }
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", render::human(&prepared.plan, stack, env));
+        print!("{}", super::up::running_note(&session.running_images));
         let unbuildable = foundry::release::without_source(&session);
         print!("{}", super::up::first_images_note(&first, &unbuildable));
     }

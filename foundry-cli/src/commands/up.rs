@@ -20,6 +20,7 @@ pub async fn run(
     let (stack, env) = (session.stack.name.clone(), session.stack.env.clone());
     print!("{}", render::human(&prepared.plan, &stack, &env));
     let first = release::without_image(&session);
+    print!("{}", running_note(&session.running_images));
     print!(
         "{}",
         first_images_note(&first, &release::without_source(&session))
@@ -95,6 +96,22 @@ pub async fn run(
     }
     println!("\nOutputs:\n{}", outputs::human(&outputs));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What runs, shown as information: `up` never changes it (`deploy` and
+/// `rollback` do), so a different digest is not drift.
+pub(super) fn running_note(running: &std::collections::BTreeMap<String, String>) -> String {
+    if running.is_empty() {
+        return String::new();
+    }
+    let mut note = String::from("\nRunning (changed only by `deploy` and `rollback`):\n");
+    for (service, image) in running {
+        note.push_str(&format!(
+            "    {service}: {}\n",
+            super::deploy::short_image(image)
+        ));
+    }
+    note
 }
 
 /// Why services are not running after `up`, and what to do.

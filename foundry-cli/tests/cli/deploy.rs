@@ -373,6 +373,13 @@ async fn up_runs_the_services_then_deploy_refuse_and_rollback_keep_one_history()
     assert_eq!(app.get("ai", "/healthz").await.0, 200);
     let plan = app.foundry(&["plan", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.code(), Some(0), "{}\n{}", plan.stdout(), plan.stderr());
+    assert!(
+        plan.stdout()
+            .contains("Running (changed only by `deploy` and `rollback`)")
+            && plan.stdout().contains("shop/dev/api@sha256:"),
+        "the running digest is shown as information:\n{}",
+        plan.stdout()
+    );
 
     let releases = app.releases();
     assert_eq!(releases.len(), 1, "{releases:?}");
