@@ -71,7 +71,8 @@ async fn group_id(env: &TestEnv, name: &str) -> String {
 }
 
 #[tokio::test]
-async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_only_from_api() {
+async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_only_from_the_services_that_connect()
+ {
     let env = TestEnv::start().await;
     let rds = rds(&env).await;
     let up = env.foundry(&["up", "--env", "prod", "--yes"]).success();
@@ -100,7 +101,8 @@ async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_onl
     assert_eq!(placed, subnets(&env, "prod", "subnet-data-").await);
     assert_eq!(placed.len(), 2);
 
-    // Reachable only from the api's security group, on 5432.
+    // Reachable only from the security groups of the services that connect
+    // (api and ai: its token caps live there), on 5432.
     let db_groups: Vec<&str> = db
         .vpc_security_groups()
         .iter()
@@ -108,7 +110,11 @@ async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_onl
         .collect();
     let database_sg = group_id(&env, "acme-prod-database").await;
     assert_eq!(db_groups, [database_sg.as_str()]);
-    let api_sg = group_id(&env, "acme-prod-api").await;
+    let mut connecting = [
+        group_id(&env, "acme-prod-api").await,
+        group_id(&env, "acme-prod-ai").await,
+    ];
+    connecting.sort();
     let sg = env
         .ec2
         .describe_security_groups()
@@ -121,16 +127,13 @@ async fn prod_database_is_private_encrypted_multi_az_backed_up_and_reachable_onl
     assert_eq!(rules[0].from_port(), Some(5432));
     assert_eq!(rules[0].to_port(), Some(5432));
     assert!(rules[0].ip_ranges().is_empty(), "no CIDR sources");
-    let sources: Vec<&str> = rules[0]
+    let mut sources: Vec<String> = rules[0]
         .user_id_group_pairs()
         .iter()
-        .filter_map(|p| p.group_id())
+        .filter_map(|p| p.group_id().map(str::to_owned))
         .collect();
-    assert_eq!(
-        sources,
-        [api_sg.as_str()],
-        "the ai service does not connect"
-    );
+    sources.sort();
+    assert_eq!(sources, connecting, "exactly the services that connect");
 
     // Parameters: timeouts, slow statements, TLS only.
     let params_name = db.db_parameter_groups()[0]

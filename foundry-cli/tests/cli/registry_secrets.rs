@@ -160,7 +160,7 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
     let expectations = [
         (
             "acme-prod-api",
-            vec![secret_arn("internal_api_key"), uploads, db_secrets],
+            vec![secret_arn("internal_api_key"), uploads, db_secrets.clone()],
             vec![
                 "s3:DeleteObject",
                 "s3:GetObject",
@@ -171,12 +171,18 @@ async fn repositories_scan_on_push_and_secret_values_never_leave_aws() {
         ),
         (
             "acme-prod-ai",
+            // ai connects to the database (its token caps), so it reads the
+            // RDS-managed secret as the api does.
             vec![
                 secret_arn("anthropic_api_key"),
                 secret_arn("internal_api_key"),
                 secret_arn("openai_api_key"),
+                db_secrets,
             ],
-            vec!["secretsmanager:GetSecretValue"],
+            vec![
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:GetSecretValue",
+            ],
         ),
     ];
     for (role, mut resources, actions_wanted) in expectations {
