@@ -13,7 +13,8 @@
 //!
 //! Env values: text and `${…}` references become one `Value::concat`;
 //! `${services.X.url}` is `https://` + the service's `url` attribute (App
-//! Runner's `ServiceUrl` is a bare host name; clients want a URL),
+//! Runner's `ServiceUrl` is a bare host name; clients want a URL), or for a
+//! private service its VPC ingress connection's `domain`,
 //! `${buckets.X.name}` the bucket's name, `${database.endpoint|port|name|
 //! secret_arn}` the instance's attributes of those names, `${secrets.X}` the
 //! secret's ARN. A secret given as a whole value (`EnvValue::Secret`) is a
@@ -151,7 +152,7 @@ fn apprunner(stack: &Stack, facts: &Facts, scope: &Scope, service: &Service) -> 
         .env
         .iter()
         .filter_map(|v| match &v.value {
-            EnvValue::Text(t) => Some((v.name.clone(), env_text(facts, scope, t))),
+            EnvValue::Text(t) => Some((v.name.clone(), env_text(stack, facts, scope, t))),
             EnvValue::Secret(_) => None,
         })
         .collect();
@@ -205,16 +206,27 @@ fn apprunner(stack: &Stack, facts: &Facts, scope: &Scope, service: &Service) -> 
     out
 }
 
+/// Where other services reach service `name`: a private service answers
+/// inside the VPC on its VPC ingress connection's domain (the endpoint has
+/// no private DNS for the service's own URL), a public one on its URL.
+fn service_domain(stack: &Stack, name: &str) -> Value {
+    if is_private(stack, name) {
+        Value::attr(ids::service_ingress(name), "domain")
+    } else {
+        Value::attr(ids::service(name), "url")
+    }
+}
+
 /// One env value: a plain string when it has no references, the reference
 /// itself when it is one whole, otherwise a concat.
-fn env_text(facts: &Facts, scope: &Scope, template: &Template) -> Value {
+fn env_text(stack: &Stack, facts: &Facts, scope: &Scope, template: &Template) -> Value {
     let mut parts = Vec::new();
     for part in &template.0 {
         match part {
             Part::Text(t) => parts.push(Value::str(t)),
             Part::Ref(Reference::ServiceUrl(n)) => {
                 parts.push(Value::str("https://"));
-                parts.push(Value::attr(ids::service(n), "url"));
+                parts.push(service_domain(stack, n));
             }
             Part::Ref(Reference::BucketName(b)) => {
                 parts.push(Value::str(bucket::bucket_name(scope, b, &facts.account)))
