@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use ai::accounting::caps::TokenCaps;
 use ai::accounting::caps::postgres::{self, PgCapStore};
 use ai::accounting::metrics::Metrics;
-use ai::config::{CapsConfig, DatabaseSettings, OnDatabaseUnavailable, Secret};
+use ai::config::{CapsConfig, DatabaseSettings, OnDatabaseUnavailable};
+use pg_credentials::DatabaseSource;
 use sqlx::PgPool;
 
 #[tokio::main]
@@ -48,12 +49,11 @@ async fn run(url: &str, rounds: usize, concurrency: usize) -> anyhow::Result<()>
         pool_max_connections: concurrency.max(1) as u32,
         ..CapsConfig::default()
     };
-    let pool = postgres::connect(
-        &DatabaseSettings {
-            url: Secret::new(url),
-        },
-        &settings,
-    )?;
+    let database = DatabaseSettings {
+        source: DatabaseSource::Url(url.to_string()),
+        aws: None,
+    };
+    let pool = postgres::connect(&database, None, &settings).await?;
     let metrics = Arc::new(Metrics::new());
     let baseline_pool = pool.clone();
     let store = Arc::new(PgCapStore::new(

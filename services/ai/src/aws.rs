@@ -33,16 +33,22 @@ pub async fn sdk_config(aws: &AwsEnv) -> SdkConfig {
     loader.load().await
 }
 
+/// A Secrets Manager client. Unlike provider calls, a secret read is not
+/// the gateway's to retry (start-up, or a password refused mid-request): a
+/// transient failure deserves the SDK's own retries.
+pub async fn secrets_manager(aws: &AwsEnv) -> aws_sdk_secretsmanager::Client {
+    let mut config = sdk_config(aws).await.into_builder();
+    config.set_retry_config(Some(RetryConfig::standard().with_max_attempts(3)));
+    aws_sdk_secretsmanager::Client::new(&config.build())
+}
+
 /// Reads the internal API key from Secrets Manager (SecretString, trimmed).
 pub async fn internal_key_from_secrets_manager(
     secret_id: &str,
     aws: &AwsEnv,
 ) -> Result<Secret, ConfigError> {
     const VAR: &str = "AI_INTERNAL_API_KEY_SECRET_ID";
-    let mut config = sdk_config(aws).await.into_builder();
-    // Secrets Manager is read once at start-up; a transient failure deserves a retry.
-    config.set_retry_config(Some(RetryConfig::standard().with_max_attempts(3)));
-    let client = aws_sdk_secretsmanager::Client::new(&config.build());
+    let client = secrets_manager(aws).await;
     let output = client
         .get_secret_value()
         .secret_id(secret_id)

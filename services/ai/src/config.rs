@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use pg_credentials::{DatabaseSource, SourceError};
 use serde::Deserialize;
 
 use crate::catalog::check_model_id;
@@ -337,7 +338,8 @@ impl OnDatabaseUnavailable {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CapsConfig {
-    /// None: `postgres` when `DATABASE_URL` is set, else `memory`.
+    /// None: `postgres` when `DATABASE_URL` or any of `DATABASE_HOST`,
+    /// `DATABASE_PORT`, `DATABASE_NAME`, `DATABASE_SECRET_ARN` is set, else `memory`.
     pub store: Option<CapStoreKind>,
     pub on_database_unavailable: OnDatabaseUnavailable,
     pub fail_open_tokens_per_window: u64,
@@ -362,11 +364,16 @@ impl Default for CapsConfig {
     }
 }
 
-/// How to reach the database. Only `DATABASE_URL` for now; the RDS-managed
-/// secret (host, port, name, secret ARN) will be a second way to fill this.
+/// How to reach the cap store's database, the way the api reaches its own:
+/// `DATABASE_URL`, or `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_NAME` and
+/// `DATABASE_SECRET_ARN` (an RDS-managed secret holding user and password,
+/// read again whenever Postgres refuses the password).
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    pub url: Secret,
+    pub source: DatabaseSource,
+    /// For the secret form: region, credentials and endpoint
+    /// (`AWS_ENDPOINT_URL_SECRETS_MANAGER`) of the Secrets Manager client.
+    pub aws: Option<AwsEnv>,
 }
 
 #[derive(Debug, Clone)]
@@ -446,6 +453,31 @@ struct FileAlias {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Any of these picks the Postgres cap store (when `caps.store` is not set).
+const DATABASE_VARS: [&str; 5] = [
+    pg_credentials::source::DATABASE_URL,
+    pg_credentials::source::DATABASE_HOST,
+    pg_credentials::source::DATABASE_PORT,
+    pg_credentials::source::DATABASE_NAME,
+    pg_credentials::source::DATABASE_SECRET_ARN,
+];
+
+/// `pg-credentials`' messages, named by the variable to fix. They never
+/// quote a value (a URL may hold the password).
+fn database_error(err: SourceError) -> ConfigError {
+    match err {
+        SourceError::Missing => ConfigError::Missing(
+            "DATABASE_URL, or DATABASE_HOST, DATABASE_PORT, DATABASE_NAME and DATABASE_SECRET_ARN (caps.store = \"postgres\")"
+                .into(),
+        ),
+        SourceError::PartMissing { missing, given } => {
+            ConfigError::Missing(format!("{missing} (needed with {given})"))
+        }
+        SourceError::Invalid { name, reason } => ConfigError::invalid(name, reason),
+        other => ConfigError::invalid(other.variable(), other),
+    }
+}
+
 impl Config {
     pub fn load(env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -524,32 +556,25 @@ impl Config {
             )?);
         }
 
-        let database_url = get("DATABASE_URL");
         let mut caps = file.caps;
-        let store = *caps.store.get_or_insert(if database_url.is_some() {
+        let database_given = DATABASE_VARS.iter().any(|name| get(name).is_some());
+        let store = *caps.store.get_or_insert(if database_given {
             CapStoreKind::Postgres
         } else {
             CapStoreKind::Memory
         });
-        let database = match (store, database_url) {
-            (CapStoreKind::Postgres, Some(url)) => {
-                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                    // Never echo the URL: it carries the password.
-                    return Err(ConfigError::invalid(
-                        "DATABASE_URL",
-                        "must be a postgres:// or postgresql:// URL",
-                    ));
-                }
-                Some(DatabaseSettings {
-                    url: Secret::new(url),
-                })
+        let database = match store {
+            CapStoreKind::Postgres => {
+                let source = DatabaseSource::from_lookup(get).map_err(database_error)?;
+                let aws = match source {
+                    DatabaseSource::Secret(_) => {
+                        Some(AwsEnv::load(&get, "AWS_ENDPOINT_URL_SECRETS_MANAGER")?)
+                    }
+                    DatabaseSource::Url(_) => None,
+                };
+                Some(DatabaseSettings { source, aws })
             }
-            (CapStoreKind::Postgres, None) => {
-                return Err(ConfigError::Missing(
-                    "DATABASE_URL (caps.store = \"postgres\")".into(),
-                ));
-            }
-            (CapStoreKind::Memory, _) => None,
+            CapStoreKind::Memory => None,
         };
 
         let config = Config {
@@ -1003,5 +1028,81 @@ mod tests {
                 "the URL's password leaked: {err}"
             );
         }
+    }
+
+    const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf";
+
+    fn secret_form() -> Vec<(&'static str, &'static str)> {
+        vec![
+            KEY,
+            ("DATABASE_HOST", "db.internal"),
+            ("DATABASE_PORT", "5432"),
+            ("DATABASE_NAME", "app"),
+            ("DATABASE_SECRET_ARN", SECRET_ARN),
+        ]
+    }
+
+    #[test]
+    fn caps_database_can_be_host_port_name_and_an_rds_secret() {
+        let mut vars = secret_form();
+        vars.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:5000"));
+        vars.push(("AWS_REGION", "eu-west-1"));
+        let config = load(&vars).unwrap();
+        assert_eq!(config.caps.store, Some(CapStoreKind::Postgres));
+        let database = config.database.unwrap();
+        assert_eq!(
+            database.source,
+            DatabaseSource::Secret(pg_credentials::SecretSource {
+                host: "db.internal".into(),
+                port: 5432,
+                database: "app".into(),
+                secret_arn: SECRET_ARN.into(),
+            })
+        );
+        let aws = database.aws.expect("the secret form reads Secrets Manager");
+        assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+
+        // The URL form needs no AWS settings.
+        let config = load(&[KEY, ("DATABASE_URL", "postgres://ai:pw-secret@h/app")]).unwrap();
+        assert!(config.database.unwrap().aws.is_none());
+    }
+
+    #[test]
+    fn a_partial_or_doubled_database_configuration_is_refused_by_name() {
+        // Any one part picks the Postgres store, so a typo is not silently
+        // a per-instance memory store.
+        for missing in [
+            "DATABASE_HOST",
+            "DATABASE_PORT",
+            "DATABASE_NAME",
+            "DATABASE_SECRET_ARN",
+        ] {
+            let vars: Vec<_> = secret_form()
+                .into_iter()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{missing} (needed with DATABASE_")),
+                "{err}"
+            );
+        }
+        let mut both = secret_form();
+        both.push(("DATABASE_URL", "postgres://ai:pw-secret@h/app"));
+        let err = load(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("DATABASE_HOST"),
+            "{err}"
+        );
+        assert!(!err.contains("pw-secret"), "{err}");
+        let mut bad_port = secret_form();
+        bad_port[2] = ("DATABASE_PORT", "fivefour");
+        assert!(
+            load(&bad_port)
+                .unwrap_err()
+                .to_string()
+                .starts_with("DATABASE_PORT is invalid"),
+        );
     }
 }

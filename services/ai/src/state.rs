@@ -78,7 +78,12 @@ async fn build_caps(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Ar
             metrics,
         ));
     };
-    let pool = postgres::connect(database, &config.caps)?;
+    let secrets = match &database.aws {
+        Some(aws) => Some(crate::aws::secrets_manager(aws).await),
+        None => None,
+    };
+    let pool = postgres::connect(database, secrets, &config.caps).await?;
+    metrics.watch_credential_refreshes(pool.clone());
     let store = Arc::new(PgCapStore::new(
         pool,
         Duration::from_secs(config.caps.reservation_expiry_seconds),

@@ -2,6 +2,9 @@
 //! keys or user ids; the organization id is a label on token and request
 //! counters because per-org spend is what operators ask about.
 
+use pg_credentials::CredentialedPool;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder, exponential_buckets,
@@ -211,11 +214,52 @@ impl Metrics {
         }
     }
 
+    /// `ai_caps_database_credential_refreshes_total`: how many times the cap
+    /// store read its database secret again after Postgres refused the
+    /// password (a rotation). Read from the pool at each scrape.
+    pub fn watch_credential_refreshes(&self, pool: CredentialedPool) {
+        let counter = IntCounter::new(
+            "caps_database_credential_refreshes_total",
+            "Times the cap database's credentials were read again from Secrets Manager after Postgres refused them.",
+        )
+        .expect("static metric definition is valid");
+        // A second cap store in one process would be a bug; the first stays.
+        let _ = self.registry.register(Box::new(RefreshCounter {
+            pool,
+            counter: std::sync::Mutex::new(counter.clone()),
+            desc: counter.desc().into_iter().cloned().collect(),
+        }));
+    }
+
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         // Encoding into a Vec cannot fail for the text format.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// A counter that follows the pool's own (monotonic) count of refreshes.
+struct RefreshCounter {
+    pool: CredentialedPool,
+    /// Locked so that two concurrent scrapes do not both add the same refreshes.
+    counter: std::sync::Mutex<IntCounter>,
+    desc: Vec<Desc>,
+}
+
+impl Collector for RefreshCounter {
+    fn desc(&self) -> Vec<&Desc> {
+        self.desc.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let counter = self
+            .counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let refreshes = self.pool.credential_refreshes();
+        counter.inc_by(refreshes.saturating_sub(counter.get()));
+        counter.collect()
     }
 }
 

@@ -27,7 +27,7 @@ async fn instance(db_url: &str, upstream: &Upstream, cap: u64, caps_section: &st
     .await
 }
 
-async fn generate_as_acme(app: &TestApp, prompt: &str, max_tokens: u64) -> (u16, Value) {
+pub(crate) async fn generate_as_acme(app: &TestApp, prompt: &str, max_tokens: u64) -> (u16, Value) {
     let response = app
         .post(
             "/v1/generate",
@@ -41,7 +41,7 @@ async fn generate_as_acme(app: &TestApp, prompt: &str, max_tokens: u64) -> (u16,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn billed(body: &Value) -> u64 {
+pub(crate) fn billed(body: &Value) -> u64 {
     body["usage"]["input_tokens"].as_u64().unwrap()
         + body["usage"]["output_tokens"].as_u64().unwrap()
 }

@@ -11,6 +11,7 @@ mod anthropic;
 mod azure;
 mod bedrock;
 mod binary;
+mod caps_database_secret;
 mod caps_postgres;
 mod gemini;
 mod models;

@@ -26,11 +26,10 @@
 //! same org and window that would otherwise be refused; the common path stays
 //! one round trip.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use pg_credentials::{CredentialedPool, PoolError};
 use prometheus::HistogramVec;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::OnceCell;
 
@@ -38,29 +37,41 @@ use crate::config::{CapsConfig, DatabaseSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DATABASE_URL could not be parsed: {0}")]
-    BadUrl(String),
+    /// A malformed `DATABASE_URL`, or a database secret that could not be
+    /// read or holds no user and password (named, its value never shown).
+    #[error(transparent)]
+    Connect(#[from] PoolError),
     #[error("database call failed: {0}")]
     Database(#[from] sqlx::Error),
 }
 
-/// Opens the pool the cap store uses. The one place that knows where the
-/// database's address and credentials come from (today `DATABASE_URL`; the
-/// RDS-managed secret slots in here). Lazy: the service starts while the
-/// database is away, and reconnects by itself when it returns.
-pub fn connect(database: &DatabaseSettings, caps: &CapsConfig) -> Result<PgPool, StoreError> {
-    let options = PgConnectOptions::from_str(database.url.expose())
-        // sqlx's message may quote the URL; say only that it is malformed.
-        .map_err(|_| StoreError::BadUrl("not a valid postgres URL".into()))?
-        .application_name("ai")
-        // Each statement touches one or two rows; anything longer is a stuck lock.
-        .options([("statement_timeout", "5s")]);
-    Ok(PgPoolOptions::new()
+/// Opens the pool the cap store uses, through `pg-credentials` as the api
+/// does: `DATABASE_URL`, or host, port and name with user and password from
+/// an RDS-managed secret, read again when Postgres refuses them (a rotation
+/// needs no restart). Lazy: the service starts while the database is away,
+/// and reconnects by itself when it returns. With a secret, the secret is
+/// read once now, so a missing or malformed one stops start-up.
+pub async fn connect(
+    database: &DatabaseSettings,
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+    caps: &CapsConfig,
+) -> Result<CredentialedPool, StoreError> {
+    let pool_options = PgPoolOptions::new()
         .max_connections(caps.pool_max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_millis(caps.pool_acquire_timeout_ms))
-        .idle_timeout(Duration::from_secs(300))
-        .connect_lazy_with(options))
+        .idle_timeout(Duration::from_secs(300));
+    Ok(
+        CredentialedPool::connect_lazy(&database.source, secrets, pool_options, session_settings)
+            .await?,
+    )
+}
+
+fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .application_name("ai")
+        // Each statement touches one or two rows; anything longer is a stuck lock.
+        .options([("statement_timeout", "5s")])
 }
 
 /// Idempotent; run under a transaction-scoped advisory lock so instances
@@ -161,7 +172,9 @@ const PRUNE: &[&str] = &[
 ];
 
 pub struct PgCapStore {
-    pool: PgPool,
+    /// Runs statements like `&PgPool`; a refused password is read again from
+    /// the secret and the connection tried once more.
+    pool: CredentialedPool,
     schema: OnceCell<()>,
     expiry: Duration,
     timings: HistogramVec,
@@ -189,7 +202,7 @@ fn from_db(n: i64) -> u64 {
 
 impl PgCapStore {
     /// `timings` receives each round trip's duration by operation.
-    pub fn new(pool: PgPool, expiry: Duration, timings: HistogramVec) -> Self {
+    pub fn new(pool: CredentialedPool, expiry: Duration, timings: HistogramVec) -> Self {
         PgCapStore {
             pool,
             schema: OnceCell::new(),
