@@ -259,8 +259,9 @@ where
     }
 }
 
-/// The innermost error message: what went wrong, without the SDK's layers.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost error message: what went wrong, without the SDK's (or an
+/// HTTP client's) layers.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = err;
     while let Some(next) = cur.source() {
         cur = next;

@@ -51,7 +51,7 @@ pub async fn wait_healthy(url: &str, timeout: Duration) -> Result<(), String> {
                     format!("HTTP {status}: {body}")
                 };
             }
-            Err(e) => last = format!("no answer ({})", root_cause(&e)),
+            Err(e) => last = format!("no answer ({})", crate::aws::root_cause(&e)),
         }
         if start.elapsed() >= timeout {
             return Err(format!(
@@ -60,29 +60,5 @@ pub async fn wait_healthy(url: &str, timeout: Duration) -> Result<(), String> {
             ));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_is_plain_http_and_everything_else_https() {
-        let check = |host, want: &str| assert_eq!(health_url(host, "/healthz"), want);
-        check("127.0.0.1:4100", "http://127.0.0.1:4100/healthz");
-        check("localhost:80", "http://localhost:80/healthz");
-        check(
-            "abc123.us-east-1.awsapprunner.com",
-            "https://abc123.us-east-1.awsapprunner.com/healthz",
-        );
     }
 }

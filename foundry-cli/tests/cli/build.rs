@@ -12,7 +12,7 @@ use localenv::fault_proxy::{FaultPlan, FaultProxy};
 use localenv::registry::RegistryServer;
 use serde_json::Value;
 
-use crate::support::{Run, TestEnv};
+use crate::support::{Run, TestEnv, git};
 
 /// bcrypt (cost 4) of `123456789012-auth-token`: the password inside every
 /// authorization token moto 5.2's ECR hands out for the default account.
@@ -49,17 +49,6 @@ fn app_repository(dir: &Path) {
     git(dir, &["init", "--quiet"]);
     git(dir, &["add", "."]);
     git(dir, &["commit", "--quiet", "-m", "hello"]);
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn fixture_target_dir() -> PathBuf {

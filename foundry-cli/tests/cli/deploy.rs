@@ -18,7 +18,7 @@ use aws_sdk_apprunner::types::Service;
 use localenv::registry::RegistryServer;
 use serde_json::Value;
 
-use crate::support::{Run, TestEnv, sdk_config};
+use crate::support::{Run, TestEnv, git, sdk_config};
 
 const STACK: &str = r#"
 name = "shop"
@@ -65,6 +65,10 @@ struct ComputeEnv {
     emulator: Emulator,
     apprunner: aws_sdk_apprunner::Client,
     _emulator_state: tempfile::TempDir,
+    /// The fixture crates' own target directory: tests running at once
+    /// build packages of the same names from different sources, and a
+    /// shared directory would hand one test the other's binary.
+    target: tempfile::TempDir,
 }
 
 impl ComputeEnv {
@@ -92,6 +96,7 @@ impl ComputeEnv {
             emulator,
             apprunner,
             _emulator_state: state,
+            target: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -100,10 +105,7 @@ impl ComputeEnv {
         command
             .env("AWS_ENDPOINT_URL_APPRUNNER", self.emulator.endpoint())
             .env("FOUNDRY_ECR_REGISTRY_ENDPOINT", self.registry.endpoint())
-            .env(
-                "CARGO_TARGET_DIR",
-                localenv::fixtures_target_dir("foundry-cli-fixtures"),
-            )
+            .env("CARGO_TARGET_DIR", self.target.path())
             .env("FOUNDRY_HEALTH_TIMEOUT_SECS", "20")
             .env_remove("FOUNDRY_REGISTRY")
             .env_remove("SOURCE_DATE_EPOCH");
@@ -201,16 +203,6 @@ pub fn app_repository(dir: &Path) {
     git(dir, &["init", "--quiet"]);
     git(dir, &["add", "."]);
     git(dir, &["commit", "--quiet", "-m", "app"]);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 /// A plain HTTP/1.1 GET on `host` (`127.0.0.1:port`): status and body.

@@ -19,10 +19,9 @@ fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
         .args(args)
         .current_dir(dir)
         .env("FOUNDRY_HOME", home)
-        .env(
-            "CARGO_TARGET_DIR",
-            localenv::fixtures_target_dir("foundry-cli-fixtures"),
-        )
+        // Its own, under the test's home: deploy.rs builds packages of the
+        // same names from other sources at the same time.
+        .env("CARGO_TARGET_DIR", home.join("target"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ACCESS_KEY_ID")

@@ -459,3 +459,15 @@ impl TestEnv {
         assert!(answer.starts_with("HTTP/1.1 201"), "moto: {answer}");
     }
 }
+
+/// `git` in `dir` with a fixed identity; its standard output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
