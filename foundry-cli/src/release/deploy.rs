@@ -161,21 +161,22 @@ pub async fn deploy(
         targets.insert(service, release);
     }
     let compute = compute_of(session)?;
-    let by = aws::caller_arn(&session.aws).await?;
-    let before = history.releases.len();
-    let number = history.begin(ReleaseKind::Deploy, intended, &by, &now());
-    save(&session.state, &history).await?;
-    progress.release_begun(number, history.releases.len() == before);
     let run = Run {
         session,
         compute: compute.as_ref(),
-        number,
         previous: previous.map(|r| (r.number, r.services)),
         keep_failed: options.keep_failed,
         started,
         image_secs,
     };
-    run.finish(&mut history, targets, progress).await
+    run.record_and_finish(
+        &mut history,
+        ReleaseKind::Deploy,
+        intended,
+        targets,
+        progress,
+    )
+    .await
 }
 
 /// Returns services to a release that succeeded, image and configuration
@@ -237,33 +238,23 @@ pub async fn rollback(
         targets.insert(service.clone(), release);
     }
     let compute = compute_of(session)?;
-    let by = aws::caller_arn(&session.aws).await?;
-    let before = history.releases.len();
-    let number = history.begin(
-        ReleaseKind::Rollback { to: target.number },
-        intended,
-        &by,
-        &now(),
-    );
-    save(&session.state, &history).await?;
-    progress.release_begun(number, history.releases.len() == before);
     let run = Run {
         session,
         compute: compute.as_ref(),
-        number,
         previous: Some((current.number, current.services)),
         keep_failed: false,
         started,
         image_secs: 0.0,
     };
-    run.finish(&mut history, targets, progress).await
+    let kind = ReleaseKind::Rollback { to: target.number };
+    run.record_and_finish(&mut history, kind, intended, targets, progress)
+        .await
 }
 
 /// One release being carried out.
 pub(super) struct Run<'a> {
     pub(super) session: &'a Session,
     pub(super) compute: &'a dyn Compute,
-    pub(super) number: u32,
     /// The release that ran before, to go back to.
     pub(super) previous: Option<(u32, BTreeMap<String, ServiceRelease>)>,
     pub(super) keep_failed: bool,
@@ -272,8 +263,28 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    pub(super) async fn finish(
+    /// Records `intended` as a release of `kind`, in progress, before
+    /// anything changes (resuming the record a crashed run left with the same
+    /// intent), then rolls `targets` out and settles the outcome.
+    pub(super) async fn record_and_finish(
         self,
+        history: &mut History,
+        kind: ReleaseKind,
+        intended: BTreeMap<String, ServiceRelease>,
+        targets: BTreeMap<String, ServiceRelease>,
+        progress: &dyn ReleaseProgress,
+    ) -> Result<Deployed, ReleaseError> {
+        let by = aws::caller_arn(&self.session.aws).await?;
+        let before = history.releases.len();
+        let number = history.begin(kind, intended, &by, &now());
+        save(&self.session.state, history).await?;
+        progress.release_begun(number, history.releases.len() == before);
+        self.finish(number, history, targets, progress).await
+    }
+
+    async fn finish(
+        self,
+        number: u32,
         history: &mut History,
         targets: BTreeMap<String, ServiceRelease>,
         progress: &dyn ReleaseProgress,
@@ -282,7 +293,7 @@ impl Run<'_> {
         let (steps, timing) = rollout::roll_out(self.compute, stack, &targets, progress).await?;
         for (service, step) in &steps {
             if let Some(handle) = step.handle() {
-                history.set_handle(self.number, service, handle);
+                history.set_handle(number, service, handle);
             }
         }
         let failures: Vec<String> = steps
@@ -290,10 +301,10 @@ impl Run<'_> {
             .filter_map(|(s, step)| step.failure().map(|r| format!("{s}: {r}")))
             .collect();
         if failures.is_empty() {
-            history.finish(self.number, Outcome::Succeeded, &now());
+            history.finish(number, Outcome::Succeeded, &now());
             save(&self.session.state, history).await?;
             return Ok(Deployed {
-                number: self.number,
+                number,
                 services: targets,
                 seconds: Phases {
                     image: self.image_secs,
@@ -306,7 +317,7 @@ impl Run<'_> {
         let reason = failures.join("; ");
         if self.keep_failed {
             history.finish(
-                self.number,
+                number,
                 Outcome::FailedKept {
                     reason: reason.clone(),
                 },
@@ -337,7 +348,7 @@ impl Run<'_> {
                 )
             };
             return Err(ReleaseError::Failed {
-                number: self.number,
+                number,
                 reason,
                 after: format!(
                     ". As asked (--keep-failed), foundry changed nothing back{platform}{back}"
@@ -346,7 +357,7 @@ impl Run<'_> {
         }
         let after = self.go_back(stack, &steps, progress).await;
         history.finish(
-            self.number,
+            number,
             Outcome::Failed {
                 reason: reason.clone(),
             },
@@ -354,7 +365,7 @@ impl Run<'_> {
         );
         save(&self.session.state, history).await?;
         Err(ReleaseError::Failed {
-            number: self.number,
+            number,
             reason,
             after,
         })
@@ -522,6 +533,6 @@ async fn given_image(
     Ok(BTreeMap::from([(service.clone(), (image, None))]))
 }
 
-pub(super) fn now() -> String {
+fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::deploy::{Deployed, Run, build_and_push, compute_of, now};
+use super::deploy::{Deployed, Run, build_and_push, compute_of};
 use super::history::{ReleaseKind, ServiceRelease};
-use super::{ReleaseError, ReleaseProgress, SecretRef, load, save};
+use super::{ReleaseError, ReleaseProgress, SecretRef, load};
 use crate::aws::{self, AwsError};
 use crate::engine::Session;
 use crate::stack::references::Reference;
@@ -184,19 +184,21 @@ pub async fn record_first_release(
     if targets.is_empty() {
         return Ok(None);
     }
-    let by = aws::caller_arn(&session.aws).await?;
-    let before = history.releases.len();
-    let number = history.begin(ReleaseKind::Deploy, intended, &by, &now());
-    save(&session.state, &history).await?;
-    progress.release_begun(number, history.releases.len() == before);
     let run = Run {
         session,
         compute: compute.as_ref(),
-        number,
         previous: previous.map(|r| (r.number, r.services)),
         keep_failed: false,
         started: Instant::now(),
         image_secs: 0.0,
     };
-    run.finish(&mut history, targets, progress).await.map(Some)
+    run.record_and_finish(
+        &mut history,
+        ReleaseKind::Deploy,
+        intended,
+        targets,
+        progress,
+    )
+    .await
+    .map(Some)
 }
