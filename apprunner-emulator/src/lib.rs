@@ -23,6 +23,7 @@
 //! apprunner-emulator --port 4577 --state-dir DIR \
 //!     --registry-map '*=127.0.0.1:5000' \
 //!     --secrets-endpoint http://127.0.0.1:5001 \
+//!     --logs-endpoint http://127.0.0.1:5001 \
 //!     [--region us-east-1] [--account-id 123456789012] \
 //!     [--delay-ms 200] [--health-second-ms 100] [--instance-env KEY=VALUE]...
 //! ```
@@ -38,11 +39,14 @@
 //!                                        sends to CloudWatch's service log group)
 //! services/<ServiceId>/current           symlink to the serving instance's directory
 //! services/<ServiceId>/instances/<OperationId>/stdout.log, stderr.log
+//!                                        (also shipped to CloudWatch Logs with
+//!                                        --logs-endpoint, as App Runner ships them)
 //! services/<ServiceId>/instances/<OperationId>/rootfs/   (removed when it stops)
 //! ```
 
 mod configs;
 mod image;
+mod logs;
 mod model;
 mod operations;
 mod protocol;
@@ -85,6 +89,9 @@ pub struct Config {
     pub registry_map: BTreeMap<String, String>,
     /// Secrets Manager's endpoint (moto) for `RuntimeEnvironmentSecrets`.
     pub secrets_endpoint: Option<String>,
+    /// CloudWatch Logs' endpoint (moto) that instances' output is shipped
+    /// to, as App Runner ships it; none ships nothing (the files stay).
+    pub logs_endpoint: Option<String>,
     /// Added to every instance's environment (e.g. `AWS_ENDPOINT_URL` in
     /// local mode), below the service's own variables.
     pub instance_env: BTreeMap<String, String>,
@@ -101,6 +108,7 @@ impl Config {
             health_check_second: Duration::from_millis(100),
             registry_map: BTreeMap::new(),
             secrets_endpoint: None,
+            logs_endpoint: None,
             instance_env: BTreeMap::new(),
         }
     }
@@ -264,12 +272,14 @@ pub(crate) struct Shared {
     pub config: Config,
     state: Mutex<State>,
     pub secrets: secrets::SecretsClient,
+    pub logs: logs::LogsClient,
 }
 
 impl Shared {
     fn new(config: Config) -> Shared {
         Shared {
             secrets: secrets::SecretsClient::new(&config),
+            logs: logs::LogsClient::new(&config),
             config,
             state: Mutex::new(State::default()),
         }

@@ -19,6 +19,8 @@ OPTIONS:
                                 plain HTTP); HOST `*` matches any (repeatable)
     --secrets-endpoint URL      Secrets Manager endpoint for runtime secrets
                                 (default: $AWS_ENDPOINT_URL_SECRETS_MANAGER or $AWS_ENDPOINT_URL)
+    --logs-endpoint URL         CloudWatch Logs endpoint that instances' output is shipped to
+                                (default: $AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or $AWS_ENDPOINT_URL)
     --region REGION             default: us-east-1
     --account-id ID             default: 123456789012
     --delay-ms MS               time every operation takes before its work (default 200)
@@ -41,6 +43,9 @@ fn run() -> Result<(), String> {
     let mut state_dir = None;
     let mut config = Config::new("");
     config.secrets_endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok();
+    config.logs_endpoint = std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .ok();
     while let Some(flag) = args.next() {
@@ -73,6 +78,7 @@ fn run() -> Result<(), String> {
                 config.registry_map.insert(host, local);
             }
             "--secrets-endpoint" => config.secrets_endpoint = Some(value()?),
+            "--logs-endpoint" => config.logs_endpoint = Some(value()?),
             "--region" => config.region = value()?,
             "--account-id" => config.account_id = value()?,
             "--delay-ms" => config.operation_delay = Duration::from_millis(number(value()?)?),

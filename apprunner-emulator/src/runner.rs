@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use crate::Shared;
 use crate::image::{self, RunConfig};
+use crate::logs::Tail;
 use crate::model::{HealthCheckConfiguration, ImageRepository, Service};
 
 /// App Runner's defaults for `HealthCheckConfiguration`.
@@ -40,6 +41,8 @@ pub(crate) struct Instance {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Ships its output to CloudWatch Logs until the instance is dropped.
+    _logs: Option<Tail>,
 }
 
 impl Instance {
@@ -150,6 +153,7 @@ async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result
         child,
         port,
         dir: dir.to_owned(),
+        _logs: shared.logs.tail(service, dir),
     };
     events(
         dir,

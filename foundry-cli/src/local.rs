@@ -214,6 +214,7 @@ pub fn apprunner_config(
     config.port = port;
     config.registry_map.insert("*".into(), registry.to_owned());
     config.secrets_endpoint = Some(moto.to_owned());
+    config.logs_endpoint = Some(moto.to_owned());
     for (key, value) in [
         ("AWS_ENDPOINT_URL", moto),
         ("AWS_ACCESS_KEY_ID", "foundry-local"),

@@ -64,6 +64,7 @@ async fn a_service_runs_its_image_rolls_back_a_failed_deploy_and_stops_when_dele
         "{arn}"
     );
     assert_eq!(service.service_id().len(), 32);
+    let service_id = service.service_id().to_owned();
     assert_eq!(service.status(), &ServiceStatus::OperationInProgress);
     let tags = app
         .client
@@ -201,6 +202,36 @@ async fn a_service_runs_its_image_rolls_back_a_failed_deploy_and_stops_when_dele
     assert_eq!(deployed.status(), Some(&OperationStatus::Succeeded));
     assert_eq!(get_body(&url, "/version").unwrap(), "2\n");
     wait_until(|| !process_exists(first_pid), "the replaced instance stops");
+
+    // Every instance's output reached CloudWatch Logs where App Runner puts
+    // it: one stream per instance (v1, the refused one, v2), no secret value.
+    let group = format!("/aws/apprunner/acme-api/{service_id}/application");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let events = app.log_events(&group).await;
+        let streams: std::collections::BTreeSet<&str> =
+            events.iter().map(|(s, _)| s.as_str()).collect();
+        if streams.len() == 3 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let streams: std::collections::BTreeSet<&str> =
+        events.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(streams.len(), 3, "{events:?}");
+    assert!(
+        streams.iter().all(|s| s.starts_with("instance/")),
+        "{streams:?}"
+    );
+    let listening = events
+        .iter()
+        .filter(|(_, m)| m.starts_with("probe-http listening on"))
+        .count();
+    assert_eq!(listening, 3, "each instance's start-up line: {events:?}");
+    assert!(
+        events.iter().all(|(_, m)| !m.contains("s3cretValue")),
+        "{events:?}"
+    );
 
     let operations = app
         .client

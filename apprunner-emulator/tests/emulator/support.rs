@@ -157,6 +157,7 @@ pub fn spawn_app(options: AppOptions) -> TestApp {
         .registry_map
         .insert(ECR_HOST.into(), registry.host.clone());
     config.secrets_endpoint = moto.as_ref().map(|m| m.endpoint());
+    config.logs_endpoint = moto.as_ref().map(|m| m.endpoint());
     let emulator = Emulator::start(config).expect("the emulator starts");
     let client = apprunner_client(&emulator.endpoint());
     TestApp {
@@ -190,6 +191,38 @@ impl TestApp {
             ))
             .build();
         aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    /// Every event of a log group in moto's CloudWatch Logs, as (stream,
+    /// message), in time order; empty while the group does not exist.
+    pub async fn log_events(&self, group: &str) -> Vec<(String, String)> {
+        let moto = self.moto.as_ref().expect("spawn_app(with_moto: true)");
+        let config = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+            .endpoint_url(moto.endpoint())
+            .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .build();
+        let client = aws_sdk_cloudwatchlogs::Client::from_conf(config);
+        let Ok(out) = client
+            .filter_log_events()
+            .log_group_name(group)
+            .send()
+            .await
+        else {
+            return Vec::new();
+        };
+        out.events()
+            .iter()
+            .map(|e| {
+                (
+                    e.log_stream_name().unwrap_or_default().to_owned(),
+                    e.message().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Polls `ListOperations` until the operation is no longer under way.

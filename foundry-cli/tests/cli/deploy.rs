@@ -83,6 +83,7 @@ impl ComputeEnv {
             .registry_map
             .insert("*".into(), registry.host().to_owned());
         config.secrets_endpoint = Some(env.moto.endpoint());
+        config.logs_endpoint = Some(env.moto.endpoint());
         let emulator = Emulator::start(config).expect("the emulator starts");
         let apprunner = aws_sdk_apprunner::Client::from_conf(
             aws_sdk_apprunner::config::Builder::from(&sdk_config(&emulator.endpoint()).await)
