@@ -51,6 +51,12 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Return services to an earlier release (image and configuration), without building.
     Rollback(RollbackArgs),
+    /// What runs and whether it is healthy: per service the release, the
+    /// compute target's state, a health probe and scaling; firing alarms.
+    /// Exits 0 when all is healthy, 3 when something is not (1 on errors).
+    Status(StatusArgs),
+    /// A service's logs from CloudWatch Logs, merged in time order.
+    Logs(LogsArgs),
     /// The release history, newest first, with what changed in each.
     Releases {
         /// Only this service's part of each release.
@@ -154,6 +160,43 @@ pub struct DeployArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Print the release as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Services to show (default: every service of the stack file).
+    pub services: Vec<String>,
+    /// Print the report as JSON on stdout (one object per refresh with --watch).
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh in place until Ctrl-C; the exit code is the last report's.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The service whose logs to show.
+    pub service: String,
+    /// From when: a duration back from now (30s, 10m, 2h, 1d) or a time (RFC 3339).
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// Keep printing new events until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// CloudWatch Logs filter pattern, applied by CloudWatch (e.g. `ERROR`,
+    /// `"timed out"`, `{ $.level = "WARN" }`).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Only the time release N's version of the service ran (overrides --since).
+    #[arg(long, value_name = "N")]
+    pub release: Option<u32>,
+    /// One JSON object per event on stdout (time, stream, raw message).
     #[arg(long)]
     pub json: bool,
 }

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["stack", "state", "local"],
     &["engine", "images", "compute"],
     &["release"],
+    &["status", "logs"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],
     &["commands"],

@@ -7,10 +7,12 @@ pub mod compute;
 pub mod engine;
 pub mod images;
 pub mod local;
+pub mod logs;
 pub mod release;
 pub mod resources;
 pub mod stack;
 pub mod state;
+pub mod status;
 pub mod vocab;
 
 #[cfg(test)]

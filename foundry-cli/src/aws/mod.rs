@@ -343,6 +343,8 @@ pub struct Aws {
     pub rds: aws_sdk_rds::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub apprunner: aws_sdk_apprunner::Client,
+    /// CloudWatch Logs, where the compute targets write services' output.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     /// Where pushes to ECR's registry go instead (`host:port`, plain HTTP),
     /// in local mode.
@@ -419,6 +421,11 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         let mut apprunner = aws_sdk_apprunner::config::Builder::from(&config);
         let mut registry_override = None;
         if let Target::Local {
@@ -446,6 +453,7 @@ impl Aws {
             rds,
             cloudfront,
             apprunner,
+            logs,
             region: region.to_string(),
             registry_override,
         })

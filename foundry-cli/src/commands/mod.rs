@@ -5,11 +5,13 @@ mod build;
 mod deploy;
 mod destroy;
 mod local;
+mod logs;
 mod outputs;
 mod plan;
 mod releases;
 mod schema;
 mod secret;
+mod status;
 mod unlock;
 mod up;
 mod validate;
@@ -34,6 +36,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(g, args).await,
         Command::Deploy(args) => deploy::run(g, args).await,
         Command::Rollback(args) => deploy::rollback(g, args).await,
+        Command::Status(args) => status::run(g, args).await,
+        Command::Logs(args) => logs::run(g, args).await,
         Command::Releases { service, json } => releases::run(g, service, json).await,
         Command::Schema => schema::run(),
         Command::Local { action } => local::run(action),

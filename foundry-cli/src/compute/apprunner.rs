@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_apprunner::types::{
     ImageConfiguration, ImageRepository, ImageRepositoryType, OperationStatus, Service,
-    SourceConfiguration,
+    ServiceStatus, SourceConfiguration,
 };
 
-use super::{Compute, ComputeError, Rollout, RunSpec, Running, ServiceNames};
+use super::{
+    Compute, ComputeError, Operation, PlatformState, Rollout, RunSpec, Running, ScalingState,
+    ServiceNames,
+};
 use crate::aws::{Aws, AwsError, SdkResultExt};
 
 /// App Runner deployments take minutes; give up on one after this long.
@@ -237,9 +240,92 @@ impl Compute for AppRunner {
             delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
+
+    async fn state(&self, service: &str) -> Result<Option<PlatformState>, ComputeError> {
+        let Some(arn) = self.arn(service).await? else {
+            return Ok(None);
+        };
+        let Some(described) = self.describe(&arn).await? else {
+            return Ok(None);
+        };
+        let rfc3339 = |t: Option<&aws_smithy_types::DateTime>| {
+            t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+        };
+        let last_operation = self.newest_operation(&arn).await?.map(|o| Operation {
+            id: o.id().unwrap_or_default().to_owned(),
+            kind: o
+                .r#type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            status: o
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            started_at: rfc3339(o.started_at()),
+            ended_at: rfc3339(o.ended_at()),
+        });
+        Ok(Some(PlatformState {
+            status: described.status().as_str().to_owned(),
+            settled: described.status() == &ServiceStatus::Running,
+            last_operation,
+            scaling: self.scaling(&described).await?,
+        }))
+    }
+
+    async fn log_group(&self, service: &str) -> Result<Option<String>, ComputeError> {
+        let Some(arn) = self.arn(service).await? else {
+            return Ok(None);
+        };
+        Ok(self.describe(&arn).await?.map(|s| {
+            format!(
+                "/aws/apprunner/{}/{}/application",
+                s.service_name(),
+                s.service_id()
+            )
+        }))
+    }
 }
 
 impl AppRunner {
+    /// The newest operation of a service (`ListOperations` answers newest first).
+    async fn newest_operation(
+        &self,
+        arn: &str,
+    ) -> Result<Option<aws_sdk_apprunner::types::OperationSummary>, AwsError> {
+        let out = self
+            .aws
+            .apprunner
+            .list_operations()
+            .service_arn(arn)
+            .max_results(1)
+            .send()
+            .await
+            .or_aws("ListOperations")?;
+        Ok(out.operation_summary_list().first().cloned())
+    }
+
+    async fn scaling(&self, service: &Service) -> Result<Option<ScalingState>, AwsError> {
+        let Some(arn) = service
+            .auto_scaling_configuration_summary()
+            .and_then(|s| s.auto_scaling_configuration_arn())
+        else {
+            return Ok(None);
+        };
+        let out = self
+            .aws
+            .apprunner
+            .describe_auto_scaling_configuration()
+            .auto_scaling_configuration_arn(arn)
+            .send()
+            .await
+            .or_aws("DescribeAutoScalingConfiguration")?;
+        Ok(out.auto_scaling_configuration().map(|c| ScalingState {
+            min: c.min_size().unwrap_or_default(),
+            max: c.max_size().unwrap_or_default(),
+            current: None,
+        }))
+    }
+
     /// One operation of a service, from `ListOperations` (newest first).
     async fn operation(
         &self,

@@ -52,6 +52,39 @@ pub struct Running {
     pub spec: RunSpec,
 }
 
+/// What the platform says of a service beyond what it runs: for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlatformState {
+    /// The platform's own word for the service (App Runner: `RUNNING`,
+    /// `OPERATION_IN_PROGRESS`, `CREATE_FAILED`, …).
+    pub status: String,
+    /// Whether `status` is one a serving, settled service is in.
+    pub settled: bool,
+    /// The newest operation or deployment on it.
+    pub last_operation: Option<Operation>,
+    pub scaling: Option<ScalingState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Operation {
+    pub id: String,
+    /// App Runner: `CREATE_SERVICE`, `UPDATE_SERVICE`, …
+    pub kind: String,
+    /// App Runner: `SUCCEEDED`, `ROLLBACK_SUCCEEDED`, `IN_PROGRESS`, …
+    pub status: String,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScalingState {
+    pub min: i32,
+    pub max: i32,
+    /// Instances now, where the platform's API says (App Runner's does not).
+    pub current: Option<i32>,
+}
+
 /// How a rollout ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rollout {
@@ -88,6 +121,13 @@ pub trait Compute: Sync + Send {
         handle: &str,
         tick: &(dyn for<'s> Fn(&'s str) + Sync),
     ) -> Result<Rollout, ComputeError>;
+
+    /// The platform's view of `service`, `None` when it does not exist.
+    async fn state(&self, service: &str) -> Result<Option<PlatformState>, ComputeError>;
+
+    /// The CloudWatch Logs group the platform writes `service`'s output to,
+    /// `None` when the service does not exist.
+    async fn log_group(&self, service: &str) -> Result<Option<String>, ComputeError>;
 }
 
 /// The stack environment's target.

@@ -417,7 +417,7 @@ impl Run<'_> {
 
 /// The compute target of the session's environment, with the platform's
 /// name of every service.
-pub(super) fn compute_of(session: &Session) -> Result<Box<dyn Compute>, ReleaseError> {
+pub fn compute_of(session: &Session) -> Result<Box<dyn Compute>, ReleaseError> {
     let names = session
         .stack
         .services

@@ -4,6 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::stack::{Ingress, Service};
+
+/// How long one probe waits for an answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a service gets to answer 200 on its health path.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -30,29 +35,78 @@ pub fn health_url(host: &str, path: &str) -> String {
     format!("{scheme}://{host}{path}")
 }
 
+/// Where foundry can ask a service for its health: its health path through
+/// its URL, when that URL is reachable from here. A private service answers
+/// only inside the VPC, where the platform's own health check is the gate;
+/// loopback (the local emulator) is always reachable.
+pub fn reachable_health_url(service: &Service, url: Option<&str>) -> Option<String> {
+    let url = url.filter(|u| {
+        service.ingress == Ingress::Public
+            || u.starts_with("127.0.0.1")
+            || u.starts_with("localhost")
+    })?;
+    Some(health_url(url, &service.health_path))
+}
+
+/// One health probe's answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Probe {
+    pub url: String,
+    /// The HTTP status, `None` when nothing answered.
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// What was wrong: a non-2xx answer's first words, or why none came.
+    pub error: Option<String>,
+}
+
+impl Probe {
+    pub fn healthy(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Asks `url` once, within `timeout`.
+pub async fn probe(url: &str, timeout: Duration) -> Probe {
+    let started = Instant::now();
+    let answer = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(client) => client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("no answer ({})", crate::aws::root_cause(&e))),
+        Err(e) => Err(format!("cannot build an HTTP client: {e}")),
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let (status, error) = match answer {
+        Ok(response) if response.status().is_success() => (Some(response.status().as_u16()), None),
+        Ok(response) => {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            let body: String = body.trim().chars().take(200).collect();
+            let error = if body.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                format!("HTTP {status}: {body}")
+            };
+            (Some(status.as_u16()), Some(error))
+        }
+        Err(error) => (None, Some(error)),
+    };
+    Probe {
+        url: url.to_owned(),
+        status,
+        latency_ms,
+        error,
+    }
+}
+
 /// Asks `url` until it answers 2xx; on timeout, says what it last saw.
 pub async fn wait_healthy(url: &str, timeout: Duration) -> Result<(), String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
     let start = Instant::now();
-    let mut last;
     loop {
-        match client.get(url).send().await {
-            Ok(response) if response.status().is_success() => return Ok(()),
-            Ok(response) => {
-                let status = response.status();
-                let body = response.text().await.unwrap_or_default();
-                let body: String = body.trim().chars().take(200).collect();
-                last = if body.is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    format!("HTTP {status}: {body}")
-                };
-            }
-            Err(e) => last = format!("no answer ({})", crate::aws::root_cause(&e)),
-        }
+        let Some(last) = probe(url, PROBE_TIMEOUT).await.error else {
+            return Ok(());
+        };
         if start.elapsed() >= timeout {
             return Err(format!(
                 "GET {url} did not answer 2xx within {}s; last: {last}",

@@ -15,8 +15,8 @@ pub mod history;
 mod rollout;
 
 pub use deploy::{
-    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, deploy, rollback,
-    running_images,
+    DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, compute_of, deploy,
+    rollback, running_images,
 };
 pub use first::{
     FirstImages, push_first_images, record_first_release, without_image, without_source,

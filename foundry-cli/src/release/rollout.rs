@@ -11,7 +11,7 @@ use futures::future::join_all;
 use super::history::ServiceRelease;
 use super::{ReleaseProgress, health};
 use crate::compute::{Compute, ComputeError, Rollout, RunSpec};
-use crate::stack::{Ingress, Stack};
+use crate::stack::Stack;
 
 /// How one service's rollout ended.
 #[derive(Debug, Clone)]
@@ -146,16 +146,9 @@ async fn gate(
         return Ok(Step::Healthy { handle });
     };
     let url = compute.running(service).await?.and_then(|r| r.url);
-    // A private service answers only inside the VPC: there the platform's
-    // own health check is the gate. Loopback (the local emulator) is always
-    // reachable, so it is checked there too.
-    let reachable = url.as_deref().filter(|u| {
-        spec.ingress == Ingress::Public || u.starts_with("127.0.0.1") || u.starts_with("localhost")
-    });
-    let Some(url) = reachable else {
+    let Some(url) = health::reachable_health_url(spec, url.as_deref()) else {
         return Ok(Step::Healthy { handle });
     };
-    let url = health::health_url(url, &spec.health_path);
     progress.gating(service, &url);
     match health::wait_healthy(&url, health::timeout()).await {
         Ok(()) => Ok(Step::Healthy { handle }),

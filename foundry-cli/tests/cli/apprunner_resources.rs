@@ -84,6 +84,7 @@ async fn clients(moto: &MotoServer, emulator: &Emulator) -> Aws {
         rds: aws_sdk_rds::Client::new(&moto_config),
         cloudfront: aws_sdk_cloudfront::Client::new(&moto_config),
         apprunner: aws_sdk_apprunner::Client::new(&apprunner_config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&moto_config),
         region: "us-east-1".into(),
         registry_override: None,
     }

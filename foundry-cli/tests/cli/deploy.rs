@@ -59,11 +59,11 @@ generate = true
 
 /// moto, a registry and the emulator, and an app repository holding the
 /// stack file and two copies of the fixture service.
-struct ComputeEnv {
-    env: TestEnv,
+pub(crate) struct ComputeEnv {
+    pub(crate) env: TestEnv,
     registry: RegistryServer,
-    emulator: Emulator,
-    apprunner: aws_sdk_apprunner::Client,
+    pub(crate) emulator: Emulator,
+    pub(crate) apprunner: aws_sdk_apprunner::Client,
     _emulator_state: tempfile::TempDir,
     /// The fixture crates' own target directory: tests running at once
     /// build packages of the same names from different sources, and a
@@ -72,7 +72,7 @@ struct ComputeEnv {
 }
 
 impl ComputeEnv {
-    async fn start(operation_delay: Duration) -> Self {
+    pub(crate) async fn start(operation_delay: Duration) -> Self {
         let env = TestEnv::start().await;
         let registry = RegistryServer::start().unwrap_or_else(|e| panic!("{e}"));
         let state = tempfile::tempdir().unwrap();
@@ -101,7 +101,7 @@ impl ComputeEnv {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = self.env.command(args);
         command
             .env("AWS_ENDPOINT_URL_APPRUNNER", self.emulator.endpoint())
@@ -113,14 +113,14 @@ impl ComputeEnv {
         command
     }
 
-    fn foundry(&self, args: &[&str]) -> Run {
+    pub(crate) fn foundry(&self, args: &[&str]) -> Run {
         Run {
             output: self.command(args).output().expect("run foundry"),
         }
     }
 
     /// The App Runner service of `name`, described by an independent client.
-    async fn service(&self, name: &str) -> Service {
+    pub(crate) async fn service(&self, name: &str) -> Service {
         let services = self
             .apprunner
             .list_services()
@@ -148,12 +148,12 @@ impl ComputeEnv {
     }
 
     /// GET `path` through the service's URL.
-    async fn get(&self, name: &str, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, name: &str, path: &str) -> (u16, String) {
         let service = self.service(name).await;
         http_get(service.service_url().expect("a service URL"), path)
     }
 
-    fn releases(&self) -> Vec<Value> {
+    pub(crate) fn releases(&self) -> Vec<Value> {
         let run = self
             .foundry(&["releases", "--env", "dev", "--json"])
             .success();

@@ -16,4 +16,5 @@ mod local;
 mod provisioning;
 mod registry_secrets;
 mod remote_state;
+mod status_logs;
 mod support;

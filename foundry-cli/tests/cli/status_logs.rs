@@ -1,0 +1,238 @@
+//! `foundry status` and `foundry logs` on the App Runner emulator and moto:
+//! the release, digest and a healthy probe after `up`; a service whose
+//! health check fails and a firing alarm make status say which and exit 3;
+//! logs come from moto's CloudWatch Logs (the emulator ships the instances'
+//! output there, as App Runner does), in time order, filtered by CloudWatch,
+//! and followed until Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::deploy::ComputeEnv;
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("--json prints JSON ({e}):\n{stdout}"))
+}
+
+/// `logs api --json` until `done` holds of its events (the emulator ships
+/// every 200 ms; moto answers at once).
+fn logs_until(app: &ComputeEnv, args: &[&str], done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut all = vec!["logs", "api", "--env", "dev", "--json"];
+        all.extend_from_slice(args);
+        let run = app.foundry(&all).success();
+        let events: Vec<Value> = run.stdout().lines().map(json).collect();
+        if done(&events) || Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn message(event: &Value) -> &str {
+    event["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_releases_and_health_and_logs_read_filter_and_follow() {
+    let app = ComputeEnv::start(Duration::from_millis(200)).await;
+    app.foundry(&["up", "--env", "dev", "--yes", "--profile", "dev"])
+        .success();
+    let release = &app.releases()[0];
+
+    // status: the release, each service's digest, a healthy probe; exit 0.
+    let run = app.foundry(&["status", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    assert_eq!(report["healthy"], true, "{report:#}");
+    assert_eq!(report["target"], "App Runner");
+    assert_eq!(report["release"]["number"], 1);
+    assert_eq!(report["release"]["outcome"], "succeeded");
+    assert_eq!(report["release"]["by"], release["by"], "who deployed");
+    for service in report["services"].as_array().unwrap() {
+        let name = service["name"].as_str().unwrap();
+        let image = release["services"][name]["image"].as_str().unwrap();
+        assert_eq!(service["image"], image, "{name}");
+        assert_eq!(
+            service["digest"].as_str().unwrap(),
+            image.rsplit_once('@').unwrap().1,
+            "{name}"
+        );
+        assert_eq!(service["platform"]["status"], "RUNNING", "{name}");
+        assert_eq!(
+            service["platform"]["last_operation"]["kind"], "CREATE_SERVICE",
+            "{name}"
+        );
+        assert_eq!(service["health"]["state"], "probed", "{name}");
+        assert_eq!(service["health"]["status"], 200, "{name}");
+        assert!(service["health"]["latency_ms"].is_u64(), "{name}");
+        assert_eq!(service["scaling"]["min"], 1, "{name}: {service}");
+        assert_eq!(service["healthy"], true, "{name}");
+    }
+    let text = app.foundry(&["status", "--env", "dev"]).success().stdout();
+    assert!(text.contains("all healthy"), "{text}");
+    assert!(text.contains("/healthz → 200"), "{text}");
+
+    // logs: the start-up line, then a request's line, in time order.
+    let (code, _) = app.get("api", "/version").await;
+    assert_eq!(code, 200);
+    let events = logs_until(&app, &["--since", "5m"], |events| {
+        events
+            .iter()
+            .any(|e| message(e).contains(r#""path":"/version""#))
+    });
+    let start = events
+        .iter()
+        .position(|e| message(e).contains("listening on"))
+        .unwrap_or_else(|| panic!("the start-up line: {events:#?}"));
+    let request = events
+        .iter()
+        .position(|e| message(e).contains(r#""path":"/version""#))
+        .unwrap_or_else(|| panic!("the request's line: {events:#?}"));
+    assert!(start < request, "{events:#?}");
+    let times: Vec<i64> = events
+        .iter()
+        .map(|e| e["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(times.is_sorted(), "{times:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["stream"].as_str().unwrap().starts_with("instance/")),
+        "{events:#?}"
+    );
+    // Readable without --json: level and message, not the JSON line.
+    let text = app
+        .foundry(&["logs", "api", "--env", "dev", "--since", "5m"])
+        .success()
+        .stdout();
+    assert!(
+        text.contains("INFO  request path=/version status=200"),
+        "{text}"
+    );
+
+    // --filter: CloudWatch returns only the matching events.
+    let filtered = app
+        .foundry(&[
+            "logs",
+            "api",
+            "--env",
+            "dev",
+            "--json",
+            "--filter",
+            "listening",
+        ])
+        .success()
+        .stdout();
+    let filtered: Vec<Value> = filtered.lines().map(json).collect();
+    assert_eq!(
+        filtered.len(),
+        1,
+        "one instance, one start-up line: {filtered:#?}"
+    );
+    assert!(message(&filtered[0]).contains("listening on"));
+    assert!(events.len() > filtered.len());
+
+    // --follow: prints what arrives after it started; Ctrl-C ends it cleanly.
+    let mut follow = app
+        .command(&[
+            "logs", "api", "--env", "dev", "--json", "--follow", "--since", "1s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (send, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, _) = app.get("api", "/env/FOLLOWED").await;
+    assert_eq!(code, 404);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("/env/FOLLOWED") => break,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("--follow did not print the new line; printed:\n{seen:#?}"),
+        }
+    }
+    // SAFETY: signalling a child process we spawned.
+    unsafe { libc::kill(follow.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "--follow did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(exit.code(), Some(0), "Ctrl-C ends --follow cleanly");
+
+    // A failing health check and a firing alarm: status says which, exits 3.
+    let (code, _) = app.get("api", "/break").await;
+    assert_eq!(code, 200);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&app.env.sdk_config().await);
+    let alarms = cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix("shop-dev")
+        .send()
+        .await
+        .unwrap();
+    let alarm = alarms.metric_alarms()[0].alarm_name().unwrap().to_owned();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(&alarm)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("egress over the threshold (set by the test)")
+        .send()
+        .await
+        .unwrap();
+    let run = app.foundry(&["status", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    let report = json(&run.stdout());
+    assert_eq!(report["healthy"], false);
+    let by_name = |name: &str| {
+        report["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("api")["healthy"], false);
+    assert_eq!(by_name("api")["health"]["status"], 503);
+    assert_eq!(by_name("ai")["healthy"], true);
+    assert_eq!(report["alarms"][0]["name"], alarm.as_str());
+    let problems: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("api is not healthy"),
+        "{problems:#?}"
+    );
+    assert!(problems[1].contains(&alarm), "{problems:#?}");
+    let run = app.foundry(&["status", "api", "--env", "dev"]);
+    assert_eq!(run.code(), Some(3));
+    assert!(
+        run.stdout().contains("api: NOT HEALTHY"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stdout().contains("HTTP 503"), "{}", run.stdout());
+}
