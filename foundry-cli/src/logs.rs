@@ -315,6 +315,61 @@ mod tests {
         ));
     }
 
+    /// Releases of `api` as (number, started_at, image, outcome).
+    fn history(releases: &[(u32, &str, &str, release::Outcome)]) -> release::History {
+        release::History {
+            releases: releases
+                .iter()
+                .map(|(number, at, image, outcome)| release::Release {
+                    number: *number,
+                    kind: release::ReleaseKind::Deploy,
+                    started_at: (*at).into(),
+                    finished_at: None,
+                    by: "someone".into(),
+                    outcome: outcome.clone(),
+                    services: [(
+                        "api".to_owned(),
+                        release::ServiceRelease {
+                            image: (*image).into(),
+                            git_sha: None,
+                            env: Default::default(),
+                            secrets: Default::default(),
+                            handle: None,
+                        },
+                    )]
+                    .into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_release_window_ends_when_a_later_good_release_changed_the_service() {
+        use release::Outcome::{Failed, Succeeded};
+        let failed = || Failed {
+            reason: "unhealthy".into(),
+        };
+        let h = history(&[
+            (1, "1970-01-01T00:00:10Z", "a", Succeeded),
+            (2, "1970-01-01T00:00:20Z", "a", Succeeded), // the same api
+            (3, "1970-01-01T00:00:30Z", "b", failed()),  // refused: a kept running
+            (4, "1970-01-01T00:00:40Z", "c", Succeeded),
+        ]);
+        assert_eq!(
+            release_window(&h, 1, "api").unwrap(),
+            (10_000, Some(40_000))
+        );
+        assert_eq!(release_window(&h, 4, "api").unwrap(), (40_000, None));
+        assert!(matches!(
+            release_window(&h, 9, "api"),
+            Err(LogsError::NoRelease(9))
+        ));
+        assert!(matches!(
+            release_window(&h, 1, "ai"),
+            Err(LogsError::NotInRelease { release: 1, .. })
+        ));
+    }
+
     #[test]
     fn a_line_shows_time_instance_and_the_readable_message() {
         let e = LogEvent {
