@@ -149,6 +149,41 @@ fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_ma
         String::from_utf8_lossy(&plan.stdout)
     );
 
+    // Their output is in moto's CloudWatch Logs, where App Runner's would be.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let logs = loop {
+        let logs = foundry(
+            home.path(),
+            dir.path(),
+            &["--local", "logs", "api", "--env", "dev", "--since", "30m"],
+        );
+        assert!(
+            logs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        let logs = String::from_utf8_lossy(&logs.stdout).into_owned();
+        if logs.contains("path=/version") || std::time::Instant::now() > deadline {
+            break logs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert!(logs.contains("INFO  api-v1 listening on"), "{logs}");
+    assert!(
+        logs.contains("INFO  request path=/version status=200"),
+        "{logs}"
+    );
+    let health = foundry(
+        home.path(),
+        dir.path(),
+        &["--local", "status", "--env", "dev"],
+    );
+    assert!(
+        String::from_utf8_lossy(&health.stdout).contains("api: healthy"),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
+
     let status = foundry(home.path(), dir.path(), &["local", "status", "--json"]);
     assert!(status.status.success());
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
