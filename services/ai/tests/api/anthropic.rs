@@ -61,6 +61,59 @@ pub fn stream_events(
     events
 }
 
+/// A message that calls a tool instead of (after a sentence of) answering:
+/// a `tool_use` block and `stop_reason: "tool_use"`.
+pub fn tool_use_message(preamble: &str, id: &str, name: &str, input: Value) -> Value {
+    json!({
+        "id": "msg_01Aq9w938a90dw8q", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [
+            { "type": "text", "text": preamble },
+            { "type": "tool_use", "id": id, "name": name, "input": input }
+        ],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": { "input_tokens": 60, "output_tokens": 20 }
+    })
+}
+
+/// A streamed tool call: a `tool_use` content block, its input as
+/// `input_json_delta` fragments (the first one empty, as Anthropic sends it),
+/// `stop_reason: "tool_use"`.
+pub fn tool_use_stream_events(id: &str, name: &str, fragments: &[&str]) -> Vec<String> {
+    let mut events = vec![
+        named(
+            "message_start",
+            &json!({ "type": "message_start", "message": {
+            "id": "msg_2", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5",
+            "stop_reason": null, "stop_sequence": null,
+            "usage": { "input_tokens": 60, "output_tokens": 1 } } }),
+        ),
+        named(
+            "content_block_start",
+            &json!({ "type": "content_block_start", "index": 0,
+            "content_block": { "type": "tool_use", "id": id, "name": name, "input": {} } }),
+        ),
+    ];
+    for fragment in std::iter::once(&"").chain(fragments) {
+        events.push(named(
+            "content_block_delta",
+            &json!({ "type": "content_block_delta", "index": 0,
+            "delta": { "type": "input_json_delta", "partial_json": fragment } }),
+        ));
+    }
+    events.push(named(
+        "content_block_stop",
+        &json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    events.push(named(
+        "message_delta",
+        &json!({ "type": "message_delta",
+        "delta": { "stop_reason": "tool_use", "stop_sequence": null },
+        "usage": { "output_tokens": 20 } }),
+    ));
+    events.push(named("message_stop", &json!({ "type": "message_stop" })));
+    events
+}
+
 pub async fn anthropic_app(upstream: &Upstream) -> TestApp {
     spawn_app(
         &[

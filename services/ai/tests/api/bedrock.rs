@@ -50,6 +50,44 @@ pub fn converse_stream(deltas: &[&str], usage: (u64, u64), complete: bool) -> Re
     }
 }
 
+/// A ConverseStream that calls a tool: `contentBlockStart.toolUse` (id, name),
+/// the input in `contentBlockDelta.toolUse.input` fragments, `stopReason: tool_use`.
+pub fn converse_stream_tool_use(id: &str, name: &str, fragments: &[&str]) -> Reply {
+    let mut body = frame("messageStart", json!({ "role": "assistant" }));
+    body.extend(frame(
+        "contentBlockStart",
+        json!({ "contentBlockIndex": 0, "start": { "toolUse": { "toolUseId": id, "name": name } } }),
+    ));
+    for fragment in fragments {
+        body.extend(frame(
+            "contentBlockDelta",
+            json!({ "contentBlockIndex": 0, "delta": { "toolUse": { "input": fragment } } }),
+        ));
+    }
+    body.extend(frame("contentBlockStop", json!({ "contentBlockIndex": 0 })));
+    body.extend(frame("messageStop", json!({ "stopReason": "tool_use" })));
+    body.extend(frame(
+        "metadata",
+        json!({ "usage": { "inputTokens": 60, "outputTokens": 20, "totalTokens": 80 },
+                "metrics": { "latencyMs": 42 } }),
+    ));
+    Reply::Raw {
+        status: 200,
+        content_type: "application/vnd.amazon.eventstream",
+        body,
+    }
+}
+
+/// A Converse answer of `content` blocks with `stopReason`.
+pub fn converse(content: Value, stop_reason: &str) -> Value {
+    json!({
+        "output": { "message": { "role": "assistant", "content": content } },
+        "stopReason": stop_reason,
+        "usage": { "inputTokens": 80, "outputTokens": 9, "totalTokens": 89 },
+        "metrics": { "latencyMs": 12 }
+    })
+}
+
 pub async fn bedrock_app(upstream: &Upstream) -> TestApp {
     spawn_app(
         &[

@@ -19,6 +19,21 @@ pub fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> 
     body
 }
 
+/// A candidate that calls `name` (whole arguments in one `functionCall`
+/// part, no id, as Gemini sends them) with a thought signature on the part.
+pub fn function_call(
+    name: &str,
+    args: Value,
+    signature: &str,
+    finish: Option<&str>,
+    usage: Option<(u64, u64)>,
+) -> Value {
+    let mut body = response("", finish, usage);
+    body["candidates"][0]["content"]["parts"] =
+        json!([{ "functionCall": { "name": name, "args": args }, "thoughtSignature": signature }]);
+    body
+}
+
 pub async fn gemini_app(upstream: &Upstream) -> TestApp {
     let config = format!("[providers.gemini]\nbase_url = \"{}\"\n", upstream.url);
     spawn_app(&[("GEMINI_API_KEY", "gemini-test-key")], &config).await
