@@ -416,3 +416,149 @@ impl Provider for Anthropic {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Message, Tool};
+    use super::*;
+
+    fn weather_request(choice: Option<ToolChoice>, parallel: Option<bool>) -> ChatRequest {
+        ChatRequest {
+            model: "claude-sonnet-4-5".into(),
+            messages: vec![Message::text(Role::User, "Weather?")],
+            max_tokens: 64,
+            temperature: None,
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: None,
+                parameters: None,
+                strict: Some(true),
+            }],
+            tool_choice: choice,
+            parallel_tool_calls: parallel,
+        }
+    }
+
+    #[test]
+    fn tool_choice_and_parallel_calls_map_to_anthropics_shapes() {
+        let named = || Some(ToolChoice::Function("get_weather".into()));
+        let cases = [
+            (None, None, Value::Null),
+            (None, Some(true), Value::Null),
+            (
+                None,
+                Some(false),
+                json!({ "type": "auto", "disable_parallel_tool_use": true }),
+            ),
+            (Some(ToolChoice::Auto), None, json!({ "type": "auto" })),
+            (Some(ToolChoice::None), None, json!({ "type": "none" })),
+            // `none` takes no parallel knob: there are no calls to limit.
+            (
+                Some(ToolChoice::None),
+                Some(false),
+                json!({ "type": "none" }),
+            ),
+            (Some(ToolChoice::Required), None, json!({ "type": "any" })),
+            (
+                Some(ToolChoice::Required),
+                Some(false),
+                json!({ "type": "any", "disable_parallel_tool_use": true }),
+            ),
+            (
+                named(),
+                Some(true),
+                json!({ "type": "tool", "name": "get_weather" }),
+            ),
+            (
+                named(),
+                Some(false),
+                json!({ "type": "tool", "name": "get_weather", "disable_parallel_tool_use": true }),
+            ),
+        ];
+        for (choice, parallel, expected) in cases {
+            let what = format!("{choice:?}, parallel {parallel:?}");
+            let request = weather_request(choice, parallel);
+            let sent = serde_json::to_value(body(&request, false).unwrap()).unwrap();
+            assert_eq!(sent["tool_choice"], expected, "{what}");
+            // A function without parameters still has the object schema Anthropic requires;
+            // `strict` has no field here.
+            assert_eq!(
+                sent["tools"],
+                json!([{ "name": "get_weather", "input_schema": { "type": "object", "properties": {} } }]),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_results_go_back_together_in_one_user_turn() {
+        let call = |id: &str, city: &str| ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: format!(r#"{{"city":"{city}"}}"#),
+        };
+        let result = |id: &str, content: &str| Message {
+            tool_call_id: Some(id.into()),
+            ..Message::text(Role::Tool, content)
+        };
+        let mut request = weather_request(None, None);
+        request.messages.extend([
+            Message {
+                tool_calls: vec![call("t1", "Paris"), call("t2", "Rome")],
+                ..Message::text(Role::Assistant, "")
+            },
+            result("t1", "18"),
+            result("t2", ""),
+            Message::text(Role::User, "Thanks"),
+        ]);
+        let sent = serde_json::to_value(body(&request, false).unwrap()).unwrap();
+        assert_eq!(
+            sent["messages"],
+            json!([
+                { "role": "user", "content": "Weather?" },
+                { "role": "assistant", "content": [
+                    { "type": "tool_use", "id": "t1", "name": "get_weather", "input": { "city": "Paris" } },
+                    { "type": "tool_use", "id": "t2", "name": "get_weather", "input": { "city": "Rome" } }
+                ] },
+                { "role": "user", "content": [
+                    { "type": "tool_result", "tool_use_id": "t1", "content": "18" },
+                    { "type": "tool_result", "tool_use_id": "t2" }
+                ] },
+                { "role": "user", "content": "Thanks" }
+            ])
+        );
+    }
+
+    #[test]
+    fn tool_use_blocks_become_calls() {
+        let parsed: MessagesResponse = serde_json::from_value(json!({
+            "content": [
+                { "type": "text", "text": "Checking." },
+                { "type": "tool_use", "id": "t1", "name": "get_weather", "input": { "city": "Paris" } },
+                { "type": "tool_use", "id": "t2", "name": "get_time", "input": {} }
+            ],
+            "usage": { "input_tokens": 1, "output_tokens": 2 }
+        }))
+        .unwrap();
+        let calls: Vec<ToolCall> = parsed
+            .content
+            .into_iter()
+            .filter_map(ContentBlock::tool_call)
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ToolCall {
+                    id: "t1".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into()
+                },
+                ToolCall {
+                    id: "t2".into(),
+                    name: "get_time".into(),
+                    arguments: "{}".into()
+                }
+            ]
+        );
+    }
+}

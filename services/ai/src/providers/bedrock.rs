@@ -409,3 +409,141 @@ impl Provider for Bedrock {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Message, Tool};
+    use super::*;
+
+    fn request(choice: Option<ToolChoice>, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "amazon.nova-lite-v1:0".into(),
+            messages,
+            max_tokens: 64,
+            temperature: None,
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: Some("Weather".into()),
+                parameters: None,
+                strict: Some(true),
+            }],
+            tool_choice: choice,
+            parallel_tool_calls: Some(false),
+        }
+    }
+
+    #[test]
+    fn tool_choices_map_to_converse_and_none_is_refused() {
+        let cases = [
+            (None, Ok(None)),
+            (
+                Some(ToolChoice::Auto),
+                Ok(Some(BedrockToolChoice::Auto(
+                    AutoToolChoice::builder().build(),
+                ))),
+            ),
+            (
+                Some(ToolChoice::Required),
+                Ok(Some(BedrockToolChoice::Any(
+                    AnyToolChoice::builder().build(),
+                ))),
+            ),
+            (
+                Some(ToolChoice::Function("get_weather".into())),
+                Ok(Some(BedrockToolChoice::Tool(
+                    SpecificToolChoice::builder()
+                        .name("get_weather")
+                        .build()
+                        .unwrap(),
+                ))),
+            ),
+            (Some(ToolChoice::None), Err("tool_choice")),
+        ];
+        for (choice, expected) in cases {
+            let what = format!("{choice:?}");
+            let config = Bedrock::tool_config(&request(choice, Vec::new()));
+            match (config, expected) {
+                (Ok(Some(config)), Ok(expected)) => {
+                    assert_eq!(config.tool_choice, expected, "{what}");
+                    let BedrockTool::ToolSpec(spec) = &config.tools[0] else {
+                        panic!("{what}: not a toolSpec");
+                    };
+                    assert_eq!(spec.strict, Some(true), "{what}");
+                    assert_eq!(
+                        spec.input_schema,
+                        Some(ToolInputSchema::Json(document(
+                            &json!({ "type": "object", "properties": {} })
+                        ))),
+                        "{what}"
+                    );
+                }
+                (Err(err), Err(field)) => {
+                    assert_eq!(err.field(), Some(field), "{what}");
+                    let message = err.to_string();
+                    assert!(
+                        message.contains("`bedrock`") && message.contains("amazon.nova-lite-v1:0"),
+                        "{message}"
+                    );
+                }
+                (got, expected) => panic!("{what}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn json_survives_the_sdks_document() {
+        let value = json!({ "city": "Paris", "days": 3, "offset": -2, "ratio": 0.5,
+                            "tags": ["a", null, true], "nested": { "ok": false } });
+        assert_eq!(json_value(&document(&value)), value);
+    }
+
+    #[test]
+    fn turns_of_one_role_are_merged_so_roles_alternate() {
+        let call = ToolCall {
+            id: "t1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        };
+        let messages = vec![
+            Message::text(Role::User, "Weather?"),
+            Message {
+                tool_calls: vec![call],
+                ..Message::text(Role::Assistant, "Checking.")
+            },
+            Message {
+                tool_call_id: Some("t1".into()),
+                ..Message::text(Role::Tool, "18")
+            },
+            Message::text(Role::User, "In Celsius?"),
+        ];
+        let built = Bedrock::messages(&request(None, messages)).unwrap();
+        let shape: Vec<(ConversationRole, Vec<&str>)> = built
+            .iter()
+            .map(|m| {
+                let kinds = m
+                    .content
+                    .iter()
+                    .map(|block| match block {
+                        ContentBlock::Text(_) => "text",
+                        ContentBlock::ToolUse(_) => "toolUse",
+                        ContentBlock::ToolResult(_) => "toolResult",
+                        _ => "other",
+                    })
+                    .collect();
+                (m.role.clone(), kinds)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (ConversationRole::User, vec!["text"]),
+                (ConversationRole::Assistant, vec!["text", "toolUse"]),
+                (ConversationRole::User, vec!["toolResult", "text"]),
+            ]
+        );
+        let ContentBlock::ToolUse(tool_use) = &built[1].content[1] else {
+            unreachable!()
+        };
+        assert_eq!(tool_call(tool_use).arguments, r#"{"city":"Paris"}"#);
+    }
+}

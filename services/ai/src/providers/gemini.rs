@@ -538,4 +538,126 @@ mod tests {
             "/google/v1beta/models/m:embedContent"
         );
     }
+
+    #[test]
+    fn tool_choices_map_to_function_calling_modes() {
+        let cases = [
+            (ToolChoice::Auto, json!({ "mode": "AUTO" })),
+            (ToolChoice::None, json!({ "mode": "NONE" })),
+            (ToolChoice::Required, json!({ "mode": "ANY" })),
+            (
+                ToolChoice::Function("get_weather".into()),
+                json!({ "mode": "ANY", "allowedFunctionNames": ["get_weather"] }),
+            ),
+        ];
+        for (choice, expected) in cases {
+            let config = serde_json::to_value(function_calling_config(&choice)).unwrap();
+            assert_eq!(config, expected, "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn tool_results_become_response_objects() {
+        let cases = [
+            (r#"{"temp_c": 18}"#, json!({ "temp_c": 18 })),
+            ("18", json!({ "output": 18 })),
+            ("[1, 2]", json!({ "output": [1, 2] })),
+            (
+                "sunny, 18 degrees",
+                json!({ "output": "sunny, 18 degrees" }),
+            ),
+            ("", json!({ "output": "" })),
+        ];
+        for (content, expected) in cases {
+            assert_eq!(function_response(content), expected, "{content}");
+        }
+    }
+
+    fn call_request(calls: Vec<ToolCall>, answered: &str) -> ChatRequest {
+        let result = super::super::Message {
+            tool_call_id: Some(answered.into()),
+            ..super::super::Message::text(Role::Tool, "ok")
+        };
+        ChatRequest {
+            model: "gemini-3-pro-preview".into(),
+            messages: vec![
+                super::super::Message::text(Role::User, "Weather?"),
+                super::super::Message {
+                    tool_calls: calls,
+                    ..super::super::Message::text(Role::Assistant, "Checking.")
+                },
+                result,
+            ],
+            max_tokens: 64,
+            temperature: None,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+        }
+    }
+
+    #[test]
+    fn signatures_go_back_on_the_calls_that_carried_them() {
+        let call = |id: &str| ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: String::new(),
+        };
+        let request = call_request(vec![call("call_1~sig~c2ln"), call("call_2")], "call_2");
+        let sent = serde_json::to_value(Gemini::body(&request).unwrap()).unwrap();
+        assert_eq!(
+            sent["contents"][1],
+            json!({ "role": "model", "parts": [
+                { "text": "Checking." },
+                { "functionCall": { "name": "get_weather", "args": {} }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_weather", "args": {} } }
+            ] })
+        );
+        assert_eq!(
+            sent["contents"][2],
+            json!({ "role": "user", "parts": [
+                { "functionResponse": { "name": "get_weather", "response": { "output": "ok" } } }
+            ] })
+        );
+        assert_eq!(sent.get("tools"), None);
+        assert_eq!(sent.get("toolConfig"), None);
+    }
+
+    #[test]
+    fn a_result_for_no_known_call_is_a_400_naming_it() {
+        let request = call_request(Vec::new(), "call_unknown");
+        let err = Gemini::body(&request).err().expect("refused");
+        assert_eq!(err.field(), Some("messages[2].tool_call_id"));
+        assert!(err.to_string().contains("gemini-3-pro-preview"), "{err}");
+    }
+
+    #[test]
+    fn function_call_parts_become_calls_with_ids() {
+        let parsed: GenerateResponse = serde_json::from_value(json!({ "candidates": [{ "content": {
+            "role": "model",
+            "parts": [
+                { "functionCall": { "name": "get_weather", "args": { "city": "Paris" } }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_time" } },
+                { "functionCall": { "id": "given-1", "name": "get_time", "args": {} } }
+            ] }, "finishReason": "STOP" }] }))
+        .unwrap();
+        let calls = parsed.tool_calls();
+        let summary: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|c| (c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("get_weather", r#"{"city":"Paris"}"#),
+                ("get_time", "{}"),
+                ("get_time", "{}")
+            ]
+        );
+        let (made_up, signature) = calls[0].id.split_once(SIGNATURE_MARK).unwrap();
+        assert_eq!(signature, "c2ln");
+        assert!(made_up.starts_with("call_") && calls[1].id.starts_with("call_"));
+        assert_ne!(made_up, calls[1].id);
+        assert_eq!(calls[2].id, "given-1", "Gemini's own id is kept");
+    }
 }

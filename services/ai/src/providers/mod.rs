@@ -347,3 +347,152 @@ pub trait Provider: Send + Sync {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn call(id: &str, name: &str, arguments: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    fn assistant_calling(calls: Vec<ToolCall>) -> Message {
+        Message {
+            tool_calls: calls,
+            ..Message::text(Role::Assistant, "")
+        }
+    }
+
+    fn result(id: &str, content: &str) -> Message {
+        Message {
+            tool_call_id: Some(id.into()),
+            ..Message::text(Role::Tool, content)
+        }
+    }
+
+    fn request(messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "m-1".into(),
+            messages,
+            max_tokens: 16,
+            temperature: None,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+        }
+    }
+
+    #[test]
+    fn turns_group_runs_of_tool_results_and_drop_system_messages() {
+        let request = request(vec![
+            Message::text(Role::System, "Be brief."),
+            Message::text(Role::User, "Weather in Paris and Rome?"),
+            assistant_calling(vec![
+                call("a", "get_weather", "{}"),
+                call("b", "get_weather", "{}"),
+            ]),
+            result("a", "18"),
+            result("b", "21"),
+            Message::text(Role::User, "And Oslo?"),
+            result("c", "late"),
+        ]);
+        let shape: Vec<Vec<usize>> = request
+            .turns()
+            .iter()
+            .map(|turn| match turn {
+                Turn::Message { index, .. } => vec![*index],
+                Turn::ToolResults(results) => results.iter().map(|(i, _)| *i).collect(),
+            })
+            .collect();
+        assert_eq!(shape, [vec![1], vec![2], vec![3, 4], vec![5], vec![6]]);
+        assert!(matches!(request.turns()[2], Turn::ToolResults(_)));
+    }
+
+    #[test]
+    fn call_arguments_become_an_object_or_a_400_naming_them() {
+        let cases = [
+            (
+                r#"{"city":"Paris"}"#,
+                Ok(serde_json::json!({ "city": "Paris" })),
+            ),
+            ("", Ok(serde_json::json!({}))),
+            ("  ", Ok(serde_json::json!({}))),
+            ("[1]", Err(())),
+            (r#""Paris""#, Err(())),
+            (r#"{"city":"#, Err(())),
+        ];
+        for (arguments, expected) in cases {
+            let request = request(vec![
+                Message::text(Role::User, "hi"),
+                assistant_calling(vec![call("x", "f", "{}"), call("y", "f", arguments)]),
+            ]);
+            match (request.call_input("anthropic", 1, 1), expected) {
+                (Ok(value), Ok(expected)) => assert_eq!(value, expected, "{arguments}"),
+                (Err(err), Err(())) => {
+                    assert_eq!(
+                        err.field(),
+                        Some("messages[1].tool_calls[1].function.arguments")
+                    );
+                    assert_eq!(err.client_status(), StatusCode::BAD_REQUEST);
+                    let message = err.to_string();
+                    assert!(
+                        message.contains("`anthropic`") && message.contains("`m-1`"),
+                        "{message}"
+                    );
+                }
+                (got, expected) => panic!("{arguments}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_result_is_answered_by_the_latest_call_with_its_id() {
+        let request = request(vec![
+            assistant_calling(vec![call("a", "first", "{}")]),
+            assistant_calling(vec![call("b", "second", "{}"), call("a", "again", "{}")]),
+        ]);
+        assert_eq!(request.called_function("a"), Some("again"));
+        assert_eq!(request.called_function("b"), Some("second"));
+        assert_eq!(request.called_function("z"), None);
+    }
+
+    #[test]
+    fn streamed_calls_are_counted_from_zero_whatever_their_block() {
+        let mut calls = StreamedCalls::default();
+        // Block 0 is text (never started as a call), blocks 1 and 2 are calls.
+        assert_eq!(calls.input(0, "ignored".into()), None);
+        let delta = |index, id: Option<&str>, name: Option<&str>, arguments: &str| {
+            StreamEvent::ToolCallDelta {
+                index,
+                id: id.map(Into::into),
+                name: name.map(Into::into),
+                arguments: arguments.into(),
+            }
+        };
+        assert_eq!(
+            calls.start(1, "t1".into(), "f".into()),
+            delta(0, Some("t1"), Some("f"), "")
+        );
+        assert_eq!(calls.input(1, String::new()), None);
+        assert_eq!(
+            calls.input(1, "{\"a\":".into()),
+            Some(delta(0, None, None, "{\"a\":"))
+        );
+        assert_eq!(calls.stop(1), None, "input arrived");
+        assert_eq!(
+            calls.start(2, "t2".into(), "g".into()),
+            delta(1, Some("t2"), Some("g"), "")
+        );
+        assert_eq!(
+            calls.stop(2),
+            Some(delta(1, None, None, "{}")),
+            "a call without input takes none"
+        );
+        assert_eq!(calls.stop(0), None);
+    }
+}
