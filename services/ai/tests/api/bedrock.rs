@@ -280,3 +280,49 @@ async fn converse_stream_tool_use_becomes_openai_tool_call_chunks() {
                 "toolChoice": { "any": {} } })
     );
 }
+
+/// What Bedrock cannot express is found before anything is sent, and a
+/// fallback target that can express it serves the request.
+#[tokio::test]
+async fn a_chain_falls_back_past_bedrock_for_tool_choice_none() {
+    let bedrock = Upstream::start(Reply::json(converse(
+        json!([{ "text": "never" }]),
+        "end_turn",
+    )))
+    .await;
+    let openai = Upstream::start(Reply::json(crate::openai::completion(
+        "No tools needed.",
+        9,
+        4,
+    )))
+    .await;
+    let app = spawn_app(
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLETEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret-access-key"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock.url),
+            ("OPENAI_API_KEY", "sk-o"),
+            ("OPENAI_BASE_URL", &format!("{}/v1", openai.url)),
+        ],
+        "[models.tools]\ntargets = [\"bedrock/amazon.nova-lite-v1:0\", \"openai/gpt-4o-mini\"]\n",
+    )
+    .await;
+
+    let (status, body) = app
+        .call(
+            "/v1/chat/completions",
+            &json!({
+                "model": "tools",
+                "messages": [{ "role": "user", "content": "hi" }],
+                "tools": [{ "type": "function", "function": { "name": "get_weather" } }],
+                "tool_choice": "none"
+            }),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "No tools needed.");
+    assert!(bedrock.received().is_empty());
+    assert_eq!(openai.last().json()["tool_choice"], "none");
+}
