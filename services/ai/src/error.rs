@@ -104,6 +104,10 @@ impl ApiError {
                 if let Some(provider) = err.provider() {
                     error["provider"] = json!(provider);
                 }
+                if let Some(field) = err.field() {
+                    error["field"] = json!(field);
+                    error["param"] = json!(field);
+                }
             }
             _ => {}
         }

@@ -41,6 +41,15 @@ pub enum ProviderError {
         provider: &'static str,
         operation: &'static str,
     },
+    /// The request's `field` asks for something this provider's API cannot
+    /// express for `model` (found before anything is sent upstream).
+    #[error("{field}: {detail} (provider `{provider}`, model `{model}`)")]
+    Inexpressible {
+        provider: &'static str,
+        model: String,
+        field: String,
+        detail: String,
+    },
 }
 
 impl ProviderError {
@@ -59,7 +68,8 @@ impl ProviderError {
             | ProviderError::BudgetExhausted { provider, .. }
             | ProviderError::Malformed { provider, .. }
             | ProviderError::Stream { provider, .. }
-            | ProviderError::Unsupported { provider, .. } => Some(provider),
+            | ProviderError::Unsupported { provider, .. }
+            | ProviderError::Inexpressible { provider, .. } => Some(provider),
             ProviderError::CircuitOpen { provider } => Some(provider),
         }
     }
@@ -85,7 +95,9 @@ impl ProviderError {
             | ProviderError::BudgetExhausted { .. }
             | ProviderError::Malformed { .. }
             | ProviderError::Stream { .. } => true,
-            ProviderError::CircuitOpen { .. } | ProviderError::Unsupported { .. } => false,
+            ProviderError::CircuitOpen { .. }
+            | ProviderError::Unsupported { .. }
+            | ProviderError::Inexpressible { .. } => false,
         }
     }
 
@@ -107,7 +119,9 @@ impl ProviderError {
             ProviderError::Status { .. }
             | ProviderError::Malformed { .. }
             | ProviderError::Stream { .. } => StatusCode::BAD_GATEWAY,
-            ProviderError::Unsupported { .. } => StatusCode::BAD_REQUEST,
+            ProviderError::Unsupported { .. } | ProviderError::Inexpressible { .. } => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 
@@ -126,6 +140,15 @@ impl ProviderError {
             ProviderError::Malformed { .. } => "upstream_malformed_response",
             ProviderError::Stream { .. } => "upstream_stream_error",
             ProviderError::Unsupported { .. } => "unsupported_operation",
+            ProviderError::Inexpressible { .. } => "invalid_request",
+        }
+    }
+
+    /// The client's request field an [`ProviderError::Inexpressible`] is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ProviderError::Inexpressible { field, .. } => Some(field),
+            _ => None,
         }
     }
 }

@@ -2,6 +2,19 @@
 //! `:streamGenerateContent?alt=sse` (each SSE event is a whole
 //! GenerateContentResponse; there is no `[DONE]`, the final chunk carries a
 //! `finishReason` and the full `usageMetadata`) and `:batchEmbedContents`.
+//!
+//! Tools: `tools[].functionDeclarations` (the JSON Schema as
+//! `parametersJsonSchema`, which takes it as given where `parameters` takes
+//! only an OpenAPI subset), `toolConfig.functionCallingConfig` (`AUTO`,
+//! `NONE`, `ANY`, `ANY` with `allowedFunctionNames` for a named function),
+//! `functionCall` parts in model turns and `functionResponse` parts (answered
+//! by name) in the user turn after them. Gemini sends each call whole, in one
+//! part, and without an id: the adapter makes one up. Gemini 3 signs its calls
+//! (`thoughtSignature`) and refuses a history whose calls lost their
+//! signature; OpenAI's shapes have no place for it, so it travels in the
+//! call's id (after [`SIGNATURE_MARK`]) and goes back on the `functionCall`
+//! part. Gemini has no knob for parallel calls: `parallel_tool_calls` is not
+//! sent, nor is `strict`.
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -10,14 +23,22 @@ use serde::{Deserialize, Serialize};
 use reqwest::Url;
 
 use super::http::{endpoint, parse_event, read_json, send, sse};
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
+
 use super::{
     ChatRequest, Completion, EmbedRequest, Embeddings, EventStream, Provider, ProviderError, Role,
-    StreamEvent, Usage,
+    StreamEvent, ToolCall, ToolChoice, Turn, Usage, new_call_id,
 };
 use crate::config::Secret;
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 const KIND: &str = "gemini";
+
+/// Separates the id the gateway made up for a call from the call's thought
+/// signature (neither hex nor base64 contains it).
+pub const SIGNATURE_MARK: &str = "~sig~";
 
 pub struct Gemini {
     http: reqwest::Client,
@@ -49,30 +70,121 @@ impl Gemini {
             .header("x-goog-api-key", self.api_key.expose())
     }
 
-    fn body(request: &ChatRequest) -> GenerateBody<'_> {
-        GenerateBody {
-            contents: request
-                .conversation()
-                .map(|m| Content {
-                    role: Some(if m.role == Role::Assistant {
+    fn body(request: &ChatRequest) -> Result<GenerateBody<'_>, ProviderError> {
+        let mut contents = Vec::new();
+        for turn in request.turns() {
+            contents.push(match turn {
+                Turn::Message { index, message } => {
+                    let mut parts = Vec::new();
+                    if !message.content.is_empty() || message.tool_calls.is_empty() {
+                        parts.push(Part::text(message.content.as_str()));
+                    }
+                    for (call, tool_call) in message.tool_calls.iter().enumerate() {
+                        let signature = tool_call
+                            .id
+                            .split_once(SIGNATURE_MARK)
+                            .map(|(_, signature)| signature);
+                        parts.push(Part {
+                            function_call: Some(FunctionCallOut {
+                                name: &tool_call.name,
+                                args: request.call_input(KIND, index, call)?,
+                            }),
+                            thought_signature: signature,
+                            ..Part::default()
+                        });
+                    }
+                    let role = if message.role == Role::Assistant {
                         "model"
                     } else {
                         "user"
-                    }),
-                    parts: vec![Part {
-                        text: m.content.as_str().into(),
-                    }],
-                })
-                .collect(),
+                    };
+                    Content {
+                        role: Some(role),
+                        parts,
+                    }
+                }
+                Turn::ToolResults(results) => {
+                    let mut parts = Vec::new();
+                    for (index, result) in results {
+                        let id = result.tool_call_id.as_deref().unwrap_or_default();
+                        let name = request.called_function(id).ok_or_else(|| {
+                            request.inexpressible(
+                                KIND,
+                                format!("messages[{index}].tool_call_id"),
+                                format!("`{id}` is the id of no earlier assistant tool call; Gemini answers a call by its function's name"),
+                            )
+                        })?;
+                        parts.push(Part {
+                            function_response: Some(FunctionResponseOut {
+                                name,
+                                response: function_response(&result.content),
+                            }),
+                            ..Part::default()
+                        });
+                    }
+                    Content {
+                        role: Some("user"),
+                        parts,
+                    }
+                }
+            });
+        }
+        let declarations: Vec<FunctionDeclaration<'_>> = request
+            .tools
+            .iter()
+            .map(|tool| FunctionDeclaration {
+                name: &tool.name,
+                description: tool.description.as_deref(),
+                parameters_json_schema: tool.parameters.as_ref(),
+            })
+            .collect();
+        Ok(GenerateBody {
+            contents,
             system_instruction: request.system_prompt().map(|text| Content {
                 role: None,
-                parts: vec![Part { text: text.into() }],
+                parts: vec![Part::text(text)],
             }),
             generation_config: GenerationConfig {
                 max_output_tokens: request.max_tokens,
                 temperature: request.temperature,
             },
-        }
+            tools: (!declarations.is_empty()).then(|| {
+                vec![WireTools {
+                    function_declarations: declarations,
+                }]
+            }),
+            tool_config: request
+                .tool_choice
+                .as_ref()
+                .filter(|_| !request.tools.is_empty())
+                .map(|choice| ToolConfig {
+                    function_calling_config: function_calling_config(choice),
+                }),
+        })
+    }
+}
+
+/// OpenAI's `required` is `ANY`; a named function is `ANY` limited to it.
+fn function_calling_config(choice: &ToolChoice) -> FunctionCallingConfig<'_> {
+    let (mode, allowed_function_names) = match choice {
+        ToolChoice::Auto => ("AUTO", None),
+        ToolChoice::None => ("NONE", None),
+        ToolChoice::Required => ("ANY", None),
+        ToolChoice::Function(name) => ("ANY", Some(vec![name.as_str()])),
+    };
+    FunctionCallingConfig {
+        mode,
+        allowed_function_names,
+    }
+}
+
+/// A tool's result as `functionResponse.response`, which must be an object:
+/// a JSON object is passed as it is, anything else as its `output`.
+fn function_response(content: &str) -> Value {
+    match serde_json::from_str::<Value>(content) {
+        Ok(object @ Value::Object(_)) => object,
+        Ok(other) => json!({ "output": other }),
+        Err(_) => json!({ "output": content }),
     }
 }
 
@@ -83,6 +195,10 @@ struct GenerateBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     system_instruction: Option<Content<'a>>,
     generation_config: GenerationConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<WireTools<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<ToolConfig<'a>>,
 }
 
 #[derive(Serialize)]
@@ -92,9 +208,69 @@ struct Content<'a> {
     parts: Vec<Part<'a>>,
 }
 
-#[derive(Serialize)]
+/// One of `text`, `functionCall` or `functionResponse`.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Part<'a> {
-    text: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_call: Option<FunctionCallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_response: Option<FunctionResponseOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thought_signature: Option<&'a str>,
+}
+
+impl<'a> Part<'a> {
+    fn text(text: impl Into<Cow<'a, str>>) -> Self {
+        Part {
+            text: Some(text.into()),
+            ..Part::default()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FunctionCallOut<'a> {
+    name: &'a str,
+    args: Value,
+}
+
+#[derive(Serialize)]
+struct FunctionResponseOut<'a> {
+    name: &'a str,
+    response: Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireTools<'a> {
+    function_declarations: Vec<FunctionDeclaration<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionDeclaration<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters_json_schema: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolConfig<'a> {
+    function_calling_config: FunctionCallingConfig<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionCallingConfig<'a> {
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_function_names: Option<Vec<&'a str>>,
 }
 
 #[derive(Serialize)]
@@ -128,8 +304,18 @@ struct CandidateContent {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ResponsePart {
     text: Option<String>,
+    function_call: Option<FunctionCallIn>,
+    thought_signature: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FunctionCallIn {
+    id: Option<String>,
+    name: String,
+    args: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +332,28 @@ impl GenerateResponse {
             .take(1)
             .flat_map(|c| c.content.iter().flat_map(|content| content.parts.iter()))
             .filter_map(|p| p.text.as_deref())
+            .collect()
+    }
+
+    /// The calls of the first candidate, with ids (Gemini's own, if it sent
+    /// one) carrying their thought signatures.
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        self.candidates
+            .iter()
+            .take(1)
+            .flat_map(|c| c.content.iter().flat_map(|content| content.parts.iter()))
+            .filter_map(|part| {
+                let call = part.function_call.as_ref()?;
+                let mut id = call.id.clone().unwrap_or_else(new_call_id);
+                if let Some(signature) = &part.thought_signature {
+                    id = format!("{id}{SIGNATURE_MARK}{signature}");
+                }
+                Some(ToolCall {
+                    id,
+                    name: call.name.clone(),
+                    arguments: call.args.clone().unwrap_or_else(|| json!({})).to_string(),
+                })
+            })
             .collect()
     }
 
@@ -185,7 +393,7 @@ impl Provider for Gemini {
         let response = send(
             KIND,
             self.post(&request.model, "generateContent")
-                .json(&Self::body(request)),
+                .json(&Self::body(request)?),
         )
         .await?;
         let parsed: GenerateResponse = read_json(KIND, response).await?;
@@ -201,7 +409,7 @@ impl Provider for Gemini {
         });
         Ok(Completion {
             text: parsed.text(),
-            tool_calls: Vec::new(),
+            tool_calls: parsed.tool_calls(),
             usage,
         })
     }
@@ -210,10 +418,11 @@ impl Provider for Gemini {
         let builder = self
             .post(&request.model, "streamGenerateContent")
             .query(&[("alt", "sse")]);
-        let response = send(KIND, builder.json(&Self::body(request))).await?;
+        let response = send(KIND, builder.json(&Self::body(request)?)).await?;
         let mut events = Box::pin(sse(KIND, response));
         Ok(Box::pin(async_stream::stream! {
             let mut finished = false;
+            let mut calls = 0;
             while let Some(event) = events.next().await {
                 let event = match event {
                     Ok(event) => event,
@@ -230,6 +439,13 @@ impl Provider for Gemini {
                 let text = chunk.text();
                 if !text.is_empty() {
                     yield Ok(StreamEvent::Delta(text));
+                }
+                // Each call comes whole in one part: one delta carries all of it.
+                for call in chunk.tool_calls() {
+                    yield Ok(StreamEvent::ToolCallDelta {
+                        index: calls, id: Some(call.id), name: Some(call.name), arguments: call.arguments,
+                    });
+                    calls += 1;
                 }
                 if let Some(usage) = &chunk.usage_metadata {
                     yield Ok(StreamEvent::Usage {
@@ -256,9 +472,7 @@ impl Provider for Gemini {
                     model: format!("models/{}", request.model),
                     content: Content {
                         role: None,
-                        parts: vec![Part {
-                            text: text.as_str().into(),
-                        }],
+                        parts: vec![Part::text(text.as_str())],
                     },
                 })
                 .collect(),
@@ -323,5 +537,127 @@ mod tests {
             g.url("m", "embedContent").path(),
             "/google/v1beta/models/m:embedContent"
         );
+    }
+
+    #[test]
+    fn tool_choices_map_to_function_calling_modes() {
+        let cases = [
+            (ToolChoice::Auto, json!({ "mode": "AUTO" })),
+            (ToolChoice::None, json!({ "mode": "NONE" })),
+            (ToolChoice::Required, json!({ "mode": "ANY" })),
+            (
+                ToolChoice::Function("get_weather".into()),
+                json!({ "mode": "ANY", "allowedFunctionNames": ["get_weather"] }),
+            ),
+        ];
+        for (choice, expected) in cases {
+            let config = serde_json::to_value(function_calling_config(&choice)).unwrap();
+            assert_eq!(config, expected, "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn tool_results_become_response_objects() {
+        let cases = [
+            (r#"{"temp_c": 18}"#, json!({ "temp_c": 18 })),
+            ("18", json!({ "output": 18 })),
+            ("[1, 2]", json!({ "output": [1, 2] })),
+            (
+                "sunny, 18 degrees",
+                json!({ "output": "sunny, 18 degrees" }),
+            ),
+            ("", json!({ "output": "" })),
+        ];
+        for (content, expected) in cases {
+            assert_eq!(function_response(content), expected, "{content}");
+        }
+    }
+
+    fn call_request(calls: Vec<ToolCall>, answered: &str) -> ChatRequest {
+        let result = super::super::Message {
+            tool_call_id: Some(answered.into()),
+            ..super::super::Message::text(Role::Tool, "ok")
+        };
+        ChatRequest {
+            model: "gemini-3-pro-preview".into(),
+            messages: vec![
+                super::super::Message::text(Role::User, "Weather?"),
+                super::super::Message {
+                    tool_calls: calls,
+                    ..super::super::Message::text(Role::Assistant, "Checking.")
+                },
+                result,
+            ],
+            max_tokens: 64,
+            temperature: None,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+        }
+    }
+
+    #[test]
+    fn signatures_go_back_on_the_calls_that_carried_them() {
+        let call = |id: &str| ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: String::new(),
+        };
+        let request = call_request(vec![call("call_1~sig~c2ln"), call("call_2")], "call_2");
+        let sent = serde_json::to_value(Gemini::body(&request).unwrap()).unwrap();
+        assert_eq!(
+            sent["contents"][1],
+            json!({ "role": "model", "parts": [
+                { "text": "Checking." },
+                { "functionCall": { "name": "get_weather", "args": {} }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_weather", "args": {} } }
+            ] })
+        );
+        assert_eq!(
+            sent["contents"][2],
+            json!({ "role": "user", "parts": [
+                { "functionResponse": { "name": "get_weather", "response": { "output": "ok" } } }
+            ] })
+        );
+        assert_eq!(sent.get("tools"), None);
+        assert_eq!(sent.get("toolConfig"), None);
+    }
+
+    #[test]
+    fn a_result_for_no_known_call_is_a_400_naming_it() {
+        let request = call_request(Vec::new(), "call_unknown");
+        let err = Gemini::body(&request).err().expect("refused");
+        assert_eq!(err.field(), Some("messages[2].tool_call_id"));
+        assert!(err.to_string().contains("gemini-3-pro-preview"), "{err}");
+    }
+
+    #[test]
+    fn function_call_parts_become_calls_with_ids() {
+        let parsed: GenerateResponse = serde_json::from_value(json!({ "candidates": [{ "content": {
+            "role": "model",
+            "parts": [
+                { "functionCall": { "name": "get_weather", "args": { "city": "Paris" } }, "thoughtSignature": "c2ln" },
+                { "functionCall": { "name": "get_time" } },
+                { "functionCall": { "id": "given-1", "name": "get_time", "args": {} } }
+            ] }, "finishReason": "STOP" }] }))
+        .unwrap();
+        let calls = parsed.tool_calls();
+        let summary: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|c| (c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("get_weather", r#"{"city":"Paris"}"#),
+                ("get_time", "{}"),
+                ("get_time", "{}")
+            ]
+        );
+        let (made_up, signature) = calls[0].id.split_once(SIGNATURE_MARK).unwrap();
+        assert_eq!(signature, "c2ln");
+        assert!(made_up.starts_with("call_") && calls[1].id.starts_with("call_"));
+        assert_ne!(made_up, calls[1].id);
+        assert_eq!(calls[2].id, "given-1", "Gemini's own id is kept");
     }
 }

@@ -268,7 +268,7 @@ fn tool_capable(
         (true, Some(first)) => Err(ApiError::invalid(
             field,
             format!(
-                "tool calling is not supported by provider `{}` (model `{}`); tools pass through to OpenAI and Azure OpenAI models only",
+                "tool calling is not supported by provider `{}` (model `{}`); tools pass through to OpenAI, Azure OpenAI, Anthropic, Gemini and Bedrock models only",
                 first.provider, first.model
             ),
         )),

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, streamed_text};
+use crate::helpers::{TestApp, spawn_app, streamed_calls, streamed_text};
 use crate::upstream::{Reply, Upstream, data};
 
 pub fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> Value {
@@ -16,6 +16,21 @@ pub fn response(text: &str, finish: Option<&str>, usage: Option<(u64, u64)>) -> 
         body["usageMetadata"] = json!({ "promptTokenCount": prompt, "candidatesTokenCount": candidates,
                                          "totalTokenCount": prompt + candidates });
     }
+    body
+}
+
+/// A candidate that calls `name` (whole arguments in one `functionCall`
+/// part, no id, as Gemini sends them) with a thought signature on the part.
+pub fn function_call(
+    name: &str,
+    args: Value,
+    signature: &str,
+    finish: Option<&str>,
+    usage: Option<(u64, u64)>,
+) -> Value {
+    let mut body = response("", finish, usage);
+    body["candidates"][0]["content"]["parts"] =
+        json!([{ "functionCall": { "name": name, "args": args }, "thoughtSignature": signature }]);
     body
 }
 
@@ -125,5 +140,62 @@ async fn embed_uses_batch_embed_contents_and_estimates_usage() {
     assert_eq!(
         sent.json(),
         json!({ "requests": [{ "model": "models/gemini-embedding-001", "content": { "parts": [{ "text": "hello world" }] } }] })
+    );
+}
+
+/// Gemini sends parallel calls as parts of one chunk, whole and without ids:
+/// each becomes a call of its own with an id of its own.
+#[tokio::test]
+async fn parallel_calls_in_one_chunk_get_indexes_and_ids_of_their_own() {
+    let mut chunk = function_call(
+        "get_weather",
+        json!({ "city": "Paris" }),
+        "c2ln",
+        Some("STOP"),
+        Some((30, 12)),
+    );
+    chunk["candidates"][0]["content"]["parts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "functionCall": { "name": "get_weather", "args": { "city": "Rome" } } }));
+    let upstream = Upstream::start(Reply::sse(vec![data(&chunk)])).await;
+    let app = gemini_app(&upstream).await;
+
+    let chunks = app
+        .chat_stream(json!({
+            "model": "gemini/gemini-2.5-flash",
+            "messages": [{ "role": "user", "content": "Weather in Paris and Rome?" }],
+            "tools": [{ "type": "function", "function": { "name": "get_weather" } }],
+            "tool_choice": { "type": "function", "function": { "name": "get_weather" } }
+        }))
+        .await;
+
+    let (calls, finish) = streamed_calls(&chunks);
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    let summary: Vec<Value> = calls.iter().map(|c| json!([c[0], c[2], c[3]])).collect();
+    assert_eq!(
+        summary,
+        [
+            json!([0, "get_weather", r#"{"city":"Paris"}"#]),
+            json!([1, "get_weather", r#"{"city":"Rome"}"#])
+        ]
+    );
+    let ids: Vec<&str> = calls.iter().map(|c| c[1].as_str().unwrap()).collect();
+    assert!(
+        ids[0].starts_with("call_") && ids[0].ends_with("~sig~c2ln"),
+        "{ids:?}"
+    );
+    assert!(
+        ids[1].starts_with("call_") && !ids[1].contains("~sig~"),
+        "{ids:?}"
+    );
+    let sent = upstream.last().json();
+    assert_eq!(
+        sent["toolConfig"],
+        json!({ "functionCallingConfig": { "mode": "ANY", "allowedFunctionNames": ["get_weather"] } })
+    );
+    assert_eq!(
+        sent["tools"],
+        json!([{ "functionDeclarations": [{ "name": "get_weather" }] }])
     );
 }

@@ -169,6 +169,30 @@ impl TestApp {
             .collect()
     }
 
+    /// Sends a streaming `/v1/chat/completions` and returns its chunks, the
+    /// `[DONE]` sentinel (asserted last) left out.
+    pub async fn chat_stream(&self, mut body: Value) -> Vec<Value> {
+        body["stream"] = Value::Bool(true);
+        let response = self
+            .post("/v1/chat/completions", &body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "stream request refused");
+        let events = response.bytes_stream().eventsource();
+        let mut data: Vec<String> =
+            tokio::time::timeout(Duration::from_secs(20), events.collect::<Vec<_>>())
+                .await
+                .expect("stream ends")
+                .into_iter()
+                .map(|e| e.expect("valid SSE from the gateway").data)
+                .collect();
+        assert_eq!(data.pop().as_deref(), Some("[DONE]"), "{data:?}");
+        data.iter()
+            .map(|d| serde_json::from_str(d).expect("chunk is JSON"))
+            .collect()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
@@ -181,6 +205,44 @@ impl TestApp {
     pub async fn metrics(&self) -> String {
         self.get("/metrics").await.text().await.unwrap()
     }
+}
+
+/// The tool calls of OpenAI-shaped chunks, assembled as a client does:
+/// `[index, id, name, arguments]` in index order, and the finish reason.
+pub fn streamed_calls(chunks: &[Value]) -> (Vec<Value>, Option<String>) {
+    let mut calls: Vec<(u64, Option<String>, String, String)> = Vec::new();
+    let mut finish = None;
+    for choice in chunks.iter().flat_map(|c| c["choices"].as_array().unwrap()) {
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            finish = Some(reason.to_string());
+        }
+        for piece in choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let index = piece["index"].as_u64().unwrap();
+            let position = match calls.iter().position(|c| c.0 == index) {
+                Some(position) => position,
+                None => {
+                    calls.push((index, None, String::new(), String::new()));
+                    calls.len() - 1
+                }
+            };
+            let entry = &mut calls[position];
+            if let Some(id) = piece["id"].as_str() {
+                entry.1 = Some(id.to_string());
+            }
+            entry.2 += piece["function"]["name"].as_str().unwrap_or_default();
+            entry.3 += piece["function"]["arguments"].as_str().unwrap_or_default();
+        }
+    }
+    calls.sort_by_key(|c| c.0);
+    let calls = calls
+        .into_iter()
+        .map(|(index, id, name, arguments)| serde_json::json!([index, id, name, arguments]))
+        .collect();
+    (calls, finish)
 }
 
 /// The text of every `delta` event, joined; asserts the stream ended with `done`.
