@@ -57,6 +57,9 @@ pub enum Command {
     Status(StatusArgs),
     /// A service's logs from CloudWatch Logs, merged in time order.
     Logs(LogsArgs),
+    /// Run an operational runbook against the live stack (`runbook list`
+    /// names them): evidence, dollars and fixes; exits 3 on findings.
+    Runbook(RunbookArgs),
     /// The release history, newest first, with what changed in each.
     Releases {
         /// Only this service's part of each release.
@@ -162,6 +165,25 @@ pub struct DeployArgs {
     /// Print the release as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// The runbook (`nat-bill`, …), or `list`.
+    pub name: String,
+    /// The window of the metrics the checks read, in days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply the fixes that are stack-file changes (edited in place, comments
+    /// kept, the diff shown), then plan and apply as `up` does.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: apply without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

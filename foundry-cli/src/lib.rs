@@ -10,6 +10,7 @@ pub mod local;
 pub mod logs;
 pub mod release;
 pub mod resources;
+pub mod runbook;
 pub mod stack;
 pub mod state;
 pub mod status;

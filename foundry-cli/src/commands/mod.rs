@@ -9,6 +9,7 @@ mod logs;
 mod outputs;
 mod plan;
 mod releases;
+mod runbook;
 mod schema;
 mod secret;
 mod status;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => deploy::run(g, args).await,
         Command::Rollback(args) => deploy::rollback(g, args).await,
         Command::Status(args) => status::run(g, args).await,
+        Command::Runbook(args) => runbook::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
         Command::Releases { service, json } => releases::run(g, service, json).await,
         Command::Schema => schema::run(),

@@ -30,7 +30,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Turns a toml/serde error into a diagnostic, adding a suggestion for
 /// misspelt keys and enum values.
-pub(super) fn diagnostic_from_toml(err: &toml::de::Error) -> Diagnostic {
+pub fn diagnostic_from_toml(err: &toml::de::Error) -> Diagnostic {
     let message = err.message().trim().to_string();
     let mut diag = Diagnostic::new(message.clone()).at(err.span());
     // serde's wording: "unknown field `nats`, expected one of `a`, `b`" and

@@ -21,7 +21,7 @@ pub use cdn::{ApiOrigin, Cdn};
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
 pub use file::{ComputeTarget, Engine, Ingress, NatMode, StackFile, StateBackendKind};
-pub use locator::{Locator, closest, did_you_mean};
+pub use locator::{Locator, closest, diagnostic_from_toml, did_you_mean};
 pub use network::{Network, Tier};
 pub use references::{DatabaseAttribute, Part, Reference, Template};
 

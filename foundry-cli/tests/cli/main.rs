@@ -16,5 +16,6 @@ mod local;
 mod provisioning;
 mod registry_secrets;
 mod remote_state;
+mod runbooks;
 mod status_logs;
 mod support;

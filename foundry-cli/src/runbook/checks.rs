@@ -1,0 +1,694 @@
+//! The primitives runbook files are made of: each reads what it needs of the
+//! live stack (through `Context`), and says pass, warn or fail with its
+//! evidence, the dollars at stake where there are any, and the fix — a
+//! stack-file edit where the fix belongs in the stack file. Runbook files
+//! choose, order and parameterise them; adding a runbook rarely needs a new
+//! primitive.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::network::{self, NetworkFacts};
+use super::prices::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
+use crate::aws::{Aws, AwsError};
+use crate::stack::{NatMode, Stack};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    Number,
+    Text,
+    TextList,
+}
+
+#[derive(Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: ParamType,
+}
+
+#[derive(Debug)]
+pub struct Primitive {
+    pub name: &'static str,
+    pub params: &'static [Param],
+}
+
+const fn param(name: &'static str, ty: ParamType) -> Param {
+    Param { name, ty }
+}
+
+pub const PRIMITIVES: &[Primitive] = &[
+    Primitive {
+        name: "nat_gateways_per_policy",
+        params: &[
+            param("single", ParamType::TextList),
+            param("per_az", ParamType::TextList),
+        ],
+    },
+    Primitive {
+        name: "idle_nat_gateways_and_addresses",
+        params: &[],
+    },
+    Primitive {
+        name: "gateway_endpoint_on_private_routes",
+        params: &[param("service", ParamType::Text)],
+    },
+    Primitive {
+        name: "interface_endpoints_present",
+        params: &[param("services", ParamType::TextList)],
+    },
+    Primitive {
+        name: "private_routes_in_own_az",
+        params: &[],
+    },
+    Primitive {
+        name: "nat_traffic_cost",
+        params: &[param("warn_monthly_dollars", ParamType::Number)],
+    },
+    Primitive {
+        name: "interface_endpoint_break_even",
+        params: &[],
+    },
+    Primitive {
+        name: "nat_faults",
+        params: &[],
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Primitive> {
+    PRIMITIVES.iter().find(|p| p.name == name)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// How to make a finding go away.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fix {
+    /// Edits of the stack file, then `up` (what `--fix` does).
+    Stack {
+        description: String,
+        edits: Vec<StackEdit>,
+    },
+    /// The live stack differs from the stack file: `up` puts it back.
+    Apply { description: String },
+    /// Something a person decides.
+    Manual { description: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StackEdit {
+    /// Sets the value at the key path (`["env", "dev", "network", "nat"]`).
+    Set { path: Vec<String>, value: String },
+    /// Adds a string to the list at the key path, creating it if missing.
+    Add { path: Vec<String>, item: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// One sentence.
+    pub summary: String,
+    pub evidence: Vec<String>,
+    /// What the thing checked costs per month, where it is money.
+    pub monthly_dollars: Option<f64>,
+    /// What the fix would save per month.
+    pub monthly_saving: Option<f64>,
+    pub fix: Option<Fix>,
+}
+
+impl Outcome {
+    fn pass(summary: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Pass,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            monthly_dollars: None,
+            monthly_saving: None,
+            fix: None,
+        }
+    }
+
+    fn with(mut self, status: Status, fix: Fix) -> Self {
+        self.status = status;
+        self.fix = Some(fix);
+        self
+    }
+
+    fn evidence(mut self, evidence: Vec<String>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+}
+
+/// What every check of one run shares.
+pub struct Context<'a> {
+    pub aws: &'a Aws,
+    pub stack: &'a Stack,
+    pub network: NetworkFacts,
+    pub prices: Prices,
+    pub days: u32,
+    pub now: SystemTime,
+}
+
+fn texts(params: &toml::Table, name: &str) -> Vec<String> {
+    params
+        .get(name)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn number(params: &toml::Table, name: &str) -> f64 {
+    params
+        .get(name)
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+        .unwrap_or_default()
+}
+
+fn text<'p>(params: &'p toml::Table, name: &str) -> &'p str {
+    params
+        .get(name)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
+/// Runs one primitive (validated by the runbook file's parser).
+pub async fn run(
+    primitive: &Primitive,
+    params: &toml::Table,
+    cx: &Context<'_>,
+) -> Result<Outcome, AwsError> {
+    match primitive.name {
+        "nat_gateways_per_policy" => Ok(nat_policy(params, cx)),
+        "idle_nat_gateways_and_addresses" => idle_nats_and_addresses(cx).await,
+        "gateway_endpoint_on_private_routes" => Ok(gateway_endpoint(text(params, "service"), cx)),
+        "interface_endpoints_present" => Ok(interface_endpoints(&texts(params, "services"), cx)),
+        "private_routes_in_own_az" => Ok(routes_in_own_az(cx)),
+        "nat_traffic_cost" => nat_traffic(number(params, "warn_monthly_dollars"), cx).await,
+        "interface_endpoint_break_even" => break_even(cx).await,
+        "nat_faults" => nat_faults(cx).await,
+        other => unreachable!("the runbook parser admits only known primitives, not {other}"),
+    }
+}
+
+fn nat_list(network: &NetworkFacts) -> Vec<String> {
+    network
+        .nat_gateways
+        .iter()
+        .map(|n| format!("{} in {}", n.id, n.az))
+        .collect()
+}
+
+fn nat_policy(params: &toml::Table, cx: &Context<'_>) -> Outcome {
+    let env = &cx.stack.env;
+    let network = &cx.network;
+    let count = network.nat_gateways.len();
+    let azs = network.azs().max(1);
+    let (wanted, mode, word) = if texts(params, "single").contains(env) {
+        (1, "single", "one NAT gateway")
+    } else if texts(params, "per_az").contains(env) {
+        (azs, "per-az", "one NAT gateway per AZ")
+    } else {
+        return Outcome::pass(format!(
+            "no NAT policy for env {env}: {count} NAT gateway(s)"
+        ));
+    };
+    let evidence = nat_list(network);
+    let set_mode = |mode: &str| StackEdit::Set {
+        path: vec!["env".into(), env.clone(), "network".into(), "nat".into()],
+        value: mode.to_owned(),
+    };
+    if count == wanted || (count == 0 && cx.stack.network.nat == NatMode::None) {
+        let mut o = Outcome::pass(format!(
+            "{count} NAT gateway(s): {word} in {env}, as policy says"
+        ))
+        .evidence(evidence);
+        o.monthly_dollars = Some(count as f64 * cx.prices.nat_gateway_month());
+        return o;
+    }
+    let monthly = count as f64 * cx.prices.nat_gateway_month();
+    let mut o = Outcome::pass(format!(
+        "{count} NAT gateway(s) in {env}, where policy is {word} ({wanted})"
+    ))
+    .evidence(evidence);
+    o.monthly_dollars = Some(monthly);
+    if count > wanted {
+        let extra = (count - wanted) as f64;
+        o.monthly_saving = Some(extra * cx.prices.nat_gateway_month());
+        o = o.with(
+            Status::Fail,
+            Fix::Stack {
+                description: format!(
+                    "set network.nat = \"{mode}\" for {env}: {} fewer NAT gateway(s) and Elastic IP(s), {} × 730 h × ({} + {}) = {} a month",
+                    count - wanted,
+                    count - wanted,
+                    cx.prices.nat_gateway_hour,
+                    cx.prices.public_ipv4_hour,
+                    dollars(extra * cx.prices.nat_gateway_month())
+                ),
+                edits: vec![set_mode(mode)],
+            },
+        );
+    } else {
+        o = o.with(
+            Status::Warn,
+            Fix::Stack {
+                description: format!(
+                    "set network.nat = \"{mode}\" for {env}, so that one AZ's failure does not cut the others off ({} a month per NAT gateway)",
+                    dollars(cx.prices.nat_gateway_month())
+                ),
+                edits: vec![set_mode(mode)],
+            },
+        );
+    }
+    o
+}
+
+/// Bytes a NAT gateway processed over the window: what it charges per GB
+/// for (traffic in from the subnets and back in from destinations).
+async fn nat_bytes(cx: &Context<'_>, nat_id: &str) -> Result<(f64, f64), AwsError> {
+    let dimensions = [("NatGatewayId", nat_id)];
+    let mut sums = [0.0; 2];
+    for (sum, metric) in sums
+        .iter_mut()
+        .zip(["BytesInFromSource", "BytesInFromDestination"])
+    {
+        *sum = network::metric_sum(
+            cx.aws,
+            "AWS/NATGateway",
+            metric,
+            &dimensions,
+            cx.days,
+            cx.now,
+        )
+        .await?;
+    }
+    Ok((sums[0], sums[1]))
+}
+
+async fn idle_nats_and_addresses(cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    let mut evidence = Vec::new();
+    let mut saving = 0.0;
+    for nat in &cx.network.nat_gateways {
+        let (out, back) = nat_bytes(cx, &nat.id).await?;
+        if out + back == 0.0 {
+            evidence.push(format!(
+                "{} in {} processed 0 bytes in {} days",
+                nat.id, nat.az, cx.days
+            ));
+            saving += cx.prices.nat_gateway_month();
+        }
+    }
+    for address in cx
+        .network
+        .addresses
+        .iter()
+        .filter(|a| a.association_id.is_none())
+    {
+        evidence.push(format!(
+            "Elastic IP {} ({}) is attached to nothing",
+            address.public_ip, address.allocation_id
+        ));
+        saving += cx.prices.public_ipv4_hour * HOURS_PER_MONTH;
+    }
+    if evidence.is_empty() {
+        return Ok(Outcome::pass(
+            "every NAT gateway carried traffic; no Elastic IP is unattached",
+        ));
+    }
+    let mut o = Outcome::pass(format!("{} idle thing(s) paid by the hour", evidence.len()))
+        .evidence(evidence)
+        .with(
+            Status::Warn,
+            Fix::Manual {
+                description: "if nothing in these subnets needs the internet, set network.nat = \"none\"; release unattached Elastic IPs (foundry tags its own; one left behind by a crashed run goes with `foundry up`)".into(),
+            },
+        );
+    o.monthly_saving = Some(saving);
+    Ok(o)
+}
+
+fn gateway_endpoint(service: &str, cx: &Context<'_>) -> Outcome {
+    let name = format!("com.amazonaws.{}.{service}", cx.stack.region);
+    let private = cx.network.private_route_tables();
+    let found = cx
+        .network
+        .endpoints
+        .iter()
+        .find(|e| e.service_name == name && e.kind.eq_ignore_ascii_case("gateway"));
+    let missing: Vec<&str> = private
+        .iter()
+        .filter(|t| found.is_none_or(|e| !e.route_table_ids.contains(&t.id)))
+        .map(|t| t.id.as_str())
+        .collect();
+    if cx.network.nat_gateways.is_empty() || missing.is_empty() {
+        return Outcome::pass(match found {
+            Some(e) => format!(
+                "{service} gateway endpoint {} on every private route table",
+                e.id
+            ),
+            None => format!("no NAT gateway: {service} traffic cannot cross one"),
+        });
+    }
+    let evidence = vec![match found {
+        None => format!(
+            "no gateway endpoint for {name} in {}",
+            cx.network.vpc_id.as_deref().unwrap_or("the VPC")
+        ),
+        Some(e) => format!(
+            "{} is missing from route table(s) {}",
+            e.id,
+            missing.join(", ")
+        ),
+    }];
+    let fix = if cx
+        .stack
+        .network
+        .gateway_endpoints
+        .iter()
+        .any(|s| s == service)
+    {
+        Fix::Apply {
+            description: format!(
+                "the stack file has the {service} gateway endpoint but the live VPC does not: `foundry up` restores it"
+            ),
+        }
+    } else {
+        Fix::Stack {
+            description: format!(
+                "add \"{service}\" to network.gateway_endpoints: {service} traffic from private subnets stops paying the NAT's {} per GB (the gateway endpoint is free)",
+                dollars(cx.prices.nat_gateway_gb)
+            ),
+            edits: vec![StackEdit::Add {
+                path: vec!["network".into(), "gateway_endpoints".into()],
+                item: service.to_owned(),
+            }],
+        }
+    };
+    Outcome::pass(format!(
+        "{service} traffic from private subnets goes through the NAT"
+    ))
+    .evidence(evidence)
+    .with(Status::Fail, fix)
+}
+
+fn interface_endpoints(services: &[String], cx: &Context<'_>) -> Outcome {
+    if cx.stack.services.is_empty() || cx.network.nat_gateways.is_empty() {
+        return Outcome::pass("no services pull images through a NAT here");
+    }
+    let missing: Vec<&String> = services
+        .iter()
+        .filter(|s| {
+            let name = format!("com.amazonaws.{}.{s}", cx.stack.region);
+            !cx.network
+                .endpoints
+                .iter()
+                .any(|e| e.service_name == name && e.kind.eq_ignore_ascii_case("interface"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Outcome::pass(format!("interface endpoints for {}", services.join(", ")));
+    }
+    let declared: Vec<&String> = missing
+        .iter()
+        .copied()
+        .filter(|s| cx.stack.network.interface_endpoints.contains(s))
+        .collect();
+    let fix = if declared.len() == missing.len() {
+        Fix::Apply {
+            description: "the stack file declares them but the live VPC lacks them: `foundry up` restores them".into(),
+        }
+    } else {
+        Fix::Stack {
+            description: format!(
+                "add {} to network.endpoints ({} a month each in {} AZs; see endpoint-break-even for whether the traffic pays for it)",
+                missing
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dollars(cx.prices.interface_endpoint_month(cx.network.azs())),
+                cx.network.azs()
+            ),
+            edits: missing
+                .iter()
+                .map(|s| StackEdit::Add {
+                    path: vec!["network".into(), "endpoints".into()],
+                    item: (*s).clone(),
+                })
+                .collect(),
+        }
+    };
+    Outcome::pass(format!(
+        "images, logs or secrets go through the NAT: no interface endpoint for {}",
+        missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .with(Status::Warn, fix)
+}
+
+fn routes_in_own_az(cx: &Context<'_>) -> Outcome {
+    let network = &cx.network;
+    let mut evidence = Vec::new();
+    for table in network.private_route_tables() {
+        let Some(nat_id) = &table.nat_gateway_id else {
+            continue;
+        };
+        let Some(nat) = network.nat_gateways.iter().find(|n| &n.id == nat_id) else {
+            continue;
+        };
+        for subnet in &table.subnet_ids {
+            let Some(az) = network.az_of_subnet(subnet) else {
+                continue;
+            };
+            let own_az_has_nat = network.nat_gateways.iter().any(|n| n.az == az);
+            if az != nat.az && own_az_has_nat {
+                evidence.push(format!(
+                    "{subnet} in {az} routes 0.0.0.0/0 through {} in {} (route table {}), though its own AZ has a NAT gateway",
+                    nat.id, nat.az, table.id
+                ));
+            }
+        }
+    }
+    if evidence.is_empty() {
+        return Outcome::pass(
+            "every private subnet uses the NAT gateway of its own AZ (where there is one)",
+        );
+    }
+    Outcome::pass(format!("{} private subnet(s) routed across AZs", evidence.len()))
+        .evidence(evidence)
+        .with(
+            Status::Fail,
+            Fix::Apply {
+                description: format!(
+                    "the stack file routes each private subnet to its own AZ's NAT; the live route differs (drift): `foundry up` puts it back, ending {} per GB each way of cross-AZ transfer",
+                    dollars(cx.prices.cross_az_gb)
+                ),
+            },
+        )
+}
+
+async fn nat_traffic(warn_monthly: f64, cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    if cx.network.nat_gateways.is_empty() {
+        return Ok(Outcome::pass("no NAT gateway"));
+    }
+    let mut evidence = Vec::new();
+    let mut total_gb = 0.0;
+    for nat in &cx.network.nat_gateways {
+        let (out, back) = nat_bytes(cx, &nat.id).await?;
+        let gb = (out + back) / BYTES_PER_GB;
+        total_gb += gb;
+        evidence.push(format!(
+            "{} in {}: {:.1} GB from the subnets + {:.1} GB back from destinations over {} days = {:.1} GB/day",
+            nat.id,
+            nat.az,
+            out / BYTES_PER_GB,
+            back / BYTES_PER_GB,
+            cx.days,
+            gb / f64::from(cx.days)
+        ));
+    }
+    let monthly_gb = total_gb / f64::from(cx.days) * DAYS_PER_MONTH;
+    let processing = monthly_gb * cx.prices.nat_gateway_gb;
+    let hours = cx.network.nat_gateways.len() as f64 * cx.prices.nat_gateway_month();
+    let monthly = processing + hours;
+    evidence.push(format!(
+        "projected: {monthly_gb:.0} GB a month × {} = {} processing + {} NAT gateway(s) × 730 h × ({} + {}) = {} hours and addresses; {} a month (prices of {})",
+        dollars(cx.prices.nat_gateway_gb),
+        dollars(processing),
+        cx.network.nat_gateways.len(),
+        cx.prices.nat_gateway_hour,
+        cx.prices.public_ipv4_hour,
+        dollars(hours),
+        dollars(monthly),
+        cx.prices.as_of
+    ));
+    let mut o = Outcome::pass(format!(
+        "the NAT gateways cost about {} a month ({monthly_gb:.0} GB processed)",
+        dollars(monthly)
+    ))
+    .evidence(evidence);
+    o.monthly_dollars = Some(monthly);
+    if monthly > warn_monthly {
+        o = o.with(
+            Status::Warn,
+            Fix::Manual {
+                description: format!(
+                    "above the runbook's {} a month: the checks above say which part is avoidable (S3 through the gateway endpoint, AWS APIs through interface endpoints, one NAT where policy allows)",
+                    dollars(warn_monthly)
+                ),
+            },
+        );
+    }
+    Ok(o)
+}
+
+async fn break_even(cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    let interfaces: Vec<_> = cx
+        .network
+        .endpoints
+        .iter()
+        .filter(|e| e.kind.eq_ignore_ascii_case("interface"))
+        .collect();
+    if interfaces.is_empty() {
+        return Ok(Outcome::pass("no interface endpoints"));
+    }
+    let p = &cx.prices;
+    let azs = cx.network.azs().max(1);
+    let fixed = p.interface_endpoint_month(azs);
+    // Per GB the endpoint saves the NAT's price less its own.
+    let break_even_gb = fixed / (p.nat_gateway_gb - p.interface_endpoint_gb);
+    let vpc = cx.network.vpc_id.clone().unwrap_or_default();
+    let mut evidence = Vec::new();
+    let mut below = Vec::new();
+    let mut saving = 0.0;
+    for e in &interfaces {
+        let bytes = network::metric_sum(
+            cx.aws,
+            "AWS/PrivateLinkEndpoints",
+            "BytesProcessed",
+            &[
+                ("Endpoint Type", "Interface"),
+                ("Service Name", &e.service_name),
+                ("VPC Endpoint Id", &e.id),
+                ("VPC Id", &vpc),
+            ],
+            cx.days,
+            cx.now,
+        )
+        .await?;
+        let monthly_gb = bytes / BYTES_PER_GB / f64::from(cx.days) * DAYS_PER_MONTH;
+        let endpoint_cost = fixed + monthly_gb * p.interface_endpoint_gb;
+        let through_nat = monthly_gb * p.nat_gateway_gb;
+        let short = e.service_name.rsplit('.').next().unwrap_or(&e.service_name);
+        let service = e
+            .service_name
+            .strip_prefix(&format!("com.amazonaws.{}.", cx.stack.region))
+            .unwrap_or(short);
+        evidence.push(format!(
+            "{} ({service}): {monthly_gb:.1} GB a month; endpoint {azs} AZ × 730 h × {} + {monthly_gb:.1} GB × {} = {}, through the NAT {monthly_gb:.1} GB × {} = {}",
+            e.id,
+            p.interface_endpoint_az_hour,
+            p.interface_endpoint_gb,
+            dollars(endpoint_cost),
+            p.nat_gateway_gb,
+            dollars(through_nat)
+        ));
+        if endpoint_cost > through_nat {
+            below.push(service.to_owned());
+            saving += endpoint_cost - through_nat;
+        }
+    }
+    evidence.push(format!(
+        "break-even: {} ÷ ({} − {}) = {break_even_gb:.0} GB a month per endpoint",
+        dollars(fixed),
+        p.nat_gateway_gb,
+        p.interface_endpoint_gb
+    ));
+    if below.is_empty() {
+        let mut o = Outcome::pass("every interface endpoint carries more than its break-even")
+            .evidence(evidence);
+        o.monthly_dollars = Some(fixed * interfaces.len() as f64);
+        return Ok(o);
+    }
+    let mut o = Outcome::pass(format!(
+        "{} interface endpoint(s) carry less than their break-even of {break_even_gb:.0} GB a month: the NAT would be cheaper",
+        below.len()
+    ))
+    .evidence(evidence)
+    .with(
+        Status::Warn,
+        Fix::Manual {
+            description: format!(
+                "remove {} from network.endpoints if the traffic stays this low (saving {} a month); keep them where private subnets must not reach AWS APIs over the internet",
+                below.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "),
+                dollars(saving)
+            ),
+        },
+    );
+    o.monthly_saving = Some(saving);
+    o.monthly_dollars = Some(fixed * interfaces.len() as f64);
+    Ok(o)
+}
+
+async fn nat_faults(cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    let mut evidence = Vec::new();
+    let mut exhausted = false;
+    for nat in &cx.network.nat_gateways {
+        for metric in [
+            "ErrorPortAllocation",
+            "PacketsDropCount",
+            "IdleTimeoutCount",
+        ] {
+            let sum = network::metric_sum(
+                cx.aws,
+                "AWS/NATGateway",
+                metric,
+                &[("NatGatewayId", &nat.id)],
+                cx.days,
+                cx.now,
+            )
+            .await?;
+            if sum > 0.0 {
+                exhausted |= metric == "ErrorPortAllocation";
+                evidence.push(format!(
+                    "{}: {metric} = {sum:.0} over {} days",
+                    nat.id, cx.days
+                ));
+            }
+        }
+    }
+    if evidence.is_empty() {
+        return Ok(Outcome::pass(
+            "no port allocation errors, drops or idle timeouts",
+        ));
+    }
+    let status = if exhausted {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    Ok(Outcome::pass(format!("{} fault figure(s) above zero", evidence.len()))
+        .evidence(evidence)
+        .with(
+            status,
+            Fix::Manual {
+                description: "port allocation errors: more than 55,000 simultaneous connections to one destination — reuse connections (keep-alive, pools) or spread destinations; idle timeouts: keep-alives under 350 s".into(),
+            },
+        ))
+}
