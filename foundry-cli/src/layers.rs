@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["resources"],
     &["stack", "state", "local"],
     &["engine", "images", "compute"],
-    &["release"],
+    &["release", "pricing"],
     &["status", "logs", "runbook"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod images;
 pub mod local;
 pub mod logs;
+pub mod pricing;
 pub mod release;
 pub mod resources;
 pub mod runbook;

@@ -9,6 +9,8 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
     let first = foundry::release::without_image(&session);
+    let cost = foundry::pricing::for_region(&session.stack.region)
+        .map(|prices| foundry::pricing::plan_cost(&prepared, &prices));
     if json {
         let mut plan = render::json(&prepared.plan, stack, env);
         if let Some(object) = plan.as_object_mut() {
@@ -17,6 +19,13 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
                 "running_images".into(),
                 serde_json::json!(session.running_images),
             );
+            object.insert(
+                "cost".into(),
+                match &cost {
+                    Ok(cost) => serde_json::to_value(cost)?,
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                },
+            );
         }
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
@@ -24,6 +33,10 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
         print!("{}", super::up::running_note(&session.running_images));
         let unbuildable = foundry::release::without_source(&session);
         print!("{}", super::up::first_images_note(&first, &unbuildable));
+        match &cost {
+            Ok(cost) => print!("{}", foundry::pricing::human(cost, stack, env)),
+            Err(e) => println!("\nNo cost estimate: {e}"),
+        }
     }
     let code = if detailed_exitcode && (!prepared.plan.is_empty() || !first.is_empty()) {
         ExitCode::from(2)

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use foundry::engine::policy::{DEFAULT_CONCURRENCY, DataLossConsent};
-use foundry::runbook::prices::dollars;
+use foundry::pricing::dollars;
 use foundry::runbook::{self, Fix, Report, RunOptions, Status};
 
 use crate::cli::{Global, RunbookArgs};

@@ -25,6 +25,10 @@ pub async fn run(
         "{}",
         first_images_note(&first, &release::without_source(&session))
     );
+    if let Ok(prices) = foundry::pricing::for_region(&session.stack.region) {
+        let cost = foundry::pricing::plan_cost(&prepared, &prices);
+        print!("{}", foundry::pricing::human(&cost, &stack, &env));
+    }
     session
         .check_data_loss(&prepared, consent)
         .await

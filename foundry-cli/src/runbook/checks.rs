@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::network::{self, NetworkFacts};
-use super::prices::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
 use crate::aws::{Aws, AwsError};
+use crate::pricing::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
 use crate::stack::{NatMode, Stack};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

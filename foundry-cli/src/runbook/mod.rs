@@ -9,7 +9,6 @@ pub mod checks;
 pub mod file;
 pub mod fix;
 pub mod network;
-pub mod prices;
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -32,7 +31,7 @@ pub enum RunbookError {
     #[error(transparent)]
     File(#[from] Box<StackFileError>),
     #[error(transparent)]
-    Prices(#[from] prices::PriceError),
+    Prices(#[from] crate::pricing::PriceError),
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(
@@ -121,7 +120,7 @@ pub async fn run(
     if !(1..=455).contains(&options.days) {
         return Err(RunbookError::Days(options.days));
     }
-    let prices = prices::for_region(&session.stack.region)?;
+    let prices = crate::pricing::for_region(&session.stack.region)?;
     let cx = checks::Context {
         aws: &session.aws,
         stack: &session.stack,

@@ -400,3 +400,113 @@ fn runbook_list_and_an_unknown_name() {
         "{err}"
     );
 }
+
+/// The fixed monthly price of one created resource from the plan's JSON,
+/// recomputed from runbooks/prices.toml's us-east-1 figures.
+fn expected_monthly(change: &Value, all: &[Value]) -> f64 {
+    let after = |c: &Value, key: &str| -> Value {
+        c["attrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["after"].clone())
+            .unwrap_or(Value::Null)
+    };
+    match change["kind"].as_str().unwrap() {
+        "nat_gateway" => NAT_HOUR * 730.0,
+        "elastic_ip" => IPV4_HOUR * 730.0,
+        // In every AZ of the reference stack (2); the plan's JSON shows the
+        // subnets as one "(known after apply)".
+        "vpc_endpoint" if after(change, "endpoint_type") == "Interface" => {
+            ENDPOINT_AZ_HOUR * 2.0 * 730.0
+        }
+        "secret" => 0.40,
+        "alarm" => 0.10,
+        "db_instance" => {
+            let hourly = match after(change, "instance_class").as_str().unwrap() {
+                "db.m6g.large" => 0.152,
+                "db.t4g.micro" => 0.016,
+                other => panic!("no price in the test for {other}"),
+            };
+            let copies = if after(change, "multi_az") == true {
+                2.0
+            } else {
+                1.0
+            };
+            let storage = after(change, "allocated_storage").as_f64().unwrap();
+            copies * (hourly * 730.0 + storage * 0.115)
+        }
+        "apprunner_service" => {
+            let memory: f64 = after(change, "memory").as_str().unwrap().parse().unwrap();
+            let name = change["id"].as_str().unwrap().strip_prefix("svc-").unwrap();
+            let scaling = all
+                .iter()
+                .find(|c| c["id"] == format!("scale-{name}"))
+                .unwrap();
+            after(scaling, "min_size").as_f64().unwrap() * memory / 1024.0 * 0.007 * 730.0
+        }
+        _ => 0.0,
+    }
+}
+
+#[tokio::test]
+async fn plans_price_the_env_as_declared_and_the_change_they_make() {
+    let env = TestEnv::start().await;
+
+    // prod from empty: the total is the sum of the table's prices.
+    let plan = env
+        .foundry(&["plan", "--env", "prod", "--json"])
+        .success()
+        .stdout();
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    let expected: f64 = changes.iter().map(|c| expected_monthly(c, changes)).sum();
+    let cost = &plan["cost"];
+    assert!(expected > 300.0, "NATs, endpoints, a database: {expected}");
+    assert!(
+        close(cost["declared_monthly"].as_f64().unwrap(), expected),
+        "{expected} vs {cost:#}"
+    );
+    assert!(close(cost["delta_monthly"].as_f64().unwrap(), expected));
+    assert_eq!(cost["current_monthly"], 0.0);
+    let text = env.foundry(&["plan", "--env", "prod"]).success().stdout();
+    assert!(
+        text.contains(&format!("as declared: ${expected:.2} a month")),
+        "{text}"
+    );
+
+    // dev from single NAT to one per AZ: one NAT gateway, its address, and
+    // the egress alarm every NAT gets.
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    let stack = std::fs::read_to_string(env.path().join("foundry.toml")).unwrap();
+    assert!(stack.contains("[env.dev]\n"));
+    env.write(
+        "foundry.toml",
+        &stack.replace("[env.dev]\n", "[env.dev]\nnetwork.nat = \"per-az\"\n"),
+    );
+    let plan = env
+        .foundry(&["plan", "--env", "dev", "--json"])
+        .success()
+        .stdout();
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let cost = &plan["cost"];
+    let one_nat = (NAT_HOUR + IPV4_HOUR) * 730.0 + 0.10;
+    assert!(
+        close(cost["delta_monthly"].as_f64().unwrap(), one_nat),
+        "{cost:#}"
+    );
+    let mut priced: Vec<&str> = cost["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    priced.sort();
+    assert_eq!(priced, ["alarm", "elastic_ip", "nat_gateway"], "{cost:#}");
+    let text = env.foundry(&["plan", "--env", "dev"]).success().stdout();
+    assert!(
+        text.contains(&format!("this plan: +${one_nat:.2} a month")),
+        "{text}"
+    );
+}
