@@ -11,5 +11,6 @@ mod health;
 mod helpers;
 mod logging;
 mod pagination;
+mod schema;
 mod tenancy;
 mod uploads;
