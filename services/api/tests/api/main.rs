@@ -14,3 +14,4 @@ mod pagination;
 mod schema;
 mod tenancy;
 mod uploads;
+mod web_client;
