@@ -22,7 +22,9 @@ export const ERROR_SENTENCES: Record<string, string> = {
     'This version of the app is not allowed by the server. Reload the page to get the current version.',
   PERSISTED_QUERY_NOT_FOUND:
     'This version of the app is not known to the server. Reload the page to get the current version.',
+  // The client's own, not the api's.
   NETWORK: 'The service cannot be reached. Check your connection and try again.',
+  NO_FILE: 'Choose a file to upload first.',
 };
 
 const UNKNOWN = 'Something unexpected went wrong. Try again.';

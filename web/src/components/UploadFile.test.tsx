@@ -31,6 +31,15 @@ async function choose() {
 }
 
 describe('UploadFile', () => {
+  it('asks for a file when none is chosen, and sends nothing', async () => {
+    const environment = createMockEnvironment();
+    render(withRelay(environment, <UploadFile />));
+    await userEvent.click(screen.getByRole('button', { name: 'Upload' }));
+    expect(screen.getByRole('alert')).toHaveTextContent('Choose a file to upload first.');
+    expect(screen.getByLabelText('File')).toHaveFocus();
+    expect(environment.mock.getAllOperations()).toEqual([]);
+  });
+
   it('requests a URL, PUTs the file with the signed headers, then finalizes', async () => {
     const put = vi.fn<typeof fetch>().mockResolvedValue(new Response(null, { status: 200 }));
     vi.stubGlobal('fetch', put);

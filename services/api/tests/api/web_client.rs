@@ -316,3 +316,35 @@ async fn the_built_client_signs_in_pages_creates_renames_uploads_and_asks_in_chr
     println!("screenshot of the documents list: {}", screenshot.display());
     drop(moto);
 }
+
+/// In the api's default `automatic` mode the client's hash-only request is
+/// answered as `src/relay/network.ts` expects (`PersistedQueryNotFound`), and
+/// its retry with hash and text runs; afterwards the hash alone does.
+#[tokio::test]
+async fn the_clients_persisted_operations_work_in_automatic_mode_through_its_fallback() {
+    let web = web_dir();
+    check_prerequisites(&web);
+    let app = crate::helpers::spawn_app().await;
+    let token = app.token("alice", "org_web");
+    let (hash, text) = persisted(&web, "query DocumentsPageQuery");
+    let by_hash = serde_json::json!({
+        "operationName": "DocumentsPageQuery",
+        "variables": {},
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+    });
+
+    let (_, body) = app.gql_raw(&token, by_hash.clone()).await;
+    assert_eq!(
+        body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{body}"
+    );
+
+    let mut with_text = by_hash.clone();
+    with_text["query"] = text.into();
+    let (_, body) = app.gql_raw(&token, with_text).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["documents"]["edges"].is_array(), "{body}");
+
+    let (_, body) = app.gql_raw(&token, by_hash).await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
