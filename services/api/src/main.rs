@@ -1,6 +1,8 @@
 //! `api [serve]` runs the service; `api migrate` applies the embedded
 //! migrations (only the database variables are needed for that: DATABASE_URL,
-//! or DATABASE_HOST/PORT/NAME/SECRET_ARN with the AWS SDK's usual settings).
+//! or DATABASE_HOST/PORT/NAME/SECRET_ARN with the AWS SDK's usual settings);
+//! `api schema` prints the GraphQL schema (SDL) that clients compile against
+//! (no configuration needed).
 
 use std::process::ExitCode;
 
@@ -12,8 +14,12 @@ async fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await,
+        Some("schema") => {
+            print!("{}", api::graphql::sdl());
+            ExitCode::SUCCESS
+        }
         Some(_) => {
-            eprintln!("usage: api [serve|migrate]");
+            eprintln!("usage: api [serve|migrate|schema]");
             ExitCode::from(2)
         }
     }

@@ -11,5 +11,7 @@ mod health;
 mod helpers;
 mod logging;
 mod pagination;
+mod schema;
 mod tenancy;
 mod uploads;
+mod web_client;
