@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::network::{self, NetworkFacts};
 use crate::aws::{Aws, AwsError};
 use crate::pricing::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
-use crate::stack::{NatMode, Stack};
+use crate::stack::{NatMode, Part, Stack, Template};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -72,6 +72,10 @@ pub const PRIMITIVES: &[Primitive] = &[
     Primitive {
         name: "nat_faults",
         params: &[],
+    },
+    Primitive {
+        name: "db_connections_vs_max",
+        params: &[param("warn_ratio", ParamType::Number)],
     },
 ];
 
@@ -199,6 +203,7 @@ pub async fn run(
         "nat_traffic_cost" => nat_traffic(number(params, "warn_monthly_dollars"), cx).await,
         "interface_endpoint_break_even" => break_even(cx).await,
         "nat_faults" => nat_faults(cx).await,
+        "db_connections_vs_max" => db_connections(number(params, "warn_ratio"), cx).await,
         other => unreachable!("the runbook parser admits only known primitives, not {other}"),
     }
 }
@@ -691,4 +696,123 @@ async fn nat_faults(cx: &Context<'_>) -> Result<Outcome, AwsError> {
                 description: "port allocation errors: more than 55,000 simultaneous connections to one destination — reuse connections (keep-alive, pools) or spread destinations; idle timeouts: keep-alives under 350 s".into(),
             },
         ))
+}
+
+/// Memory of the instance classes whose `max_connections` the runbook can
+/// work out, in GiB (RDS's default is derived from it).
+const CLASS_MEMORY_GIB: &[(&str, f64)] = &[
+    ("db.t4g.micro", 1.0),
+    ("db.t4g.small", 2.0),
+    ("db.t4g.medium", 4.0),
+    ("db.t4g.large", 8.0),
+    ("db.t3.micro", 1.0),
+    ("db.t3.small", 2.0),
+    ("db.t3.medium", 4.0),
+    ("db.m6g.large", 8.0),
+    ("db.m7g.large", 8.0),
+    ("db.r6g.large", 16.0),
+    ("db.r7g.large", 16.0),
+];
+
+/// RDS's default `max_connections`: PostgreSQL `LEAST(DBInstanceClassMemory
+/// / 9531392, 5000)`, MySQL `DBInstanceClassMemory / 12582880` (foundry's
+/// parameter groups leave it at the default).
+pub fn default_max_connections(engine: &str, class: &str) -> Option<u64> {
+    let gib = CLASS_MEMORY_GIB.iter().find(|(c, _)| *c == class)?.1;
+    let bytes = gib * 1024.0 * 1024.0 * 1024.0;
+    Some(match engine {
+        "mysql" => (bytes / 12_582_880.0) as u64,
+        _ => ((bytes / 9_531_392.0) as u64).min(5000),
+    })
+}
+
+async fn db_connections(warn_ratio: f64, cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    let Some(db) = &cx.stack.database else {
+        return Ok(Outcome::pass("the stack has no database"));
+    };
+    let identifier = crate::vocab::Scope::new(&cx.stack.name, &cx.stack.env).name("db");
+    let class = &db.instance_class;
+    let Some(max) = default_max_connections(db.engine.name(), class) else {
+        return Ok(Outcome::pass(format!(
+            "{class}: its memory is not in the runbook's table, so its max_connections is unknown"
+        )));
+    };
+    let peak = network::metric_max(
+        cx.aws,
+        "AWS/RDS",
+        "DatabaseConnections",
+        &[("DBInstanceIdentifier", &identifier)],
+        cx.days,
+        cx.now,
+    )
+    .await?;
+    // What the services could open at their scaling maximum, with the
+    // pools' default size (the api's DB_MAX_CONNECTIONS, 10) unless their
+    // env says otherwise.
+    let mut could_open = 0;
+    let mut evidence = Vec::new();
+    for service in cx.stack.services.iter().filter(|s| s.connects_to_database) {
+        let pool = service
+            .env
+            .iter()
+            .find(|v| v.name == "DB_MAX_CONNECTIONS")
+            .and_then(|v| match &v.value {
+                crate::stack::EnvValue::Text(Template(parts)) => match parts.as_slice() {
+                    [Part::Text(text)] => text.parse().ok(),
+                    _ => None,
+                },
+                crate::stack::EnvValue::Secret(_) => None,
+            })
+            .unwrap_or(10u64);
+        let most = u64::from(service.scaling.max) * pool;
+        could_open += most;
+        evidence.push(format!(
+            "{}: up to {} instance(s) × a pool of {pool} = {most} connections",
+            service.name, service.scaling.max
+        ));
+    }
+    let Some(peak) = peak else {
+        return Ok(Outcome::pass(format!(
+            "no DatabaseConnections figures for {identifier} in {} days",
+            cx.days
+        ))
+        .evidence(evidence));
+    };
+    evidence.insert(
+        0,
+        format!(
+            "{identifier} ({class}): peak {peak:.0} connections in {} days against max_connections {max} (LEAST(memory / 9531392, 5000)); {:.0}%",
+            cx.days,
+            100.0 * peak / max as f64
+        ),
+    );
+    let over_at_scale = could_open > max;
+    if could_open > 0 {
+        evidence.push(format!(
+            "at their scaling maximum the services could open {could_open} of {max}"
+        ));
+    }
+    if peak / (max as f64) < warn_ratio && !over_at_scale {
+        return Ok(
+            Outcome::pass(format!("peak {peak:.0} of {max} connections")).evidence(evidence),
+        );
+    }
+    let status = if peak >= max as f64 * 0.95 {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    Ok(Outcome::pass(format!(
+        "{identifier} nears its connection limit: peak {peak:.0} of {max}{}",
+        if over_at_scale { ", and the services could open more than it allows" } else { "" }
+    ))
+    .evidence(evidence)
+    .with(
+        status,
+        Fix::Manual {
+            description: format!(
+                "make the pools fit: services × max instances × pool ≤ {max} with room for migrations and admin sessions (lower DB_MAX_CONNECTIONS or scaling.max); or put RDS Proxy in front; or a larger class (database.instance_class in the stack file, which raises max_connections with memory)"
+            ),
+        },
+    ))
 }

@@ -12,8 +12,13 @@ use super::checks::{self, ParamType, Primitive};
 use crate::stack::{Diagnostic, Locator, StackFileError, did_you_mean};
 
 /// Every runbook shipped in the binary, by name.
-pub const EMBEDDED: &[(&str, &str)] =
-    &[("nat-bill", include_str!("../../../runbooks/nat-bill.toml"))];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("nat-bill", include_str!("../../../runbooks/nat-bill.toml")),
+    (
+        "rds-connections",
+        include_str!("../../../runbooks/rds-connections.toml"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct Runbook {

@@ -269,6 +269,51 @@ pub async fn metric_sum(
     days: u32,
     now: SystemTime,
 ) -> Result<f64, AwsError> {
+    let points = metric_points(
+        aws,
+        namespace,
+        metric,
+        dimensions,
+        days,
+        now,
+        Statistic::Sum,
+    )
+    .await?;
+    Ok(points.iter().sum())
+}
+
+/// The highest value of a metric over the last `days`; `None` without data.
+pub async fn metric_max(
+    aws: &Aws,
+    namespace: &str,
+    metric: &str,
+    dimensions: &[(&str, &str)],
+    days: u32,
+    now: SystemTime,
+) -> Result<Option<f64>, AwsError> {
+    let points = metric_points(
+        aws,
+        namespace,
+        metric,
+        dimensions,
+        days,
+        now,
+        Statistic::Maximum,
+    )
+    .await?;
+    Ok(points.into_iter().reduce(f64::max))
+}
+
+/// One value per daily period of `statistic`.
+async fn metric_points(
+    aws: &Aws,
+    namespace: &str,
+    metric: &str,
+    dimensions: &[(&str, &str)],
+    days: u32,
+    now: SystemTime,
+    statistic: Statistic,
+) -> Result<Vec<f64>, AwsError> {
     let start = now - Duration::from_secs(u64::from(days) * 86_400);
     let out = aws
         .cloudwatch
@@ -284,9 +329,16 @@ pub async fn metric_sum(
         .start_time(start.into())
         .end_time(now.into())
         .period(86_400)
-        .statistics(Statistic::Sum)
+        .statistics(statistic.clone())
         .send()
         .await
         .or_aws("GetMetricStatistics")?;
-    Ok(out.datapoints().iter().filter_map(|d| d.sum()).sum())
+    Ok(out
+        .datapoints()
+        .iter()
+        .filter_map(|d| match statistic {
+            Statistic::Maximum => d.maximum(),
+            _ => d.sum(),
+        })
+        .collect())
 }

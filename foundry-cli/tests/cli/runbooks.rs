@@ -510,3 +510,65 @@ async fn plans_price_the_env_as_declared_and_the_change_they_make() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn rds_connections_compares_the_peak_with_the_class_limit() {
+    let env = TestEnv::start().await;
+    env.foundry(&["up", "--env", "dev", "--yes"]).success();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&env.sdk_config().await);
+    let dims = [("DBInstanceIdentifier", "acme-dev-db")];
+    seed(&cloudwatch, "AWS/RDS", "DatabaseConnections", &dims, 20.0).await;
+
+    // db.t4g.micro: 1 GiB / 9531392 = 112 connections; a peak of 20 is fine.
+    let run = env.foundry(&["runbook", "rds-connections", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let connections = check(&report, "connections");
+    assert_eq!(connections["status"], "pass", "{connections:#}");
+    let evidence = connections["evidence"].to_string();
+    assert!(evidence.contains("peak 20 connections"), "{evidence}");
+    assert!(evidence.contains("max_connections 112"), "{evidence}");
+    assert!(
+        evidence.contains("api: up to 4 instance(s) × a pool of 10 = 40"),
+        "{evidence}"
+    );
+
+    // A spike to 100 of 112: a warning, with what to do.
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("DatabaseConnections")
+                .dimensions(
+                    Dimension::builder()
+                        .name(dims[0].0)
+                        .value(dims[0].1)
+                        .build(),
+                )
+                .timestamp((SystemTime::now() - Duration::from_secs(600)).into())
+                .value(100.0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = env.foundry(&["runbook", "rds-connections", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let connections = check(&report, "connections");
+    assert_eq!(connections["status"], "warn", "{connections:#}");
+    assert!(
+        connections["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("peak 100 connections")
+    );
+    assert!(
+        connections["fix"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("RDS Proxy"),
+        "{connections:#}"
+    );
+}
