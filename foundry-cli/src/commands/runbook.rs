@@ -6,7 +6,7 @@ use foundry::engine::policy::{DEFAULT_CONCURRENCY, DataLossConsent};
 use foundry::pricing::dollars;
 use foundry::runbook::{self, Fix, Report, RunOptions, Status};
 
-use crate::cli::{Global, RunbookArgs};
+use crate::cli::{Global, RollbackArgs, RunbookArgs};
 
 pub async fn run(g: &Global, args: RunbookArgs) -> anyhow::Result<ExitCode> {
     if args.name == "list" {
@@ -52,10 +52,22 @@ pub async fn run(g: &Global, args: RunbookArgs) -> anyhow::Result<ExitCode> {
             return Ok(code);
         }
     }
-    // What no edit or apply fixes stays a finding.
+    if let Some(to) = report.rollback_to() {
+        eprintln!("Rolling back to release {to} (as `foundry rollback --to {to}`):");
+        let rollback = RollbackArgs {
+            services: Vec::new(),
+            to: Some(to),
+            yes: true,
+            json: false,
+        };
+        let code = super::deploy::rollback(g, rollback).await?;
+        if code != ExitCode::SUCCESS {
+            return Ok(code);
+        }
+    }
+    // What neither an edit, an apply nor a rollback fixes stays a finding.
     let left = report.checks.iter().any(|c| {
-        c.outcome.status != Status::Pass
-            && !matches!(c.outcome.fix, Some(Fix::Stack { .. } | Fix::Apply { .. }))
+        c.outcome.status != Status::Pass && matches!(c.outcome.fix, Some(Fix::Manual { .. }) | None)
     });
     Ok(exit(left))
 }
@@ -129,10 +141,11 @@ fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "     why: {}", check.explain);
         match &o.fix {
-            Some(Fix::Stack { description, .. }) => {
-                let _ = writeln!(out, "     fix (--fix does it): {description}");
-            }
-            Some(Fix::Apply { description }) => {
+            Some(
+                Fix::Stack { description, .. }
+                | Fix::Apply { description }
+                | Fix::Rollback { description, .. },
+            ) => {
                 let _ = writeln!(out, "     fix (--fix does it): {description}");
             }
             Some(Fix::Manual { description }) => {

@@ -11,8 +11,17 @@ use serde::Serialize;
 
 use super::network::{self, NetworkFacts};
 use crate::aws::{Aws, AwsError};
+use crate::engine::Session;
 use crate::pricing::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
 use crate::stack::{NatMode, Part, Stack, Template};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Release(#[from] crate::release::ReleaseError),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -74,6 +83,10 @@ pub const PRIMITIVES: &[Primitive] = &[
         params: &[],
     },
     Primitive {
+        name: "service_rollouts_and_bindings",
+        params: &[],
+    },
+    Primitive {
         name: "db_connections_vs_max",
         params: &[param("warn_ratio", ParamType::Number)],
     },
@@ -104,6 +117,8 @@ pub enum Fix {
     Apply { description: String },
     /// Something a person decides.
     Manual { description: String },
+    /// `foundry rollback --to N` (what `--fix` does).
+    Rollback { description: String, to: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,6 +169,7 @@ impl Outcome {
 
 /// What every check of one run shares.
 pub struct Context<'a> {
+    pub session: &'a Session,
     pub aws: &'a Aws,
     pub stack: &'a Stack,
     pub network: NetworkFacts,
@@ -193,17 +209,18 @@ pub async fn run(
     primitive: &Primitive,
     params: &toml::Table,
     cx: &Context<'_>,
-) -> Result<Outcome, AwsError> {
+) -> Result<Outcome, CheckError> {
     match primitive.name {
         "nat_gateways_per_policy" => Ok(nat_policy(params, cx)),
-        "idle_nat_gateways_and_addresses" => idle_nats_and_addresses(cx).await,
+        "service_rollouts_and_bindings" => rollouts_and_bindings(cx).await,
+        "idle_nat_gateways_and_addresses" => Ok(idle_nats_and_addresses(cx).await?),
         "gateway_endpoint_on_private_routes" => Ok(gateway_endpoint(text(params, "service"), cx)),
         "interface_endpoints_present" => Ok(interface_endpoints(&texts(params, "services"), cx)),
         "private_routes_in_own_az" => Ok(routes_in_own_az(cx)),
-        "nat_traffic_cost" => nat_traffic(number(params, "warn_monthly_dollars"), cx).await,
-        "interface_endpoint_break_even" => break_even(cx).await,
-        "nat_faults" => nat_faults(cx).await,
-        "db_connections_vs_max" => db_connections(number(params, "warn_ratio"), cx).await,
+        "nat_traffic_cost" => Ok(nat_traffic(number(params, "warn_monthly_dollars"), cx).await?),
+        "interface_endpoint_break_even" => Ok(break_even(cx).await?),
+        "nat_faults" => Ok(nat_faults(cx).await?),
+        "db_connections_vs_max" => Ok(db_connections(number(params, "warn_ratio"), cx).await?),
         other => unreachable!("the runbook parser admits only known primitives, not {other}"),
     }
 }
@@ -815,4 +832,130 @@ async fn db_connections(warn_ratio: f64, cx: &Context<'_>) -> Result<Outcome, Aw
             ),
         },
     ))
+}
+
+/// Each service's last rollout on its compute target, and whether what runs
+/// is what the current release says (env and secrets changed behind
+/// foundry's back are the usual cause of a crash loop).
+async fn rollouts_and_bindings(cx: &Context<'_>) -> Result<Outcome, CheckError> {
+    use crate::release;
+    if cx.stack.services.is_empty() {
+        return Ok(Outcome::pass("the stack has no services"));
+    }
+    let history = release::load(&cx.session.state)
+        .await
+        .map_err(release::ReleaseError::from)?;
+    let current = history.current();
+    let compute = release::compute_of(cx.session)?;
+    let mut evidence = Vec::new();
+    let mut drifted = false;
+    let mut missing = false;
+    for service in &cx.stack.services {
+        let name = &service.name;
+        let state = compute
+            .state(name)
+            .await
+            .map_err(release::ReleaseError::from)?;
+        let running = compute
+            .running(name)
+            .await
+            .map_err(release::ReleaseError::from)?;
+        let (Some(state), Some(running)) = (state, running) else {
+            evidence.push(format!("{name} does not exist on {}", compute.name()));
+            missing = true;
+            continue;
+        };
+        if let Some(op) = &state.last_operation
+            && matches!(
+                op.status.as_str(),
+                "FAILED" | "ROLLBACK_SUCCEEDED" | "ROLLBACK_FAILED"
+            )
+        {
+            evidence.push(format!(
+                "{name}: {} {} ended {} at {}",
+                op.kind,
+                op.id,
+                op.status,
+                op.ended_at.as_deref().unwrap_or("?")
+            ));
+        }
+        let Some(released) = current.and_then(|r| r.services.get(name)) else {
+            continue;
+        };
+        let mut differences = Vec::new();
+        if running.spec.image != released.image {
+            differences.push(format!(
+                "image {} (release: {})",
+                running.spec.image, released.image
+            ));
+        }
+        let keys: std::collections::BTreeSet<&String> =
+            running.spec.env.keys().chain(released.env.keys()).collect();
+        for key in keys {
+            if running.spec.env.get(key) != released.env.get(key) {
+                differences.push(format!("env {key}"));
+            }
+        }
+        let keys: std::collections::BTreeSet<&String> = running
+            .spec
+            .secrets
+            .keys()
+            .chain(released.secrets.keys())
+            .collect();
+        for key in keys {
+            let same = match (running.spec.secrets.get(key), released.secrets.get(key)) {
+                (Some(live), Some(kept)) => live.starts_with(&kept.arn),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                differences.push(format!("secret {key}"));
+            }
+        }
+        if !differences.is_empty() {
+            drifted = true;
+            evidence.push(format!(
+                "{name} runs what release {} does not say: {} (changed outside foundry)",
+                current.map_or(0, |r| r.number),
+                differences.join(", ")
+            ));
+        }
+    }
+    if let Some(newest) = history.releases.last()
+        && let release::Outcome::Failed { reason } | release::Outcome::FailedKept { reason } =
+            &newest.outcome
+    {
+        evidence.push(format!("release {} failed: {reason}", newest.number));
+    }
+    if evidence.is_empty() {
+        return Ok(Outcome::pass(
+            "every service runs its current release; no failed rollout",
+        ));
+    }
+    let outcome =
+        Outcome::pass(format!("{} sign(s) of a crash loop", evidence.len())).evidence(evidence);
+    Ok(match (missing, drifted, current) {
+        (true, _, _) => outcome.with(
+            Status::Fail,
+            Fix::Apply {
+                description: "`foundry up` creates the missing service(s)".into(),
+            },
+        ),
+        (false, true, Some(current)) => outcome.with(
+            Status::Fail,
+            Fix::Rollback {
+                description: format!(
+                    "roll back to release {}: the image, env and secrets it recorded, without a build",
+                    current.number
+                ),
+                to: current.number,
+            },
+        ),
+        _ => outcome.with(
+            Status::Warn,
+            Fix::Manual {
+                description: "the previous version kept serving; read the failed instance's output (`foundry logs SERVICE --since 1h`), fix, and deploy again".into(),
+            },
+        ),
+    })
 }

@@ -18,6 +18,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "rds-connections",
         include_str!("../../../runbooks/rds-connections.toml"),
     ),
+    (
+        "crashloop",
+        include_str!("../../../runbooks/crashloop.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,8 @@ pub enum RunbookError {
     Prices(#[from] crate::pricing::PriceError),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Check(#[from] checks::CheckError),
     #[error(
         "--days must be between 1 and 455 (CloudWatch keeps daily figures for 455 days), not {0}"
     )]
@@ -102,6 +104,17 @@ impl Report {
             .collect()
     }
 
+    /// The release a finding's fix rolls back to, if one does.
+    pub fn rollback_to(&self) -> Option<u32> {
+        self.checks
+            .iter()
+            .filter(|c| c.outcome.status != Status::Pass)
+            .find_map(|c| match c.outcome.fix {
+                Some(Fix::Rollback { to, .. }) => Some(to),
+                _ => None,
+            })
+    }
+
     /// Whether some finding's fix is applying the stack (file or drift).
     pub fn needs_apply(&self) -> bool {
         self.checks.iter().any(|c| {
@@ -122,6 +135,7 @@ pub async fn run(
     }
     let prices = crate::pricing::for_region(&session.stack.region)?;
     let cx = checks::Context {
+        session,
         aws: &session.aws,
         stack: &session.stack,
         network: network::observe(&session.aws, &session.scope).await?,

@@ -236,3 +236,122 @@ async fn status_reports_releases_and_health_and_logs_read_filter_and_follow() {
     );
     assert!(run.stdout().contains("HTTP 503"), "{}", run.stdout());
 }
+
+/// `runbook crashloop`: a service whose env was changed outside foundry runs
+/// what no release says; `--fix` rolls back to the current release.
+#[tokio::test(flavor = "multi_thread")]
+async fn crashloop_finds_env_changed_outside_foundry_and_fix_rolls_back() {
+    use aws_sdk_apprunner::types::{
+        ImageConfiguration, ImageRepository, OperationStatus, SourceConfiguration,
+    };
+
+    let app = ComputeEnv::start(Duration::from_millis(100)).await;
+    app.foundry(&["up", "--env", "dev", "--yes", "--profile", "dev"])
+        .success();
+    let healthy = app.foundry(&["runbook", "crashloop", "--env", "dev", "--json"]);
+    assert_eq!(
+        healthy.code(),
+        Some(0),
+        "{}\n{}",
+        healthy.stdout(),
+        healthy.stderr()
+    );
+
+    // Someone edits the api's env in the console.
+    let service = app.service("api").await;
+    let repository = service
+        .source_configuration()
+        .and_then(|s| s.image_repository())
+        .unwrap();
+    let config = repository.image_configuration().unwrap();
+    let mut env = config
+        .runtime_environment_variables()
+        .cloned()
+        .unwrap_or_default();
+    env.insert("GREETING".into(), "changed by hand".into());
+    let source = SourceConfiguration::builder()
+        .auto_deployments_enabled(false)
+        .set_authentication_configuration(
+            service
+                .source_configuration()
+                .and_then(|s| s.authentication_configuration())
+                .cloned(),
+        )
+        .image_repository(
+            ImageRepository::builder()
+                .image_identifier(repository.image_identifier())
+                .image_repository_type(repository.image_repository_type().clone())
+                .image_configuration(
+                    ImageConfiguration::builder()
+                        .set_port(config.port().map(str::to_owned))
+                        .set_runtime_environment_variables(Some(env))
+                        .set_runtime_environment_secrets(
+                            config.runtime_environment_secrets().cloned(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let update = app
+        .apprunner
+        .update_service()
+        .service_arn(service.service_arn())
+        .source_configuration(source)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let operations = app
+            .apprunner
+            .list_operations()
+            .service_arn(service.service_arn())
+            .send()
+            .await
+            .unwrap();
+        let status = operations
+            .operation_summary_list()
+            .iter()
+            .find(|o| o.id() == Some(update.operation_id()))
+            .and_then(|o| o.status().cloned());
+        if status == Some(OperationStatus::Succeeded) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the manual update ends: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("api", "/env/GREETING").await.1, "changed by hand");
+
+    let run = app.foundry(&["runbook", "crashloop", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    let report = json(&run.stdout());
+    let check = &report["checks"][0];
+    assert_eq!(check["status"], "fail", "{check:#}");
+    assert!(
+        check["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("api runs what release 1 does not say: env GREETING"),
+        "{check:#}"
+    );
+    assert_eq!(check["fix"]["kind"], "rollback");
+    assert_eq!(check["fix"]["to"], 1);
+
+    // --fix rolls back to release 1: the env it recorded serves again.
+    let fixed = app.foundry(&["runbook", "crashloop", "--env", "dev", "--fix", "--yes"]);
+    assert_eq!(
+        fixed.code(),
+        Some(0),
+        "{}\n{}",
+        fixed.stdout(),
+        fixed.stderr()
+    );
+    assert_eq!(app.get("api", "/env/GREETING").await.1, "hello");
+    let again = app.foundry(&["runbook", "crashloop", "--env", "dev"]);
+    assert_eq!(again.code(), Some(0), "{}", again.stdout());
+}
