@@ -87,6 +87,18 @@ pub const PRIMITIVES: &[Primitive] = &[
         params: &[],
     },
     Primitive {
+        name: "cdn_api_origin_is_service",
+        params: &[],
+    },
+    Primitive {
+        name: "cdn_api_service_healthy",
+        params: &[],
+    },
+    Primitive {
+        name: "cdn_5xx_rate",
+        params: &[param("warn_percent", ParamType::Number)],
+    },
+    Primitive {
         name: "db_connections_vs_max",
         params: &[param("warn_ratio", ParamType::Number)],
     },
@@ -213,6 +225,9 @@ pub async fn run(
     match primitive.name {
         "nat_gateways_per_policy" => Ok(nat_policy(params, cx)),
         "service_rollouts_and_bindings" => rollouts_and_bindings(cx).await,
+        "cdn_api_origin_is_service" => cdn_origin(cx).await,
+        "cdn_api_service_healthy" => cdn_service_healthy(cx).await,
+        "cdn_5xx_rate" => Ok(cdn_5xx(number(params, "warn_percent"), cx).await?),
         "idle_nat_gateways_and_addresses" => Ok(idle_nats_and_addresses(cx).await?),
         "gateway_endpoint_on_private_routes" => Ok(gateway_endpoint(text(params, "service"), cx)),
         "interface_endpoints_present" => Ok(interface_endpoints(&texts(params, "services"), cx)),
@@ -958,4 +973,163 @@ async fn rollouts_and_bindings(cx: &Context<'_>) -> Result<Outcome, CheckError> 
             },
         ),
     })
+}
+
+/// The CDN's api service, when the stack routes `/graphql` to one.
+fn cdn_api_service<'a>(cx: &Context<'a>) -> Option<&'a crate::stack::Service> {
+    match &cx.stack.cdn.as_ref()?.api_origin {
+        crate::stack::ApiOrigin::Service(name) => {
+            cx.stack.services.iter().find(|s| &s.name == name)
+        }
+        crate::stack::ApiOrigin::Domain(_) => None,
+    }
+}
+
+/// The stack's distribution as the engine observes it.
+async fn distribution(cx: &Context<'_>) -> Result<Option<crate::resources::Observed>, AwsError> {
+    let found = crate::resources::Kind::Distribution
+        .handler()
+        .observe(cx.aws, &cx.session.scope)
+        .await?;
+    Ok(found.into_iter().next())
+}
+
+async fn cdn_origin(cx: &Context<'_>) -> Result<Outcome, CheckError> {
+    let Some(service) = cdn_api_service(cx) else {
+        return Ok(Outcome::pass(
+            "the CDN's api origin is not a service of the stack",
+        ));
+    };
+    let Some(dist) = distribution(cx).await? else {
+        return Ok(Outcome::pass("no distribution yet").with(
+            Status::Fail,
+            Fix::Apply {
+                description: "`foundry up` creates the distribution".into(),
+            },
+        ));
+    };
+    let compute = crate::release::compute_of(cx.session)?;
+    let url = compute
+        .running(&service.name)
+        .await
+        .map_err(crate::release::ReleaseError::from)?
+        .and_then(|r| r.url);
+    let origin = dist
+        .props
+        .get("api_origin_domain")
+        .and_then(crate::vocab::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let evidence = vec![format!(
+        "distribution {} sends /graphql to {origin}; {} answers at {}",
+        dist.attrs.get("id").map_or("?", String::as_str),
+        service.name,
+        url.as_deref()
+            .unwrap_or("(no URL: the service does not exist)")
+    )];
+    if url.as_deref() == Some(origin.as_str()) {
+        return Ok(
+            Outcome::pass(format!("the api origin is {}'s URL", service.name)).evidence(evidence),
+        );
+    }
+    Ok(Outcome::pass(format!(
+        "the api origin is not {}'s URL: CloudFront reaches nothing, or the wrong thing",
+        service.name
+    ))
+    .evidence(evidence)
+    .with(
+        Status::Fail,
+        Fix::Apply {
+            description: "`foundry up` points the origin at the service's URL again".into(),
+        },
+    ))
+}
+
+async fn cdn_service_healthy(cx: &Context<'_>) -> Result<Outcome, CheckError> {
+    let Some(service) = cdn_api_service(cx) else {
+        return Ok(Outcome::pass(
+            "the CDN's api origin is not a service of the stack",
+        ));
+    };
+    let compute = crate::release::compute_of(cx.session)?;
+    let url = compute
+        .running(&service.name)
+        .await
+        .map_err(crate::release::ReleaseError::from)?
+        .and_then(|r| r.url);
+    let Some(probe_url) = crate::release::health::reachable_health_url(service, url.as_deref())
+    else {
+        return Ok(
+            Outcome::pass(format!("{} has no URL to probe", service.name)).with(
+                Status::Fail,
+                Fix::Apply {
+                    description: "`foundry up` creates the service".into(),
+                },
+            ),
+        );
+    };
+    let probe =
+        crate::release::health::probe(&probe_url, crate::release::health::PROBE_TIMEOUT).await;
+    let evidence = vec![format!(
+        "GET {} → {} in {} ms",
+        probe.url,
+        probe
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("{}", probe.status.unwrap_or(0))),
+        probe.latency_ms
+    )];
+    if probe.healthy() {
+        return Ok(
+            Outcome::pass(format!("{} answers its health path", service.name)).evidence(evidence),
+        );
+    }
+    Ok(Outcome::pass(format!("{} does not answer its health path: CloudFront turns that into 502/503", service.name))
+        .evidence(evidence)
+        .with(
+            Status::Fail,
+            Fix::Manual {
+                description: format!(
+                    "read its output (`foundry logs {} --since 30m`); if a release broke it, `foundry rollback`",
+                    service.name
+                ),
+            },
+        ))
+}
+
+async fn cdn_5xx(warn_percent: f64, cx: &Context<'_>) -> Result<Outcome, AwsError> {
+    let Some(dist) = distribution(cx).await? else {
+        return Ok(Outcome::pass("no distribution"));
+    };
+    let id = dist.attrs.get("id").cloned().unwrap_or_default();
+    let peak = network::metric_max(
+        cx.aws,
+        "AWS/CloudFront",
+        "5xxErrorRate",
+        &[("DistributionId", &id), ("Region", "Global")],
+        cx.days,
+        cx.now,
+    )
+    .await?;
+    let Some(peak) = peak else {
+        return Ok(Outcome::pass(format!(
+            "no 5xxErrorRate figures for {id} in {} days",
+            cx.days
+        )));
+    };
+    let evidence = vec![format!(
+        "{id}: 5xxErrorRate peaked at {peak:.1}% in {} days (warn above {warn_percent}%)",
+        cx.days
+    )];
+    if peak <= warn_percent {
+        return Ok(Outcome::pass(format!("5xx rate at most {peak:.1}%")).evidence(evidence));
+    }
+    Ok(Outcome::pass(format!("CloudFront answered 5xx to {peak:.1}% of requests at the worst"))
+        .evidence(evidence)
+        .with(
+            Status::Warn,
+            Fix::Manual {
+                description: "502 is CloudFront failing to reach or talk TLS to the origin (check cdn-origin); 503/504 are the service refusing or timing out (check api-health and `foundry logs`)".into(),
+            },
+        ))
 }

@@ -22,6 +22,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "crashloop",
         include_str!("../../../runbooks/crashloop.toml"),
     ),
+    (
+        "cloudfront-502",
+        include_str!("../../../runbooks/cloudfront-502.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -355,3 +355,75 @@ async fn crashloop_finds_env_changed_outside_foundry_and_fix_rolls_back() {
     let again = app.foundry(&["runbook", "crashloop", "--env", "dev"]);
     assert_eq!(again.code(), Some(0), "{}", again.stdout());
 }
+
+/// `runbook cloudfront-502`: the origin is the api's URL and the api
+/// answers; then the api stops answering and the 5xx rate climbs.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudfront_502_checks_origin_health_and_the_5xx_rate() {
+    let app = ComputeEnv::start(Duration::from_millis(100)).await;
+    app.foundry(&["up", "--env", "dev", "--yes", "--profile", "dev"])
+        .success();
+    let run = app.foundry(&["runbook", "cloudfront-502", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    let url = app.service("api").await.service_url().unwrap().to_owned();
+    let origin = report["checks"][0]["evidence"][0].as_str().unwrap();
+    assert!(
+        origin.contains(&format!("sends /graphql to {url}")),
+        "{origin}"
+    );
+
+    let (code, _) = app.get("api", "/break").await;
+    assert_eq!(code, 200);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&app.env.sdk_config().await);
+    let distribution = origin.split_whitespace().nth(1).unwrap().to_owned();
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/CloudFront")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("5xxErrorRate")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("DistributionId")
+                        .value(&distribution)
+                        .build(),
+                )
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("Region")
+                        .value("Global")
+                        .build(),
+                )
+                .timestamp((std::time::SystemTime::now() - Duration::from_secs(300)).into())
+                .value(12.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = app.foundry(&["runbook", "cloudfront-502", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    let report = json(&run.stdout());
+    let statuses: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pass", "fail", "warn"], "{report:#}");
+    assert!(
+        report["checks"][1]["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 503"),
+        "{report:#}"
+    );
+    assert!(
+        report["checks"][2]["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("peaked at 12.5%"),
+        "{report:#}"
+    );
+}
