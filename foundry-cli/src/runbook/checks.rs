@@ -99,6 +99,10 @@ pub const PRIMITIVES: &[Primitive] = &[
         params: &[param("warn_percent", ParamType::Number)],
     },
     Primitive {
+        name: "private_service_reachable",
+        params: &[],
+    },
+    Primitive {
         name: "db_connections_vs_max",
         params: &[param("warn_ratio", ParamType::Number)],
     },
@@ -226,6 +230,7 @@ pub async fn run(
         "nat_gateways_per_policy" => Ok(nat_policy(params, cx)),
         "service_rollouts_and_bindings" => rollouts_and_bindings(cx).await,
         "cdn_api_origin_is_service" => cdn_origin(cx).await,
+        "private_service_reachable" => private_services(cx).await,
         "cdn_api_service_healthy" => cdn_service_healthy(cx).await,
         "cdn_5xx_rate" => Ok(cdn_5xx(number(params, "warn_percent"), cx).await?),
         "idle_nat_gateways_and_addresses" => Ok(idle_nats_and_addresses(cx).await?),
@@ -1132,4 +1137,160 @@ async fn cdn_5xx(warn_percent: f64, cx: &Context<'_>) -> Result<Outcome, AwsErro
                 description: "502 is CloudFront failing to reach or talk TLS to the origin (check cdn-origin); 503/504 are the service refusing or timing out (check api-health and `foundry logs`)".into(),
             },
         ))
+}
+
+/// Every private service: its ingress connection is available in the
+/// stack's VPC through its endpoint, the callers' URL variables name the
+/// connection's domain, and the callers' VPC connectors sit in the VPC.
+async fn private_services(cx: &Context<'_>) -> Result<Outcome, CheckError> {
+    use crate::resources::Kind;
+    use crate::stack::{Ingress, Reference};
+    let private: Vec<&crate::stack::Service> = cx
+        .stack
+        .services
+        .iter()
+        .filter(|s| s.ingress == Ingress::Private)
+        .collect();
+    if private.is_empty() {
+        return Ok(Outcome::pass("the stack has no private service"));
+    }
+    let scope = &cx.session.scope;
+    let ingresses = Kind::ApprunnerVpcIngressConnection
+        .handler()
+        .observe(cx.aws, scope)
+        .await?;
+    let connectors = Kind::ApprunnerVpcConnector
+        .handler()
+        .observe(cx.aws, scope)
+        .await?;
+    let vpc = cx.network.vpc_id.clone().unwrap_or_default();
+    let compute = crate::release::compute_of(cx.session)?;
+    let mut evidence = Vec::new();
+    let mut broken = Vec::new();
+    for service in private {
+        let name = &service.name;
+        let Some(ingress) = ingresses
+            .iter()
+            .find(|o| o.id == crate::engine::expand::ids::service_ingress(name))
+        else {
+            broken.push(format!(
+                "{name} has no VPC ingress connection: nothing in the VPC can reach it"
+            ));
+            continue;
+        };
+        let prop = |key: &str| {
+            ingress
+                .props
+                .get(key)
+                .and_then(crate::vocab::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let status = ingress.attrs.get("status").cloned().unwrap_or_default();
+        let domain = ingress.attrs.get("domain").cloned().unwrap_or_default();
+        evidence.push(format!(
+            "{name}: ingress connection {} {status}, domain {domain}, in {} through {}",
+            ingress.physical_id,
+            prop("vpc_id"),
+            prop("vpc_endpoint_id")
+        ));
+        if status != "AVAILABLE" {
+            broken.push(format!(
+                "{name}'s ingress connection is {status}, not AVAILABLE"
+            ));
+        }
+        if prop("vpc_id") != vpc {
+            broken.push(format!(
+                "{name}'s ingress connection is in {}, not the stack's VPC {vpc}",
+                prop("vpc_id")
+            ));
+        }
+        if !cx
+            .network
+            .endpoints
+            .iter()
+            .any(|e| e.id == prop("vpc_endpoint_id"))
+        {
+            broken.push(format!(
+                "{name}'s ingress connection goes through {}, which is not an endpoint of the stack's VPC",
+                prop("vpc_endpoint_id")
+            ));
+        }
+        for caller in cx
+            .stack
+            .services
+            .iter()
+            .filter(|s| s.connects_to.contains(name))
+        {
+            let running = compute
+                .running(&caller.name)
+                .await
+                .map_err(crate::release::ReleaseError::from)?;
+            for var in &caller.env {
+                let crate::stack::EnvValue::Text(template) = &var.value else {
+                    continue;
+                };
+                if !template
+                    .references()
+                    .any(|r| r == &Reference::ServiceUrl(name.clone()))
+                {
+                    continue;
+                }
+                let live = running
+                    .as_ref()
+                    .and_then(|r| r.spec.env.get(&var.name))
+                    .cloned()
+                    .unwrap_or_default();
+                if live.contains(&domain) && !domain.is_empty() {
+                    evidence.push(format!("{}: {}={live}", caller.name, var.name));
+                } else {
+                    broken.push(format!(
+                        "{}'s {} is {live:?}, not {name}'s private domain {domain}",
+                        caller.name, var.name
+                    ));
+                }
+            }
+            if let Some(connector) = connectors
+                .iter()
+                .find(|o| o.id == crate::engine::expand::ids::service_connector(&caller.name))
+            {
+                let subnets: Vec<String> = match connector.props.get("subnet_ids") {
+                    Some(crate::vocab::Value::List(items)) => items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let outside: Vec<&String> = subnets
+                    .iter()
+                    .filter(|id| !cx.network.subnets.iter().any(|s| &&s.id == id))
+                    .collect();
+                if outside.is_empty() {
+                    evidence.push(format!(
+                        "{}'s VPC connector uses {} of the stack's subnets",
+                        caller.name,
+                        subnets.len()
+                    ));
+                } else {
+                    broken.push(format!(
+                        "{}'s VPC connector uses subnets outside the stack's VPC: {outside:?}",
+                        caller.name
+                    ));
+                }
+            }
+        }
+    }
+    if broken.is_empty() {
+        return Ok(
+            Outcome::pass("every private service is reachable from its callers").evidence(evidence),
+        );
+    }
+    let summary = broken[0].clone();
+    evidence.extend(broken);
+    Ok(Outcome::pass(summary).evidence(evidence).with(
+        Status::Fail,
+        Fix::Apply {
+            description: "the stack file describes the connection, the endpoint and the callers' URLs; `foundry up` (and a deploy, for a caller's env) puts them back".into(),
+        },
+    ))
 }

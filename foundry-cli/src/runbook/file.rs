@@ -26,6 +26,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "cloudfront-502",
         include_str!("../../../runbooks/cloudfront-502.toml"),
     ),
+    (
+        "ai-private-dns",
+        include_str!("../../../runbooks/ai-private-dns.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -427,3 +427,62 @@ async fn cloudfront_502_checks_origin_health_and_the_5xx_rate() {
         "{report:#}"
     );
 }
+
+/// `runbook ai-private-dns`: the private ai's ingress connection, its
+/// endpoint, and the api's URL for it; then the connection is deleted by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn ai_private_dns_follows_the_private_service_path_and_finds_a_missing_connection() {
+    let app = ComputeEnv::start(Duration::from_millis(100)).await;
+    app.foundry(&["up", "--env", "dev", "--yes", "--profile", "dev"])
+        .success();
+    let run = app.foundry(&["runbook", "ai-private-dns", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    let evidence = report["checks"][0]["evidence"].to_string();
+    assert!(evidence.contains("AVAILABLE, domain "), "{evidence}");
+    assert!(
+        evidence.contains("api: AI_SERVICE_URL=https://"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("api's VPC connector uses 2 of the stack's subnets"),
+        "{evidence}"
+    );
+
+    let connections = app
+        .apprunner
+        .list_vpc_ingress_connections()
+        .send()
+        .await
+        .unwrap();
+    let arn = connections.vpc_ingress_connection_summary_list()[0]
+        .vpc_ingress_connection_arn()
+        .unwrap()
+        .to_owned();
+    app.apprunner
+        .delete_vpc_ingress_connection()
+        .vpc_ingress_connection_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let run = app.foundry(&["runbook", "ai-private-dns", "--env", "dev", "--json"]);
+        if run.code() == Some(3) || Instant::now() > deadline {
+            assert_eq!(run.code(), Some(3), "{}\n{}", run.stdout(), run.stderr());
+            break json(&run.stdout());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let check = &report["checks"][0];
+    assert_eq!(check["status"], "fail", "{check:#}");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("ai has no VPC ingress connection")
+            || check["summary"].as_str().unwrap().contains("not AVAILABLE"),
+        "{check:#}"
+    );
+    assert_eq!(check["fix"]["kind"], "apply");
+}
