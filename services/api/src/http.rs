@@ -31,7 +31,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::client_ip::{bucket_key, client_ip};
 use crate::db;
 use crate::graphql::context::{RequestContext, new_member_loader};
-use crate::graphql::extensions::{OperationName, RATE_LIMITED};
+use crate::graphql::pipeline::RATE_LIMITED;
 use crate::ratelimit::retry_after_secs;
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -238,13 +238,11 @@ async fn execute(
     let operation = state
         .metrics
         .operation_label(request.operation_name.as_deref());
-    let operation_name = OperationName(request.operation_name.clone());
     let context = Arc::new(RequestContext::new(identity, child_traceparent(headers)));
     let request = request
         .data(context.clone())
-        .data(operation_name)
         .data(new_member_loader(state.services.db.clone()));
-    let response = state.schema.execute(request).await;
+    let response = state.graphql.execute(request, &context).await;
 
     if let Some(tenant) = context.resolved_tenant() {
         let span = tracing::Span::current();
