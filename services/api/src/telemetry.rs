@@ -122,3 +122,45 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
         )
     })
 }
+
+/// A W3C traceparent for a call made on behalf of the request in `span`
+/// (the ai service): the span's own when traces are recorded; otherwise the
+/// caller's trace id when its `traceparent` header carried a valid one, else
+/// a new trace; always a new span id.
+pub fn child_traceparent(span: &tracing::Span, incoming: Option<&str>) -> String {
+    if let Some(traceparent) = traceparent_of(span) {
+        return traceparent;
+    }
+    let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    let incoming = incoming.and_then(|v| {
+        let parts: Vec<&str> = v.trim().split('-').collect();
+        let valid = parts.len() == 4
+            && parts[1].len() == 32
+            && parts[1].chars().all(|c| c.is_ascii_hexdigit())
+            && parts[1] != "00000000000000000000000000000000";
+        valid.then(|| parts[1].to_ascii_lowercase())
+    });
+    let trace_id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    format!("00-{trace_id}-{span_id}-01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_keeps_the_callers_trace_id() {
+        let span = tracing::Span::none();
+        let tp = child_traceparent(
+            &span,
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        assert!(
+            tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{tp}"
+        );
+        assert!(!tp.contains("00f067aa0ba902b7"));
+        let fresh = child_traceparent(&span, None);
+        assert_eq!(fresh.len(), 55, "{fresh}");
+    }
+}
