@@ -22,7 +22,7 @@ use serde_json::json;
 async fn main() {
     // The request log line on, as in production (JSON, INFO), to stderr:
     // stdout carries the lines run.sh reads.
-    let telemetry = api::telemetry::init_with_writer(std::io::stderr, None).expect("telemetry");
+    let telemetry = api::telemetry::init_with_writer(std::io::stderr(), None).expect("telemetry");
     let postgres = tokio::task::spawn_blocking(localenv::postgres::PostgresServer::start)
         .await
         .expect("start postgres")

@@ -118,6 +118,12 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The cores this process may run on (its CPU affinity and cgroup quota, as
+/// the standard library reads them), at least 1.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub host: IpAddr,
@@ -128,6 +134,9 @@ pub struct Config {
     /// holds user and password (RDS-managed, rotated).
     pub database: DatabaseSource,
     pub db_max_connections: u32,
+    /// Tokio worker threads (`WORKER_THREADS`, default: the cores this
+    /// process may use).
+    pub worker_threads: usize,
     pub aws_region: String,
     /// `AWS_ENDPOINT_URL`: a local S3 (moto) in tests and local development.
     pub aws_endpoint_url: Option<String>,
@@ -221,6 +230,15 @@ impl Config {
             graphql_playground: env.bool_or("GRAPHQL_PLAYGROUND", false)?,
             database: DatabaseSource::from_lookup(|name| (env.0)(name))?,
             db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10)?,
+            worker_threads: match env.parse_or("WORKER_THREADS", available_cores())? {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        name: "WORKER_THREADS",
+                        reason: "must be at least 1".into(),
+                    });
+                }
+                n => n,
+            },
             aws_region: env.required("AWS_REGION")?,
             aws_endpoint_url: env.optional_url("AWS_ENDPOINT_URL")?,
             aws_endpoint_url_secrets_manager: env

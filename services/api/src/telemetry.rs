@@ -1,6 +1,15 @@
 //! JSON logs, and OpenTelemetry traces exported over OTLP/HTTP when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
+//! Log lines are formatted on the thread that logs and written by a
+//! dedicated thread (tracing-appender's non-blocking writer), so a slow
+//! stdout (a full pipe to the log collector) never stalls a request. The
+//! writer is not lossy: should the thread fall 128k lines behind, loggers
+//! wait rather than drop lines. [`Telemetry`] holds the writer's guard for
+//! the process's lifetime; dropping it (end of `main`) writes every line
+//! logged so far, so the lines of the last requests and of shutdown are
+//! not lost.
+//!
 //! Spans carry the request id and, once known, the (pseudonymous) user and
 //! organization ids; tokens and email addresses are never logged (the
 //! Authorization header is marked sensitive and no code logs claims).
@@ -10,15 +19,18 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Flushes and stops trace export when dropped (at the end of `main`).
+/// Flushes and stops trace export, and writes the log lines still queued,
+/// when dropped (at the end of `main`).
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// Dropped after the provider (fields drop in order, after `drop`).
+    _logs: WorkerGuard,
 }
 
 impl Telemetry {
@@ -41,15 +53,19 @@ impl Drop for Telemetry {
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`); traces to
 /// `otlp_endpoint` when given.
 pub fn init(otlp_endpoint: Option<&str>) -> Result<Telemetry, String> {
-    init_with_writer(std::io::stdout, otlp_endpoint)
+    init_with_writer(std::io::stdout(), otlp_endpoint)
 }
 
 /// As [`init`], logging to `writer` (tests capture logs this way).
 pub fn init_with_writer<W>(writer: W, otlp_endpoint: Option<&str>) -> Result<Telemetry, String>
 where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    W: std::io::Write + Send + 'static,
 {
     let provider = otlp_endpoint.map(tracer_provider).transpose()?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("api-log-writer")
+        .finish(writer);
     let otel_layer = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("api")));
@@ -65,7 +81,10 @@ where
         .with(logs)
         .with(otel_layer)
         .try_init();
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        _logs: guard,
+    })
 }
 
 fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
