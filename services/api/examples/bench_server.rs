@@ -28,12 +28,17 @@ async fn main() {
         .expect("start postgres")
         .expect("private postgres cluster");
     let high = "100000000".to_string();
+    let mut env = vec![
+        ("RATE_LIMIT_IP_PER_MINUTE", high.clone()),
+        ("RATE_LIMIT_USER_QUERIES_PER_MINUTE", high.clone()),
+        ("RATE_LIMIT_ORG_PER_MINUTE", high),
+    ];
+    // The pool size can be tried out: DB_MAX_CONNECTIONS=8 bench_server.
+    if let Ok(size) = std::env::var("DB_MAX_CONNECTIONS") {
+        env.push(("DB_MAX_CONNECTIONS", size));
+    }
     let app = helpers::spawn_app_with(helpers::Options {
-        env: vec![
-            ("RATE_LIMIT_IP_PER_MINUTE", high.clone()),
-            ("RATE_LIMIT_USER_QUERIES_PER_MINUTE", high.clone()),
-            ("RATE_LIMIT_ORG_PER_MINUTE", high),
-        ],
+        env,
         server: Some(postgres.info()),
         ..Default::default()
     })
