@@ -24,7 +24,8 @@ api=$!
 postgraphile=""
 # SIGTERM: bench_server stops its Postgres cluster before exiting.
 trap 'kill $postgraphile 2>/dev/null; kill $api 2>/dev/null && wait $api; rm -f "$out"' EXIT
-for _ in $(seq 1 300); do grep -q '^DOCUMENTS=' "$out" && break; sleep 0.1; done
+# Up to 2 minutes: initdb and the seed are slow on a busy machine.
+for _ in $(seq 1 1200); do grep -q '^DOCUMENTS=' "$out" && break; sleep 0.1; done
 grep -q '^DOCUMENTS=' "$out" || { echo "bench_server did not start" >&2; exit 1; }
 API_URL="$(sed -n 's/^API_URL=//p' "$out")"
 DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$out")"
