@@ -14,7 +14,7 @@ use crate::ai::AiClient;
 use crate::auth::{Authenticator, JwksCache};
 use crate::config::{Config, DatabaseSource, PersistedQueryMode};
 use crate::db::{self, DbError};
-use crate::graphql::{self, ApiSchema};
+use crate::graphql::{self, pipeline::Pipeline};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
@@ -43,7 +43,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
-    pub schema: ApiSchema,
+    pub graphql: Pipeline,
 }
 
 pub struct Application {
@@ -132,11 +132,17 @@ impl Application {
         let limits = Arc::new(RateLimits::new(&config.rate_limits));
         let allowlist = match &config.persisted_queries {
             PersistedQueryMode::Allowlist(path) => Some(Arc::new(
-                graphql::extensions::load_allowlist(path).map_err(StartupError::Allowlist)?,
+                graphql::pipeline::load_allowlist(path).map_err(StartupError::Allowlist)?,
             )),
             _ => None,
         };
-        let schema = graphql::build_schema(&config, services.clone(), limits.clone(), allowlist);
+        let graphql = graphql::build_pipeline(
+            &config,
+            services.clone(),
+            limits.clone(),
+            allowlist,
+            &metrics,
+        );
 
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
@@ -161,7 +167,7 @@ impl Application {
             auth,
             limits,
             metrics,
-            schema,
+            graphql,
         });
         Ok(Self {
             listener,

@@ -31,7 +31,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::client_ip::{bucket_key, client_ip};
 use crate::db;
 use crate::graphql::context::{RequestContext, new_member_loader};
-use crate::graphql::extensions::{OperationName, RATE_LIMITED};
+use crate::graphql::pipeline::RATE_LIMITED;
 use crate::ratelimit::retry_after_secs;
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -238,13 +238,16 @@ async fn execute(
     let operation = state
         .metrics
         .operation_label(request.operation_name.as_deref());
-    let operation_name = OperationName(request.operation_name.clone());
-    let context = Arc::new(RequestContext::new(identity, child_traceparent(headers)));
+    let incoming_traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let context = Arc::new(RequestContext::new(
+        identity,
+        tracing::Span::current(),
+        incoming_traceparent,
+    ));
     let request = request
         .data(context.clone())
-        .data(operation_name)
         .data(new_member_loader(state.services.db.clone()));
-    let response = state.schema.execute(request).await;
+    let response = state.graphql.execute(request, &context).await;
 
     if let Some(tenant) = context.resolved_tenant() {
         let span = tracing::Span::current();
@@ -287,28 +290,6 @@ async fn execute(
         return too_many_requests(Duration::from_secs(secs));
     }
     GraphQLResponse::from(response).into_response()
-}
-
-/// A W3C traceparent for the call to the ai service: the caller's trace id
-/// when it sent one, else a new trace; always a new span id.
-fn child_traceparent(headers: &HeaderMap) -> String {
-    if let Some(traceparent) = crate::telemetry::traceparent_of(&tracing::Span::current()) {
-        return traceparent;
-    }
-    let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    let incoming = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let parts: Vec<&str> = v.trim().split('-').collect();
-            let valid = parts.len() == 4
-                && parts[1].len() == 32
-                && parts[1].chars().all(|c| c.is_ascii_hexdigit())
-                && parts[1] != "00000000000000000000000000000000";
-            valid.then(|| parts[1].to_ascii_lowercase())
-        });
-    let trace_id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    format!("00-{trace_id}-{span_id}-01")
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -354,26 +335,4 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn traceparent_keeps_the_callers_trace_id() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "traceparent",
-            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        );
-        let tp = child_traceparent(&headers);
-        assert!(
-            tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
-            "{tp}"
-        );
-        assert!(!tp.contains("00f067aa0ba902b7"));
-        let fresh = child_traceparent(&HeaderMap::new());
-        assert_eq!(fresh.len(), 55, "{fresh}");
-    }
 }

@@ -9,11 +9,29 @@ use std::process::ExitCode;
 use api::config::DatabaseSource;
 use api::{Application, Config, db};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => serve().await,
-        Some("migrate") => migrate().await,
+        None | Some("serve") => {
+            let config = match Config::from_env() {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("api: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            // One worker per core (WORKER_THREADS): a request is CPU work
+            // between waits on Postgres, so more workers than cores only
+            // add switches; blocking work (the trace exporter's flush) runs
+            // on tokio's separate blocking pool.
+            match runtime(config.worker_threads) {
+                Ok(runtime) => runtime.block_on(serve(config)),
+                Err(code) => code,
+            }
+        }
+        Some("migrate") => match runtime(1) {
+            Ok(runtime) => runtime.block_on(migrate()),
+            Err(code) => code,
+        },
         Some("schema") => {
             print!("{}", api::graphql::sdl());
             ExitCode::SUCCESS
@@ -25,14 +43,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("api: {err}");
-            return ExitCode::from(2);
-        }
-    };
+fn runtime(worker_threads: usize) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("api: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        })
+}
+
+async fn serve(config: Config) -> ExitCode {
     let telemetry = match api::telemetry::init(config.otel_exporter_otlp_endpoint.as_deref()) {
         Ok(telemetry) => telemetry,
         Err(err) => {

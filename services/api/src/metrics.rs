@@ -1,4 +1,5 @@
-//! Prometheus metrics: RED per GraphQL operation, DB pool, AI calls.
+//! Prometheus metrics: RED per GraphQL operation, the document caches, DB
+//! pool, AI calls.
 //!
 //! Operation names come from clients, so the label set is bounded: names
 //! must look like identifiers, and only the first `MAX_OPERATION_NAMES`
@@ -17,6 +18,8 @@ pub struct Metrics {
     registry: Registry,
     pub graphql_requests: IntCounterVec,
     pub graphql_duration: HistogramVec,
+    /// The pipeline's parse and validation caches, by cache and outcome.
+    pub graphql_document_cache: IntCounterVec,
     pub http_rejections: IntCounterVec,
     pub db_pool: IntGaugeVec,
     pub ai_requests: IntCounterVec,
@@ -46,6 +49,14 @@ impl Metrics {
                 10.0,
             ]),
             &["operation"],
+        )
+        .expect("valid metric");
+        let graphql_document_cache = IntCounterVec::new(
+            Opts::new(
+                "api_graphql_document_cache_total",
+                "Lookups in the parse and validation caches, by cache and outcome",
+            ),
+            &["cache", "outcome"],
         )
         .expect("valid metric");
         let http_rejections = IntCounterVec::new(
@@ -89,6 +100,7 @@ impl Metrics {
         for collector in [
             Box::new(graphql_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(graphql_duration.clone()),
+            Box::new(graphql_document_cache.clone()),
             Box::new(http_rejections.clone()),
             Box::new(db_pool.clone()),
             Box::new(ai_requests.clone()),
@@ -103,6 +115,7 @@ impl Metrics {
             registry,
             graphql_requests,
             graphql_duration,
+            graphql_document_cache,
             http_rejections,
             db_pool,
             ai_requests,

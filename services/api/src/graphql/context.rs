@@ -3,7 +3,7 @@
 //! database), and the per-request DataLoader.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::db::Db;
 use async_graphql::Context;
@@ -19,17 +19,35 @@ use crate::store::{self, Tenant};
 
 pub struct RequestContext {
     pub identity: Identity,
-    pub traceparent: String,
+    /// The request's span and the caller's `traceparent` header, from which
+    /// the traceparent of a call to the ai service is made when one is made.
+    span: tracing::Span,
+    incoming_traceparent: Option<String>,
+    traceparent: OnceLock<String>,
     tenant: OnceCell<Tenant>,
 }
 
 impl RequestContext {
-    pub fn new(identity: Identity, traceparent: String) -> Self {
+    pub fn new(
+        identity: Identity,
+        span: tracing::Span,
+        incoming_traceparent: Option<&str>,
+    ) -> Self {
         Self {
             identity,
-            traceparent,
+            span,
+            incoming_traceparent: incoming_traceparent.map(str::to_string),
+            traceparent: OnceLock::new(),
             tenant: OnceCell::new(),
         }
+    }
+
+    /// The W3C traceparent for a call to the ai service (made on first use:
+    /// most requests call nothing).
+    pub fn traceparent(&self) -> &str {
+        self.traceparent.get_or_init(|| {
+            crate::telemetry::child_traceparent(&self.span, self.incoming_traceparent.as_deref())
+        })
     }
 
     /// The tenant, once some resolver has needed it.
@@ -48,8 +66,14 @@ pub async fn tenant<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Tenant> 
     let services = services(ctx);
     request
         .tenant
+        // Boxed: the first-sight transaction's future is large, and every
+        // resolver that awaits `tenant` would otherwise carry its size.
         .get_or_try_init(|| {
-            store::identity::resolve(&services.db, &services.identities, &request.identity)
+            Box::pin(store::identity::resolve(
+                &services.db,
+                &services.identities,
+                &request.identity,
+            ))
         })
         .await
         .gql()

@@ -367,7 +367,7 @@ impl MutationRoot {
         let call = CallContext {
             org_id: &org_id,
             user_id: &user_id,
-            traceparent: &request.traceparent,
+            traceparent: request.traceparent(),
         };
         let started = Instant::now();
         let result = services

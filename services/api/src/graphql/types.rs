@@ -1,6 +1,12 @@
 //! Object types of the Relay schema (seed 003 §6, seed 001 entities).
+//!
+//! Resolvers that reach the database box their futures (`.boxed()`): an
+//! object's fields resolve through one future type sized for its largest
+//! field, so an unboxed query future would be allocated and copied for
+//! every `id` and `title` of every row.
 
 use async_graphql::{Context, ID, Interface, Object, SimpleObject};
+use futures::FutureExt;
 use uuid::Uuid;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -12,7 +18,7 @@ use crate::ids::{self, NodeKind};
 use crate::store::audit::AuditEventRow;
 use crate::store::documents::{DocumentFilter, DocumentRow};
 use crate::store::jobs::JobRow;
-use crate::store::pagination::{Keyed, Page, PageRequest};
+use crate::store::pagination::{Cursor, Keyed, Page, PageRequest};
 use crate::store::projects::ProjectRow;
 use crate::store::uploads::UploadRow;
 use crate::store::users::{OrganizationRow, UserRow};
@@ -30,21 +36,47 @@ pub enum Node {
     AuditEvent(AuditEvent),
 }
 
-#[derive(SimpleObject)]
 pub struct PageInfo {
     pub has_next_page: bool,
     pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
+    pub start: Option<Cursor>,
+    pub end: Option<Cursor>,
+}
+
+#[Object]
+impl PageInfo {
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
+    }
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+    async fn start_cursor(&self) -> Option<String> {
+        self.start.map(|c| c.encode())
+    }
+    async fn end_cursor(&self) -> Option<String> {
+        self.end.map(|c| c.encode())
+    }
 }
 
 /// A Relay connection type and its edge type, named as seed 003 names them.
+/// Cursors are kept as positions and encoded only when a client asks for
+/// them (most pages are read without).
 macro_rules! connection {
     ($connection:ident, $edge:ident, $node:ty) => {
-        #[derive(SimpleObject)]
         pub struct $edge {
             pub node: $node,
-            pub cursor: String,
+            pub cursor: Cursor,
+        }
+
+        #[Object]
+        impl $edge {
+            async fn node(&self) -> &$node {
+                &self.node
+            }
+            async fn cursor(&self) -> String {
+                self.cursor.encode()
+            }
         }
 
         #[derive(SimpleObject)]
@@ -59,15 +91,15 @@ macro_rules! connection {
                     .rows
                     .into_iter()
                     .map(|row| $edge {
-                        cursor: row.cursor().encode(),
+                        cursor: row.cursor(),
                         node: wrap(row),
                     })
                     .collect();
                 let page_info = PageInfo {
                     has_next_page: page.has_next_page,
                     has_previous_page: page.has_previous_page,
-                    start_cursor: edges.first().map(|e| e.cursor.clone()),
-                    end_cursor: edges.last().map(|e| e.cursor.clone()),
+                    start: edges.first().map(|e| e.cursor),
+                    end: edges.last().map(|e| e.cursor),
                 };
                 Self { edges, page_info }
             }
@@ -167,7 +199,9 @@ impl User {
             owner_id: Some(self.0.id),
             project_id: None,
         };
-        documents_connection(ctx, filter, first, after, last, before).await
+        documents_connection(ctx, filter, first, after, last, before)
+            .boxed()
+            .await
     }
 }
 
@@ -198,7 +232,7 @@ impl Project {
         &self.0.name
     }
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(member(ctx, self.0.created_by).await?.map(User))
+        Ok(member(ctx, self.0.created_by).boxed().await?.map(User))
     }
     async fn created_at(&self) -> Time {
         Time(self.0.created_at)
@@ -221,7 +255,9 @@ impl Project {
             owner_id: None,
             project_id: Some(self.0.id),
         };
-        documents_connection(ctx, filter, first, after, last, before).await
+        documents_connection(ctx, filter, first, after, last, before)
+            .boxed()
+            .await
     }
 }
 
@@ -237,6 +273,7 @@ impl Document {
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         member(ctx, self.0.owner_id)
+            .boxed()
             .await?
             .map(User)
             .ok_or_else(|| ApiError::NotFound.into_gql())
@@ -245,11 +282,15 @@ impl Document {
         let Some(project) = self.0.project_id else {
             return Ok(None);
         };
-        let tenant = tenant(ctx).await?;
-        Ok(store::projects::get(&services(ctx).db, tenant, project)
-            .await
-            .gql()?
-            .map(Project))
+        async move {
+            let tenant = tenant(ctx).await?;
+            Ok(store::projects::get(&services(ctx).db, tenant, project)
+                .await
+                .gql()?
+                .map(Project))
+        }
+        .boxed()
+        .await
     }
     async fn created_at(&self) -> Time {
         Time(self.0.created_at)
@@ -291,11 +332,15 @@ impl Upload {
         let Some(document) = self.0.document_id else {
             return Ok(None);
         };
-        let tenant = tenant(ctx).await?;
-        Ok(store::documents::get(&services(ctx).db, tenant, document)
-            .await
-            .gql()?
-            .map(Document))
+        async move {
+            let tenant = tenant(ctx).await?;
+            Ok(store::documents::get(&services(ctx).db, tenant, document)
+                .await
+                .gql()?
+                .map(Document))
+        }
+        .boxed()
+        .await
     }
     async fn created_at(&self) -> Time {
         Time(self.0.created_at)
@@ -364,7 +409,7 @@ impl AuditEvent {
         ID(self.0.subject_id.clone())
     }
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(member(ctx, self.0.actor_id).await?.map(User))
+        Ok(member(ctx, self.0.actor_id).boxed().await?.map(User))
     }
     async fn created_at(&self) -> Time {
         Time(self.0.created_at)

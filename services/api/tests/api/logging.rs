@@ -35,11 +35,18 @@ impl Write for Captured {
     }
 }
 
+/// Writes out every line logged so far: the writer is non-blocking, and
+/// dropping its guard is what waits for it.
+pub async fn flushed(telemetry: api::telemetry::Telemetry) {
+    tokio::task::spawn_blocking(move || drop(telemetry))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn json_logs_carry_request_user_and_org_ids_and_never_tokens_or_emails() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let _telemetry = api::telemetry::init_with_writer(move || writer.clone(), None).unwrap();
+    let telemetry = api::telemetry::init_with_writer(captured.clone(), None).unwrap();
     let app = spawn_app().await;
     let token = app.token("alice", "org_a");
     let data = app.data(&token, "{ me { email } }", json!({})).await;
@@ -57,6 +64,7 @@ async fn json_logs_carry_request_user_and_org_ids_and_never_tokens_or_emails() {
         401
     );
 
+    flushed(telemetry).await;
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = logs
         .lines()
@@ -112,7 +120,7 @@ async fn traces_are_exported_over_otlp_and_the_ai_call_joins_the_callers_trace()
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
-    let telemetry = api::telemetry::init_with_writer(std::io::sink, Some(&endpoint)).unwrap();
+    let telemetry = api::telemetry::init_with_writer(std::io::sink(), Some(&endpoint)).unwrap();
 
     let app = spawn_app().await;
     let token = app.token("alice", "org_a");
@@ -158,4 +166,91 @@ async fn traces_are_exported_over_otlp_and_the_ai_call_joins_the_callers_trace()
     tokio::task::spawn_blocking(move || drop(telemetry))
         .await
         .unwrap();
+}
+
+/// The binary's stdout up to its exit after SIGTERM holds the last request's
+/// line and the shutdown line: the non-blocking writer is flushed on exit.
+#[tokio::test]
+async fn the_last_lines_before_exit_are_written() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let server = tokio::task::spawn_blocking(localenv::postgres::shared)
+        .await
+        .unwrap()
+        .unwrap();
+    let db = crate::helpers::TestDb::create(&server).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    api::db::MIGRATOR.run(&pool).await.unwrap();
+    let env = crate::helpers::base_env(
+        &db.url,
+        "http://127.0.0.1:9/jwks",
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(&env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "exited early");
+            let parsed: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            if parsed["message"] == "listening" {
+                return (parsed["addr"].as_str().unwrap().to_string(), stdout);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let (addr, mut stdout) = addr;
+
+    // One refused request, then SIGTERM at once: both lines are logged in
+    // the process's last moments.
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success());
+        rest
+    })
+    .await
+    .unwrap();
+    let lines: Vec<serde_json::Value> = rest
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == request_id.as_str() && l["status"] == 401),
+        "no line for the last request:\n{rest}"
+    );
+    assert_eq!(
+        lines.last().map(|l| l["message"].clone()),
+        Some(serde_json::json!("shutting down")),
+        "{rest}"
+    );
 }

@@ -5,6 +5,7 @@ mod cli;
 mod client_ip;
 mod database_secret;
 mod dataloader;
+mod document_cache;
 mod generate;
 mod hardening;
 mod health;

@@ -115,8 +115,7 @@ async fn bad_pagination_arguments_are_client_errors() {
 #[tokio::test]
 async fn a_cursor_outside_postgres_time_is_bad_input_not_an_internal_error() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let _telemetry = api::telemetry::init_with_writer(move || writer.clone(), None).unwrap();
+    let telemetry = api::telemetry::init_with_writer(captured.clone(), None).unwrap();
     let app = spawn_app().await;
     let token = app.token("alice", "org_a");
     app.create_document(&token, "doc").await;
@@ -143,6 +142,7 @@ async fn a_cursor_outside_postgres_time_is_bad_input_not_an_internal_error() {
         .await;
     assert_eq!(titles(&earliest["documents"]), Vec::<String>::new());
 
+    crate::logging::flushed(telemetry).await;
     let lines = captured.lines();
     assert!(!lines.is_empty(), "the logs were not captured");
     let errors: Vec<Value> = lines
