@@ -68,19 +68,6 @@ pub struct AddressFact {
     pub association_id: Option<String>,
 }
 
-fn scope_filters(scope: &Scope) -> Vec<Filter> {
-    vec![
-        Filter::builder()
-            .name(format!("tag:{}", Scope::STACK_TAG))
-            .values(&scope.stack)
-            .build(),
-        Filter::builder()
-            .name(format!("tag:{}", Scope::ENV_TAG))
-            .values(&scope.env)
-            .build(),
-    ]
-}
-
 fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
     tags.iter()
         .find(|t| t.key() == Some(key))
@@ -92,7 +79,7 @@ pub async fn observe(aws: &Aws, scope: &Scope) -> Result<NetworkFacts, AwsError>
     let ec2 = &aws.ec2;
     let vpcs = ec2
         .describe_vpcs()
-        .set_filters(Some(scope_filters(scope)))
+        .set_filters(Some(crate::aws::ec2::owner_filters(scope)))
         .send()
         .await
         .or_aws("DescribeVpcs")?;
@@ -208,7 +195,7 @@ pub async fn observe(aws: &Aws, scope: &Scope) -> Result<NetworkFacts, AwsError>
 
     let addresses = ec2
         .describe_addresses()
-        .set_filters(Some(scope_filters(scope)))
+        .set_filters(Some(crate::aws::ec2::owner_filters(scope)))
         .send()
         .await
         .or_aws("DescribeAddresses")?;
