@@ -95,6 +95,29 @@ pub struct Config {
     /// Added to every instance's environment (e.g. `AWS_ENDPOINT_URL` in
     /// local mode), below the service's own variables.
     pub instance_env: BTreeMap<String, String>,
+    /// Sees each instance's whole environment just before it starts and may
+    /// rewrite it (local mode leads addresses that exist only on AWS, such
+    /// as an RDS endpoint, to local stand-ins); an error fails the start.
+    pub instance_env_hook: Option<InstanceEnvHook>,
+    /// Start an instance without the variable of a runtime secret that has
+    /// no value yet (local mode: an API key nobody has set) instead of
+    /// failing as App Runner does. A secret that does not exist still fails.
+    pub unset_secrets_without_value: bool,
+}
+
+/// The future an [`InstanceEnvHook`] returns.
+pub type HookFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<BTreeMap<String, String>, String>> + Send>,
+>;
+
+/// See [`Config::instance_env_hook`].
+#[derive(Clone)]
+pub struct InstanceEnvHook(pub Arc<dyn Fn(BTreeMap<String, String>) -> HookFuture + Send + Sync>);
+
+impl std::fmt::Debug for InstanceEnvHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstanceEnvHook")
+    }
 }
 
 impl Config {
@@ -110,6 +133,8 @@ impl Config {
             secrets_endpoint: None,
             logs_endpoint: None,
             instance_env: BTreeMap::new(),
+            instance_env_hook: None,
+            unset_secrets_without_value: false,
         }
     }
 }

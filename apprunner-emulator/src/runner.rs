@@ -125,6 +125,9 @@ async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result
     );
     env.extend(secrets);
     env.insert("PORT".into(), port.to_string());
+    if let Some(hook) = &shared.config.instance_env_hook {
+        env = (hook.0)(env).await?;
+    }
 
     let mut command = command_for(&root, &run, repository, &env)?;
     let stdout = File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;

@@ -12,6 +12,7 @@ use crate::Config;
 
 pub(crate) struct SecretsClient {
     endpoint: Option<String>,
+    unset_without_value: bool,
     region: String,
     client: OnceLock<aws_sdk_secretsmanager::Client>,
 }
@@ -56,6 +57,7 @@ impl SecretsClient {
     pub fn new(config: &Config) -> SecretsClient {
         SecretsClient {
             endpoint: config.secrets_endpoint.clone(),
+            unset_without_value: config.unset_secrets_without_value,
             region: config.region.clone(),
             client: OnceLock::new(),
         }
@@ -102,14 +104,22 @@ impl SecretsClient {
                 .set_version_stage(secret.version_stage.clone())
                 .set_version_id(secret.version_id.clone())
                 .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "secret {name}: cannot read {}: {}",
-                        secret.secret_arn,
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .await;
+            // A secret that exists but holds no value yet.
+            let no_value = fetched.as_ref().is_err_and(|e| {
+                e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception())
+            });
+            if no_value && self.unset_without_value {
+                continue;
+            }
+            let fetched = fetched.map_err(|e| {
+                format!(
+                    "secret {name}: cannot read {}: {}",
+                    secret.secret_arn,
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                )
+            })?;
             let text = fetched.secret_string().ok_or_else(|| {
                 format!(
                     "secret {name}: {} holds binary data, not a string",

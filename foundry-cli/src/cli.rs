@@ -240,11 +240,35 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
-    /// Start moto, the local registry and the App Runner emulator (installing
-    /// moto into a private virtualenv on first use).
+    /// Start moto, the local registry, the App Runner emulator and the token
+    /// issuer (installing moto into a private virtualenv on first use).
     Start,
-    /// Stop them all; everything created locally is gone.
-    Stop,
+    /// Stop them all and the local databases, keeping everything they hold
+    /// for the next start.
+    Stop {
+        /// Also delete everything local: resources, images, services, data.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Print a token the local stack's api accepts (its issuer is the local
+    /// one, so no api on AWS accepts it).
+    Token {
+        /// The user the token speaks for (`sub`).
+        #[arg(long, default_value = "user_local")]
+        user: String,
+        /// The organization (`org_id`).
+        #[arg(long, default_value = "org_local")]
+        org: String,
+        /// The user's e-mail address.
+        #[arg(long, default_value = "dev@foundry.local")]
+        email: String,
+        /// How long it stays valid, e.g. 1h or 30m.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+        /// The token with its issuer and expiry as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Tell whether they run and where.
     Status {
         /// Each stand-in, its endpoint and pid as JSON on stdout.
@@ -265,6 +289,13 @@ pub enum LocalAction {
         /// moto's endpoint, for runtime secrets and the services' AWS calls.
         #[arg(long)]
         moto: String,
+    },
+    /// Serve the local token issuer's keys in this process (what `start`
+    /// runs in the background).
+    #[command(hide = true)]
+    ServeIssuer {
+        #[arg(long)]
+        port: u16,
     },
 }
 

@@ -4,11 +4,24 @@
 //! - `registry`, Debian's `docker-registry`, where ECR's images go;
 //! - `apprunner`, the App Runner emulator (this same binary, hidden command
 //!   `foundry local serve-apprunner`), which pulls from the registry, reads
-//!   runtime secrets from moto and runs the services as local processes.
+//!   runtime secrets from moto and runs the services as local processes,
+//!   each RDS endpoint in their environment led to a real PostgreSQL
+//!   ([`database`]);
+//! - `issuer`, the token issuer the local stack's `${auth.*}` name
+//!   ([`issuer`], `foundry local token`).
 //!
 //! Each records its pid and port under the foundry home
-//! (`local/<name>.json`); logs and data sit beside the record. The registry
-//! and the App Runner emulator start only for stacks with services.
+//! (`local/<name>.json`); logs and data sit beside the record. A stand-in
+//! listens on the same port every time it starts (`local/ports.json`), so
+//! URLs recorded in the stack's services stay true. The registry, the App
+//! Runner emulator and the issuer start only for stacks with services.
+//!
+//! `foundry local stop` stops them all and keeps their data: moto's
+//! resources, the images, the services and the databases are there again
+//! after `foundry local start`. `--purge` deletes it all.
+
+pub mod database;
+pub mod issuer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +43,14 @@ pub enum LocalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the local token issuer's key {path} cannot be read; delete it and run the command again (tokens it signed stop working)"
+    )]
+    BadIssuerKey { path: PathBuf },
+    #[error(
+        "port {port}, where the local {name} listened before, is taken by another process; stop that process, or run `foundry local stop --purge` to start afresh on new ports (everything local is lost)"
+    )]
+    PortTaken { name: &'static str, port: u16 },
     #[error("the local {name} did not listen on port {port} within {seconds} s; its log: {log}")]
     NotListening {
         name: &'static str,
@@ -43,6 +64,7 @@ pub enum LocalError {
 pub const MOTO: &str = "moto";
 pub const REGISTRY: &str = "registry";
 pub const APPRUNNER: &str = "apprunner";
+pub const ISSUER: &str = "issuer";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Running {
@@ -72,6 +94,17 @@ pub struct Local {
 pub struct LocalCompute {
     pub registry: Running,
     pub apprunner: Running,
+    pub issuer: Running,
+}
+
+impl Local {
+    /// Makes a stack resolved for `--local` name local stand-ins where it
+    /// names things only AWS has: its token issuer becomes the local one.
+    pub fn localize(&self, stack: &mut crate::stack::Stack) {
+        if let (Some(auth), Some(compute)) = (stack.auth.as_mut(), &self.compute) {
+            *auth = crate::stack::Auth::at(&issuer::issuer_url(compute.issuer.port));
+        }
+    }
 }
 
 fn dir() -> PathBuf {
@@ -83,8 +116,16 @@ fn record_path(name: &str) -> PathBuf {
 }
 
 fn alive(pid: u32) -> bool {
+    // A zombie (ended, not yet reaped by the process that started it) is gone.
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(false);
     // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    !zombie && unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
 /// The stand-in `name`, if its recorded process is alive and listening.
@@ -97,10 +138,35 @@ pub fn status_of(name: &str) -> Option<Running> {
 
 /// Every stand-in and whether it runs, in start order.
 pub fn status() -> Vec<(&'static str, Option<Running>)> {
-    [MOTO, REGISTRY, APPRUNNER]
+    [MOTO, REGISTRY, APPRUNNER, ISSUER]
         .into_iter()
         .map(|name| (name, status_of(name)))
         .collect()
+}
+
+/// The port stand-in `name` listens on: the one it had before, or a free
+/// one recorded for next time.
+fn stable_port(name: &'static str) -> Result<u16, LocalError> {
+    let path = dir().join("ports.json");
+    let mut ports: std::collections::BTreeMap<String, u16> = fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if let Some(&port) = ports.get(name) {
+        return match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(_) => Ok(port),
+            Err(_) => Err(LocalError::PortTaken { name, port }),
+        };
+    }
+    let port = moto::free_port()?;
+    ports.insert(name.to_owned(), port);
+    fs::create_dir_all(dir()).map_err(io(&dir()))?;
+    fs::write(
+        &path,
+        serde_json::to_string_pretty(&ports).expect("serialises"),
+    )
+    .map_err(io(&path))?;
+    Ok(port)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + use<> {
@@ -152,12 +218,12 @@ pub fn ensure_moto() -> Result<Running, LocalError> {
         return Ok(running);
     }
     let server = moto::ensure_installed()?;
-    let (port, _reservation) = moto::reserve_port()?;
+    let port = stable_port(MOTO)?;
     spawn(MOTO, moto::server_command(&server, port), port)
 }
 
-/// Returns every stand-in, starting those not running; the registry and the
-/// App Runner emulator only `with_compute`.
+/// Returns every stand-in, starting those not running; the registry, the
+/// App Runner emulator and the issuer only `with_compute`.
 pub fn ensure_running(with_compute: bool) -> Result<Local, LocalError> {
     let moto = ensure_moto()?;
     if !with_compute {
@@ -169,17 +235,30 @@ pub fn ensure_running(with_compute: bool) -> Result<Local, LocalError> {
     let registry = match status_of(REGISTRY) {
         Some(running) => running,
         None => {
-            let port = moto::free_port()?;
+            let port = stable_port(REGISTRY)?;
             let config = registry::write_config(&dir().join("registry"), port, None)?;
             spawn(REGISTRY, registry::serve_command(&config)?, port)?
+        }
+    };
+    let exe = || std::env::current_exe().map_err(io(Path::new("foundry")));
+    let issuer = match status_of(ISSUER) {
+        Some(running) => running,
+        None => {
+            // The key exists before the stand-in serves it.
+            issuer::Issuer::load_or_create()?;
+            let port = stable_port(ISSUER)?;
+            let mut command = Command::new(exe()?);
+            command
+                .args(["local", "serve-issuer", "--port"])
+                .arg(port.to_string());
+            spawn(ISSUER, command, port)?
         }
     };
     let apprunner = match status_of(APPRUNNER) {
         Some(running) => running,
         None => {
-            let port = moto::free_port()?;
-            let exe = std::env::current_exe().map_err(io(Path::new("foundry")))?;
-            let mut command = Command::new(exe);
+            let port = stable_port(APPRUNNER)?;
+            let mut command = Command::new(exe()?);
             command
                 .args(["local", "serve-apprunner", "--port"])
                 .arg(port.to_string())
@@ -197,13 +276,16 @@ pub fn ensure_running(with_compute: bool) -> Result<Local, LocalError> {
         compute: Some(LocalCompute {
             registry,
             apprunner,
+            issuer,
         }),
     })
 }
 
 /// How the App Runner emulator of `--local` is set up: every image pulled
-/// from the local registry, runtime secrets read from moto, and the
-/// services' own AWS calls sent to moto.
+/// from the local registry, runtime secrets read from moto, the services'
+/// own AWS calls sent to moto, `FOUNDRY_LOCAL=true` in their environment
+/// (the ai service answers with its echo provider when no key is set), and
+/// each RDS endpoint in it led to a local PostgreSQL ([`database`]).
 pub fn apprunner_config(
     port: u16,
     state_dir: &Path,
@@ -215,35 +297,77 @@ pub fn apprunner_config(
     config.registry_map.insert("*".into(), registry.to_owned());
     config.secrets_endpoint = Some(moto.to_owned());
     config.logs_endpoint = Some(moto.to_owned());
+    // A provider key nobody has set leaves its variable unset (the ai
+    // service then answers with its echo provider) instead of failing.
+    config.unset_secrets_without_value = true;
     for (key, value) in [
         ("AWS_ENDPOINT_URL", moto),
         ("AWS_ACCESS_KEY_ID", "foundry-local"),
         ("AWS_SECRET_ACCESS_KEY", "foundry-local"),
         ("AWS_REGION", "us-east-1"),
+        ("FOUNDRY_LOCAL", "true"),
     ] {
         config.instance_env.insert(key.into(), value.into());
     }
+    let moto = moto.to_owned();
+    config.instance_env_hook = Some(apprunner_emulator::InstanceEnvHook(std::sync::Arc::new(
+        move |env| Box::pin(localize_env(env, moto.clone())),
+    )));
     config
 }
 
-/// Stops every stand-in, the emulator's services first; everything created
-/// locally is gone. Returns those that were running.
-pub fn stop() -> Vec<(&'static str, Running)> {
+/// An instance's environment as App Runner would give it, led to what
+/// answers locally: the local App Runner serves each service's URL as plain
+/// HTTP on loopback (App Runner terminates TLS in front of its services),
+/// and each RDS endpoint is a local PostgreSQL.
+async fn localize_env(
+    mut env: std::collections::BTreeMap<String, String>,
+    moto: String,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    for value in env.values_mut() {
+        if value.contains("https://127.0.0.1:") {
+            *value = value.replace("https://127.0.0.1:", "http://127.0.0.1:");
+        }
+    }
+    database::map_endpoints(env, moto).await
+}
+
+/// What `stop` stopped: a stand-in with its pid, or a local database.
+#[derive(Debug, Clone)]
+pub enum Stopped {
+    StandIn(&'static str, Running),
+    Database(database::LocalDatabase),
+}
+
+/// Stops every stand-in, the emulator's services first, and the local
+/// databases; everything they hold is kept for the next start. Returns
+/// what was running.
+pub fn stop() -> Vec<Stopped> {
     let mut stopped = Vec::new();
-    for name in [APPRUNNER, REGISTRY, MOTO] {
+    for name in [APPRUNNER, ISSUER, REGISTRY, MOTO] {
         if let Some(running) = status_of(name) {
             // SAFETY: plain kill(2) of a process we started.
             unsafe {
                 libc::kill(running.pid as libc::pid_t, libc::SIGTERM);
             }
-            stopped.push((name, running));
+            // moto writes what it holds on SIGTERM: wait for it to finish.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while alive(running.pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stopped.push(Stopped::StandIn(name, running));
         }
         let _ = fs::remove_file(record_path(name));
     }
-    // Moto forgets everything when it stops; so do the images and services.
-    for data in ["registry", "apprunner"] {
-        let _ = fs::remove_dir_all(dir().join(data));
-    }
-    stopped.reverse();
+    stopped.extend(database::stop_all().into_iter().map(Stopped::Database));
+    stopped
+}
+
+/// [`stop`], then deletes everything local: moto's resources, the images,
+/// the services, the databases, the issuer's key and the ports.
+pub fn stop_and_purge() -> Vec<Stopped> {
+    let stopped = stop();
+    database::purge_all();
+    let _ = fs::remove_dir_all(dir());
     stopped
 }

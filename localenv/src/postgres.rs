@@ -234,6 +234,105 @@ impl Drop for PostgresServer {
     }
 }
 
+/// A cluster that outlives this process and keeps its data until deleted:
+/// `foundry --local`'s stand-in for an RDS database. Unlike the test
+/// clusters it is durable (fsync on), authenticates with a password
+/// (SCRAM), and listens where RDS's endpoint is mapped to.
+pub struct DurableCluster {
+    cluster: Cluster,
+}
+
+/// Who a [`DurableCluster`] is for: its superuser (RDS's master user) with
+/// its password, the database RDS creates, and where it listens.
+pub struct DurableSettings<'a> {
+    pub superuser: &'a str,
+    pub password: &'a str,
+    pub database: &'a str,
+    pub listen: std::net::IpAddr,
+    pub port: u16,
+}
+
+impl DurableCluster {
+    /// The cluster whose files are under `root` (`data/`, `postgres.log`).
+    pub fn at(root: &Path) -> DurableCluster {
+        DurableCluster {
+            cluster: Cluster {
+                data: root.join("data"),
+                log: root.join("postgres.log"),
+            },
+        }
+    }
+
+    /// Whether `initdb` has run here.
+    pub fn exists(&self) -> bool {
+        self.cluster.data.join("PG_VERSION").exists()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.cluster.is_running()
+    }
+
+    pub fn log(&self) -> &Path {
+        &self.cluster.log
+    }
+
+    /// `initdb` with the superuser and password, the settings, and the
+    /// database (created in single-user mode, before any connection).
+    pub fn create(&self, settings: &DurableSettings<'_>) -> Result<(), PostgresError> {
+        let root = self.cluster.data.parent().expect("data has a parent");
+        fs::create_dir_all(root).map_err(io_err(root))?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).map_err(io_err(root))?;
+        let password_file = root.join(".initdb-password");
+        fs::write(&password_file, settings.password).map_err(io_err(&password_file))?;
+        fs::set_permissions(&password_file, fs::Permissions::from_mode(0o600))
+            .map_err(io_err(&password_file))?;
+        let conf = format!(
+            "
+listen_addresses = '{}'
+port = {}
+unix_socket_directories = ''
+password_encryption = 'scram-sha-256'
+max_connections = 100
+log_timezone = 'UTC'
+timezone = 'UTC'
+",
+            settings.listen, settings.port
+        );
+        let created = self.cluster.init_with(
+            &[
+                "-U",
+                settings.superuser,
+                "--auth=scram-sha-256",
+                &format!("--pwfile={}", password_file.display()),
+            ],
+            &[&password_file],
+            &conf,
+        );
+        let _ = fs::remove_file(&password_file);
+        created?;
+        let data = self.cluster.data.to_string_lossy().into_owned();
+        let statement = format!(
+            "CREATE DATABASE \"{}\" OWNER \"{}\";\n",
+            settings.database.replace('"', "\"\""),
+            settings.superuser.replace('"', "\"\"")
+        );
+        run_with_stdin(
+            pg_command("postgres").args(["--single", "-D", &data, "-j", "postgres"]),
+            &statement,
+        )
+    }
+
+    /// Starts it where [`create`](Self::create) said it listens.
+    pub fn start(&self, listen: std::net::IpAddr, port: u16) -> Result<(), PostgresError> {
+        self.cluster.start_at(listen, port)
+    }
+
+    /// Stops it (fast shutdown); its data stays.
+    pub fn stop(&self) -> Result<(), PostgresError> {
+        self.cluster.stop()
+    }
+}
+
 struct Cluster {
     data: PathBuf,
     log: PathBuf,
@@ -248,6 +347,21 @@ impl Cluster {
     }
 
     fn init(&self) -> Result<(), PostgresError> {
+        self.init_with(
+            &["-U", "postgres", "--auth=trust", "--no-sync"],
+            &[],
+            TEST_SETTINGS,
+        )
+    }
+
+    /// `initdb` with `args`, the files in `readable` handed to the server's
+    /// user, and `settings` appended to postgresql.conf.
+    fn init_with(
+        &self,
+        args: &[&str],
+        readable: &[&Path],
+        settings: &str,
+    ) -> Result<(), PostgresError> {
         fs::create_dir_all(&self.data).map_err(io_err(&self.data))?;
         fs::set_permissions(&self.data, fs::Permissions::from_mode(0o700))
             .map_err(io_err(&self.data))?;
@@ -255,42 +369,42 @@ impl Cluster {
         File::create(&self.log).map_err(io_err(&self.log))?;
         if running_as_root() {
             let (uid, gid) = postgres_user()?;
-            for path in [&self.data, &self.log] {
+            for path in [self.data.as_path(), self.log.as_path()]
+                .into_iter()
+                .chain(readable.iter().copied())
+            {
                 std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err(path))?;
             }
         }
         let data = self.data.to_string_lossy().into_owned();
-        run(pg_command("initdb").args([
-            "-D",
-            &data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        ]))?;
+        run(pg_command("initdb")
+            .args(["-D", &data])
+            .args(args)
+            .args(["--encoding=UTF8", "--locale=C.UTF-8"]))?;
         let conf = self.data.join("postgresql.conf");
         let mut file = OpenOptions::new()
             .append(true)
             .open(&conf)
             .map_err(io_err(&conf))?;
-        file.write_all(TEST_SETTINGS.as_bytes())
-            .map_err(io_err(&conf))?;
+        file.write_all(settings.as_bytes()).map_err(io_err(&conf))?;
         Ok(())
     }
 
     fn start(&self, port: u16) -> Result<(), PostgresError> {
+        self.start_at(std::net::IpAddr::from([127, 0, 0, 1]), port)
+    }
+
+    fn start_at(&self, listen: std::net::IpAddr, port: u16) -> Result<(), PostgresError> {
         let data = self.data.to_string_lossy().into_owned();
         let log = self.log.to_string_lossy().into_owned();
-        let options = format!("-p {port}");
+        let options = format!("-p {port} -c listen_addresses={listen}");
         // pg_ctl waits for the server itself (-w); we then check the port too.
         run(pg_command("pg_ctl").args([
             "start", "-w", "-t", "60", "-D", &data, "-l", &log, "-o", &options,
         ]))?;
         let start = Instant::now();
         while start.elapsed() < START_TIMEOUT {
-            if listening(port) {
+            if listening_at(SocketAddr::new(listen, port)) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -326,7 +440,10 @@ fn free_port() -> Result<u16, PostgresError> {
 }
 
 fn listening(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    listening_at(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn listening_at(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
@@ -358,6 +475,42 @@ fn pg_command(program: &str) -> Command {
         cmd
     } else {
         Command::new(program)
+    }
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<(), PostgresError> {
+    let command = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| PostgresError::BinaryMissing {
+            program: command.clone(),
+            source,
+        })?;
+    let written = child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes());
+    let Output { status, stderr, .. } =
+        child
+            .wait_with_output()
+            .map_err(|source| PostgresError::BinaryMissing {
+                program: command.clone(),
+                source,
+            })?;
+    let stderr = String::from_utf8_lossy(&stderr);
+    // Single-user mode exits 0 even when the statement fails; it says so.
+    if status.success() && written.is_ok() && !stderr.contains("ERROR:") {
+        Ok(())
+    } else {
+        Err(PostgresError::CommandFailed {
+            command,
+            status,
+            stderr: stderr.trim().to_string(),
+        })
     }
 }
 

@@ -349,6 +349,8 @@ pub struct Aws {
     /// Where pushes to ECR's registry go instead (`host:port`, plain HTTP),
     /// in local mode.
     pub registry_override: Option<String>,
+    /// Requests go to the local stand-ins (`--local`).
+    pub local: bool,
 }
 
 impl Aws {
@@ -456,6 +458,7 @@ impl Aws {
             logs,
             region: region.to_string(),
             registry_override,
+            local: matches!(target, Target::Local { .. }),
         })
     }
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
-use anyhow::Context;
-use foundry::local::{self, Running};
+use anyhow::{Context, bail};
+use foundry::local::{self, Running, Stopped, issuer};
 use serde_json::json;
 
 use crate::cli::LocalAction;
@@ -11,6 +11,7 @@ fn describe(name: &str) -> &'static str {
     match name {
         local::MOTO => "AWS APIs (moto)",
         local::REGISTRY => "image registry (docker-registry)",
+        local::ISSUER => "token issuer",
         _ => "App Runner emulator",
     }
 }
@@ -21,20 +22,39 @@ pub fn run(action: LocalAction) -> anyhow::Result<ExitCode> {
             local::ensure_running(true)?;
             print_status(&local::status());
         }
-        LocalAction::Stop => {
-            let stopped = local::stop();
+        LocalAction::Stop { purge } => {
+            let stopped = if purge {
+                local::stop_and_purge()
+            } else {
+                local::stop()
+            };
             if stopped.is_empty() {
                 println!("nothing local was running");
             }
-            for (name, running) in stopped {
-                println!("stopped the {} (pid {})", describe(name), running.pid);
+            for stopped in stopped {
+                match stopped {
+                    Stopped::StandIn(name, running) => {
+                        println!("stopped the {} (pid {})", describe(name), running.pid)
+                    }
+                    Stopped::Database(db) => println!(
+                        "stopped the database {} ({}:{})",
+                        db.identifier, db.listen, db.port
+                    ),
+                }
             }
-            println!("everything created locally is gone");
+            if purge {
+                println!("everything local is deleted");
+            } else {
+                println!(
+                    "everything local is kept for `foundry local start` (`--purge` deletes it)"
+                );
+            }
         }
         LocalAction::Status { json } => {
             let status = local::status();
+            let databases = local::database::all();
             if json {
-                let out: serde_json::Map<_, _> = status
+                let mut out: serde_json::Map<_, _> = status
                     .iter()
                     .map(|(name, running)| {
                         let value = match running {
@@ -49,9 +69,37 @@ pub fn run(action: LocalAction) -> anyhow::Result<ExitCode> {
                         (name.to_string(), value)
                     })
                     .collect();
+                out.insert(
+                    "databases".into(),
+                    databases
+                        .iter()
+                        .map(|db| {
+                            json!({
+                                "identifier": db.identifier,
+                                "rds_endpoint": db.endpoint,
+                                "address": format!("{}:{}", db.listen, db.port),
+                                "running": db.is_running(),
+                            })
+                        })
+                        .collect(),
+                );
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print_status(&status);
+                for db in &databases {
+                    println!(
+                        "{:<10} {:<36} {}:{} ({})",
+                        "database",
+                        format!("PostgreSQL for {}", db.identifier),
+                        db.listen,
+                        db.port,
+                        if db.is_running() {
+                            "running"
+                        } else {
+                            "stopped"
+                        }
+                    );
+                }
             }
             if status.iter().any(|(_, r)| r.is_none()) {
                 if !json {
@@ -60,6 +108,36 @@ pub fn run(action: LocalAction) -> anyhow::Result<ExitCode> {
                     );
                 }
                 return Ok(ExitCode::from(3));
+            }
+        }
+        LocalAction::Token {
+            user,
+            org,
+            email,
+            ttl,
+            json,
+        } => {
+            let Some(running) = local::status_of(local::ISSUER) else {
+                bail!(
+                    "the local token issuer is not running, so no local api would accept a token; run `foundry local start` (or `foundry --local up`) first"
+                );
+            };
+            let key = issuer::Issuer::load_or_create()?;
+            let url = issuer::issuer_url(running.port);
+            let claims = issuer::TokenClaims { user, org, email };
+            let token = key.sign(&url, &claims, ttl);
+            if json {
+                let expires = std::time::SystemTime::now() + ttl;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "token": token,
+                        "issuer": url,
+                        "expires_at": humantime::format_rfc3339_seconds(expires).to_string(),
+                    }))?
+                );
+            } else {
+                println!("{token}");
             }
         }
         LocalAction::ServeApprunner {
@@ -73,6 +151,9 @@ pub fn run(action: LocalAction) -> anyhow::Result<ExitCode> {
                 println!("App Runner emulator listening on {endpoint}");
             })
             .context("cannot start the App Runner emulator")?;
+        }
+        LocalAction::ServeIssuer { port } => {
+            issuer::serve(port).context("cannot serve the local token issuer")?;
         }
     }
     Ok(ExitCode::SUCCESS)

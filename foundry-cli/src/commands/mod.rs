@@ -150,8 +150,16 @@ pub fn state_base(g: &Global) -> PathBuf {
 /// if needed (the registry and App Runner emulator only `with_compute`:
 /// for stacks that declare services).
 pub fn target(g: &Global, with_compute: bool) -> anyhow::Result<Target> {
+    Ok(target_for(g, with_compute)?.0)
+}
+
+/// [`target`], and the local stand-ins when `--local`.
+fn target_for(
+    g: &Global,
+    with_compute: bool,
+) -> anyhow::Result<(Target, Option<foundry::local::Local>)> {
     if !g.local {
-        return Ok(Target::Aws);
+        return Ok((Target::Aws, None));
     }
     let local = foundry::local::ensure_running(with_compute)
         .context("cannot start the local stand-ins for AWS")?;
@@ -159,16 +167,20 @@ pub fn target(g: &Global, with_compute: bool) -> anyhow::Result<Target> {
         "Using the local AWS emulator at {} (`foundry local stop` ends it).",
         local.moto.endpoint()
     );
-    Ok(Target::Local {
+    let target = Target::Local {
         endpoint: local.moto.endpoint(),
         apprunner: local.compute.as_ref().map(|c| c.apprunner.endpoint()),
         registry: local.compute.as_ref().map(|c| c.registry.host()),
-    })
+    };
+    Ok((target, Some(local)))
 }
 
 pub async fn open(g: &Global, lock_for: Option<&str>) -> anyhow::Result<Session> {
-    let stack = load_stack(g)?;
-    let target = target(g, !stack.services.is_empty())?;
+    let mut stack = load_stack(g)?;
+    let (target, local) = target_for(g, !stack.services.is_empty())?;
+    if let Some(local) = local {
+        local.localize(&mut stack);
+    }
     let mut session = Session::open(stack, &state_base(g), &target, lock_for)
         .await
         .map_err(engine_error)?;

@@ -91,6 +91,13 @@ pub async fn run(
             .filter(|s| !running.contains(s))
             .cloned()
             .collect();
+        for (service, secrets) in &images.started_without {
+            println!(
+                "\n{service} started without {} (no value yet): the local ai service answers with its echo provider until a key is set (`foundry --local secret set {} --env {env}`, then `foundry --local deploy {service} --env {env}`).",
+                secrets.join(", "),
+                secrets[0]
+            );
+        }
         if !idle.is_empty() {
             println!("\n{}", waiting_note(&idle, &images.waiting, &env));
         }
@@ -99,7 +106,30 @@ pub async fn run(
         println!("\nApply complete: {stack}/{env} matches the stack file.");
     }
     println!("\nOutputs:\n{}", outputs::human(&outputs));
+    if session.aws.local
+        && let Some(url) = outputs["service_urls"]["api"].as_str()
+    {
+        println!("\n{}", try_it_note(url, g));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Quick start's last word: a GraphQL request to the local api with a
+/// token from the local issuer, ready to paste.
+fn try_it_note(url: &str, g: &Global) -> String {
+    // Locally a service answers plain HTTP on its URL's address.
+    let address = url.trim_start_matches("https://");
+    let foundry = std::env::current_exe()
+        .map(|p| {
+            let path = p.display().to_string();
+            // Rebuilt since it started: the path is still where it is.
+            path.trim_end_matches(" (deleted)").to_owned()
+        })
+        .unwrap_or_else(|_| "foundry".into());
+    let stack = g.stack.display();
+    format!(
+        "Try it: the api answers on http://{address}\n  TOKEN=$({foundry} --stack {stack} local token)\n  curl -s http://{address}/graphql -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    -d '{{\"query\":\"mutation {{ createDocument(title: \\\"Hello\\\") {{ document {{ id title }} }} }}\"}}'"
+    )
 }
 
 /// What runs, shown as information: `up` never changes it (`deploy` and

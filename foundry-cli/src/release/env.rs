@@ -50,7 +50,9 @@ pub async fn resolve(
             return Err(unresolved(name));
         };
         let version_id = aws::secret_current_version(aws, &arn).await?;
-        if version_id.is_none() {
+        // Locally the service starts without it (the local App Runner
+        // leaves the variable unset), as `up` started it.
+        if version_id.is_none() && !aws.local {
             return Err(ReleaseError::NoSecretValue {
                 service: service.to_owned(),
                 variable: name.clone(),

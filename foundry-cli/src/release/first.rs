@@ -47,6 +47,9 @@ pub struct FirstImages {
     /// Service → its secrets that have no value yet (App Runner could not
     /// start it: it reads every runtime secret at start).
     pub waiting: BTreeMap<String, Vec<String>>,
+    /// Locally, service → its secrets that have no value yet: it starts
+    /// without those variables (the local App Runner leaves them unset).
+    pub started_without: BTreeMap<String, Vec<String>>,
 }
 
 /// `up`'s step between its two plans: builds and pushes the first image of
@@ -65,6 +68,9 @@ pub async fn push_first_images(
         let missing = secrets_without_value(session, service).await?;
         if missing.is_empty() {
             ready.push(service.clone());
+        } else if session.aws.local {
+            ready.push(service.clone());
+            first.started_without.insert(service.clone(), missing);
         } else {
             first.waiting.insert(service.clone(), missing);
         }

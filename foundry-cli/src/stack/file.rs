@@ -40,6 +40,9 @@ pub struct StackFile {
     /// The CloudFront distribution in front of the web bucket and the api.
     #[serde(default)]
     pub cdn: Option<CdnSpec>,
+    /// Who signs the bearer tokens the services accept.
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
     /// Alarms and where they notify.
     #[serde(default)]
     pub alarms: AlarmsSpec,
@@ -74,6 +77,22 @@ pub struct EnvOverlay {
     pub database: DatabaseSpec,
     #[serde(default)]
     pub cdn: CdnSpec,
+    #[serde(default)]
+    pub auth: AuthSpec,
+}
+
+/// `[auth]`: the issuer of the bearer tokens the services accept (Clerk, or
+/// any OpenID issuer that publishes a JWKS). Services read it through
+/// `${auth.issuer}` and `${auth.jwks_url}`; with `--local`, both name
+/// foundry's local issuer instead (`foundry local token`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// The tokens' `iss`, an https URL, e.g. `https://clerk.acme.example`.
+    pub issuer: Option<String>,
+    /// Where the issuer's signing keys are (https); default
+    /// `<issuer>/.well-known/jwks.json`.
+    pub jwks_url: Option<String>,
 }
 
 /// Database engines foundry provisions.

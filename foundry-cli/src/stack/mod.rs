@@ -3,6 +3,7 @@
 //! Only this module knows the file's syntax; everything after it works on the
 //! resolved [`Stack`].
 
+pub mod auth;
 mod buckets;
 pub mod cdn;
 pub mod database;
@@ -17,6 +18,7 @@ mod state_backend;
 
 use std::path::Path;
 
+pub use auth::Auth;
 pub use cdn::{ApiOrigin, Cdn};
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
@@ -40,6 +42,8 @@ pub struct Stack {
     pub buckets: Vec<Bucket>,
     pub database: Option<Database>,
     pub cdn: Option<Cdn>,
+    /// Whose tokens the services accept (`[auth]`).
+    pub auth: Option<Auth>,
     /// Addresses alarm notifications go to; none means no topic.
     pub alarm_emails: Vec<String>,
     /// NAT egress alarm threshold, bytes per 5 minutes.
@@ -235,6 +239,11 @@ impl Source {
                 &mut diags,
             )
         });
+        let auth = self
+            .file
+            .auth
+            .as_ref()
+            .and_then(|base| auth::resolve(base, &overlay.auth, env, &locator, &mut diags));
         let alarms = (&overlay.alarms, &self.file.alarms);
         let alarm_emails = alarms
             .0
@@ -298,6 +307,7 @@ impl Source {
                 buckets,
                 database,
                 cdn,
+                auth,
                 alarm_emails,
                 nat_bytes_out_per_5min,
                 keep_images,

@@ -16,6 +16,23 @@ pub enum Reference {
     Database(DatabaseAttribute),
     /// `${secrets.<name>}`: injected by ARN, so only as a whole value.
     Secret(String),
+    /// `${auth.issuer}` or `${auth.jwks_url}`, from `[auth]`.
+    Auth(AuthAttribute),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthAttribute {
+    Issuer,
+    JwksUrl,
+}
+
+impl AuthAttribute {
+    pub fn key(self) -> &'static str {
+        match self {
+            AuthAttribute::Issuer => "issuer",
+            AuthAttribute::JwksUrl => "jwks_url",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +67,7 @@ impl fmt::Display for Reference {
             Reference::BucketName(n) => write!(f, "${{buckets.{n}.name}}"),
             Reference::Database(a) => write!(f, "${{database.{}}}", a.key()),
             Reference::Secret(n) => write!(f, "${{secrets.{n}}}"),
+            Reference::Auth(a) => write!(f, "${{auth.{}}}", a.key()),
         }
     }
 }
@@ -93,7 +111,7 @@ pub struct BadReference {
     pub help: String,
 }
 
-const FORMS: &str = "write ${services.NAME.url}, ${buckets.NAME.name}, ${database.endpoint|port|name|secret_arn} or ${secrets.NAME}";
+const FORMS: &str = "write ${services.NAME.url}, ${buckets.NAME.name}, ${database.endpoint|port|name|secret_arn}, ${auth.issuer|jwks_url} or ${secrets.NAME}";
 
 /// Splits `value` into text and references.
 pub fn parse(value: &str) -> Result<Template, BadReference> {
@@ -133,6 +151,12 @@ fn reference(inner: &str) -> Result<Reference, BadReference> {
             Ok(Reference::BucketName(name.to_string()))
         }
         ["secrets", name] if !name.is_empty() => Ok(Reference::Secret(name.to_string())),
+        ["auth", "issuer"] => Ok(Reference::Auth(AuthAttribute::Issuer)),
+        ["auth", "jwks_url"] => Ok(Reference::Auth(AuthAttribute::JwksUrl)),
+        ["auth", attribute] => Err(BadReference {
+            message: format!("`${{{inner}}}`: auth has no attribute `{attribute}`"),
+            help: "use issuer or jwks_url".into(),
+        }),
         ["database", attribute] => DatabaseAttribute::ALL
             .iter()
             .find(|(k, _)| k == attribute)

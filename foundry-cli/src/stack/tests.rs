@@ -193,3 +193,35 @@ fn connections_name_the_database_or_another_service() {
         "5:10: the `ecs` compute target is not available in this foundry yet [use target = \"apprunner\" for now; ECS Fargate support is being built]",
     );
 }
+
+#[test]
+fn auth_names_an_https_issuer_that_services_reference() {
+    let service =
+        "[services.api]\nenv = { ISS = \"${auth.issuer}\", JWKS = \"${auth.jwks_url}\" }\n";
+    check(
+        &format!("{service}[auth]\nissuer = \"https://clerk.acme.example\"\n[env.dev]\n"),
+        "dev",
+        "ok",
+    );
+    check(
+        &format!("{service}[env.dev]\n"),
+        "dev",
+        "4:16: service `api`: `${auth.issuer}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]\n\
+         4:16: service `api`: `${auth.jwks_url}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]",
+    );
+    check(
+        "[auth]\nissuer = \"http://clerk.acme.example\"\n[env.dev]\n",
+        "dev",
+        "4:10: auth.issuer `http://clerk.acme.example` is not an https URL [write the issuer's https URL, e.g. \"https://clerk.acme.example\"]",
+    );
+    check(
+        "[auth]\njwks_url = \"https://k.example/jwks\"\n[env.dev]\n",
+        "dev",
+        "3:1: [auth] needs issuer [name the tokens' issuer, e.g. issuer = \"https://clerk.acme.example\"]",
+    );
+    check(
+        "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
+        "dev",
+        "4:14: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
+    );
+}

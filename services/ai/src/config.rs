@@ -556,6 +556,17 @@ impl Config {
             )?);
         }
 
+        // Under `foundry --local` (which sets FOUNDRY_LOCAL=true) an app
+        // with no provider key yet still answers, with the echo provider.
+        // Never elsewhere: on AWS a missing key must not turn into fake answers.
+        if providers.is_empty() && get(LOCAL_MODE_VAR).is_some_and(|v| v == "true") {
+            providers.push(provider_from_file(
+                ProviderKind::Echo.as_str(),
+                &FileProvider::default(),
+                &get,
+            )?);
+        }
+
         let mut caps = file.caps;
         let database_given = DATABASE_VARS.iter().any(|name| get(name).is_some());
         let store = *caps.store.get_or_insert(if database_given {
@@ -749,11 +760,20 @@ fn bedrock_from_env(get: &dyn Fn(&str) -> Option<String>) -> bool {
     let region = get("AWS_REGION")
         .or_else(|| get("AWS_DEFAULT_REGION"))
         .is_some();
-    let chosen = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AI_BEDROCK_MODEL"]
-        .iter()
-        .any(|v| get(v).is_some());
+    // Under `foundry --local` the AWS keys are the local stand-ins' (moto
+    // has no Bedrock): only naming a model chooses Bedrock there.
+    let local = get(LOCAL_MODE_VAR).is_some_and(|v| v == "true");
+    let choices: &[&str] = if local {
+        &["AI_BEDROCK_MODEL"]
+    } else {
+        &["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AI_BEDROCK_MODEL"]
+    };
+    let chosen = choices.iter().any(|v| get(v).is_some());
     region && chosen
 }
+
+/// Set to `true` by `foundry --local` in every service it runs.
+pub const LOCAL_MODE_VAR: &str = "FOUNDRY_LOCAL";
 
 fn provider_from_file(
     name: &str,
@@ -933,6 +953,32 @@ mod tests {
             err.to_string()
                 .contains("provider `openai` is not configured"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn only_foundry_local_answers_with_echo_when_no_provider_key_is_set() {
+        let names = |config: &Config| -> Vec<String> {
+            config.providers.iter().map(|p| p.name.clone()).collect()
+        };
+        assert!(names(&load(&[KEY]).unwrap()).is_empty());
+        assert!(names(&load(&[KEY, ("FOUNDRY_LOCAL", "false")]).unwrap()).is_empty());
+        assert_eq!(
+            names(&load(&[KEY, ("FOUNDRY_LOCAL", "true")]).unwrap()),
+            ["echo"]
+        );
+        // The local AWS keys are moto's: they do not choose Bedrock there.
+        let local_aws = [
+            KEY,
+            ("FOUNDRY_LOCAL", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "foundry-local"),
+        ];
+        assert_eq!(names(&load(&local_aws).unwrap()), ["echo"]);
+        // A key, once set, wins: no echo beside the real provider.
+        assert_eq!(
+            names(&load(&[KEY, ("FOUNDRY_LOCAL", "true"), ("OPENAI_API_KEY", "sk-1")]).unwrap()),
+            ["openai"]
         );
     }
 

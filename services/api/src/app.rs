@@ -98,10 +98,11 @@ impl Application {
             DatabaseSource::Url(_) => None,
         };
         let db = db::connect(&config.database, secrets, config.db_max_connections).await?;
-        if config.app_env.is_dev() {
+        // Never serve a schema the code does not match: migrate it (the
+        // default, see `Config::migrate_on_start`) or refuse to start.
+        if config.migrate_on_start {
             db::migrate(&db).await?;
         } else {
-            // Outside dev, never serve a schema the code does not match.
             db::check_ready(&db).await?;
         }
         let s3 = aws_sdk_s3::Client::from_conf(

@@ -64,7 +64,7 @@ impl std::str::FromStr for ClientIpSource {
 }
 
 /// Where the service runs. Development relaxes what production forbids
-/// (introspection, serving an unmigrated schema).
+/// (introspection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
     Dev,
@@ -145,6 +145,12 @@ pub struct Config {
     pub port: u16,
     pub app_env: AppEnv,
     pub graphql_playground: bool,
+    /// Apply pending migrations at start-up (`MIGRATE_ON_START`, default
+    /// true): App Runner has no one-off task to run `api migrate` before a
+    /// release, so each new instance migrates (under sqlx's advisory lock)
+    /// before it serves. `false` refuses to serve a database with pending
+    /// migrations instead (for teams that run `api migrate` themselves).
+    pub migrate_on_start: bool,
     /// `DATABASE_URL`, or host, port, name and the ARN of the secret that
     /// holds user and password (RDS-managed, rotated).
     pub database: DatabaseSource,
@@ -247,6 +253,7 @@ impl Config {
             port: env.parse_or("PORT", 8080)?,
             app_env,
             graphql_playground: env.bool_or("GRAPHQL_PLAYGROUND", false)?,
+            migrate_on_start: env.bool_or("MIGRATE_ON_START", true)?,
             database: DatabaseSource::from_lookup(|name| (env.0)(name))?,
             db_max_connections: env
                 .positive_or("DB_MAX_CONNECTIONS", default_pool_size(worker_threads))?,

@@ -233,6 +233,10 @@ fn env_text(stack: &Stack, facts: &Facts, scope: &Scope, template: &Template) ->
             }
             Part::Ref(Reference::Database(a)) => parts.push(Value::attr(ids::DB, a.key())),
             Part::Ref(Reference::Secret(s)) => parts.push(Value::reference(secret::logical_id(s))),
+            Part::Ref(Reference::Auth(attribute)) => {
+                let auth = stack.auth.as_ref().expect("validated: [auth] is declared");
+                parts.push(Value::str(auth.get(*attribute)))
+            }
         }
     }
     match parts.len() {

@@ -325,6 +325,12 @@ fn dangling(
                 ))
             })
         }
+        Reference::Auth(_) => file.auth.is_none().then(|| {
+            Diagnostic::new(format!(
+                "service `{name}`: `{reference}` names the token issuer, but the stack declares no [auth]"
+            ))
+            .help("declare it, e.g. [auth] issuer = \"https://clerk.example.com\"")
+        }),
         Reference::Secret(secret) => {
             if !file.secrets.contains_key(secret) {
                 let declared = file.secrets.keys().map(String::as_str).collect();

@@ -114,7 +114,29 @@ async fn database_down_gives_503_readiness_and_clear_graphql_errors_then_recover
 }
 
 #[tokio::test]
-async fn an_unmigrated_database_is_refused_at_start_up_outside_dev() {
+async fn an_unmigrated_database_is_refused_at_start_up_without_migrate_on_start() {
+    let server = tokio::task::spawn_blocking(localenv::postgres::shared)
+        .await
+        .unwrap()
+        .unwrap();
+    let db = crate::helpers::TestDb::create(&server).await;
+    let mut env = crate::helpers::base_env(
+        &db.url,
+        "http://127.0.0.1:9/jwks",
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+    );
+    env.insert("MIGRATE_ON_START".into(), "false".into());
+    let config = api::Config::from_map(&env).unwrap();
+    let err = api::Application::build(config)
+        .await
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("api migrate"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unmigrated_database_is_migrated_at_start_up_by_default() {
     let server = tokio::task::spawn_blocking(localenv::postgres::shared)
         .await
         .unwrap()
@@ -127,9 +149,19 @@ async fn an_unmigrated_database_is_refused_at_start_up_outside_dev() {
         "http://127.0.0.1:9",
     );
     let config = api::Config::from_map(&env).unwrap();
-    let err = api::Application::build(config)
+    assert!(config.migrate_on_start);
+    let app = api::Application::build(config)
         .await
-        .err()
-        .expect("must refuse");
-    assert!(err.to_string().contains("api migrate"), "{err}");
+        .expect("migrates, then starts");
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let pending = api::db::MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .count();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, pending);
+    drop(app);
 }
