@@ -72,6 +72,10 @@ def _load_public_key(pem):
     return serialization.load_pem_public_key(pem)
 
 
+def _load_certificate(der):
+    return x509.load_der_x509_certificate(der)
+
+
 def _new_lock(reentrant):
     # A lock's state is never worth keeping: nobody holds it after a restart.
     return threading.RLock() if reentrant else threading.Lock()
@@ -96,9 +100,7 @@ class SnapshotPickler(pickle.Pickler):
             )
             return _load_public_key, (pem,)
         if isinstance(obj, x509.Certificate):
-            return x509.load_der_x509_certificate, (
-                obj.public_bytes(serialization.Encoding.DER),
-            )
+            return _load_certificate, (obj.public_bytes(serialization.Encoding.DER),)
         if isinstance(obj, LOCK_TYPES):
             return _new_lock, (isinstance(obj, LOCK_TYPES[1]),)
         return NotImplemented

@@ -19,13 +19,17 @@ async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// KMS through boto3 in moto's own virtualenv (the workspace has no KMS
-/// SDK crate): `script` gets `endpoint` and `args` as `sys.argv[1:]` and
-/// prints its answer.
-fn kms(endpoint: &str, script: &str, args: &[&str]) -> String {
-    let prelude = "import sys, base64, boto3\n\
-        kms = boto3.client('kms', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
-            aws_access_key_id='test', aws_secret_access_key='test')\n";
+/// boto3 in moto's own virtualenv, for what the workspace has no SDK crate
+/// for (KMS, ACM) or builds verbosely (a CloudFront distribution):
+/// `script` has `client(name)` and `kms`, gets `endpoint` and `args` as
+/// `sys.argv[1:]`, and prints its answer.
+fn boto3(endpoint: &str, script: &str, args: &[&str]) -> String {
+    let prelude = "import sys, base64, json, boto3
+def client(name):
+    return boto3.client(name, endpoint_url=sys.argv[1], region_name='us-east-1',
+        aws_access_key_id='test', aws_secret_access_key='test')
+kms = client('kms')
+";
     let output = Command::new(moto::venv_dir().join("bin").join("python"))
         .arg("-I")
         .arg("-c")
@@ -36,7 +40,7 @@ fn kms(endpoint: &str, script: &str, args: &[&str]) -> String {
         .expect("moto's virtualenv has python");
     assert!(
         output.status.success(),
-        "boto3 KMS call failed: {}",
+        "boto3 call failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)
@@ -58,9 +62,37 @@ struct Seen {
     secret_value: String,
     role_id: String,
     repository_uri: String,
-    key_id: String,
     log_messages: Vec<String>,
+    /// The KMS key, CloudFront, SNS, CloudWatch and ACM, as boto3 lists them.
+    others: String,
 }
+
+/// A distribution, a topic with a subscription, an alarm on it, and a
+/// certificate (an x509 object inside moto).
+const CREATE_OTHERS: &str = "
+client('cloudfront').create_distribution(DistributionConfig={'CallerReference': 'web', 'Comment': 'web',
+    'Enabled': True, 'Origins': {'Quantity': 1, 'Items': [{'Id': 'web', 'DomainName': 'foundry-uploads.s3.amazonaws.com',
+    'S3OriginConfig': {'OriginAccessIdentity': ''}}]}, 'DefaultCacheBehavior': {'TargetOriginId': 'web',
+    'ViewerProtocolPolicy': 'redirect-to-https', 'ForwardedValues': {'QueryString': False, 'Cookies': {'Forward': 'none'}},
+    'MinTTL': 0, 'TrustedSigners': {'Enabled': False, 'Quantity': 0}}})
+topic = client('sns').create_topic(Name='alarms')['TopicArn']
+client('sns').subscribe(TopicArn=topic, Protocol='email', Endpoint='ops@example.com')
+client('cloudwatch').put_metric_alarm(AlarmName='api-errors', MetricName='5xxStatusResponses', Namespace='AWS/AppRunner',
+    Statistic='Sum', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold', AlarmActions=[topic])
+client('acm').request_certificate(DomainName='app.example.com')
+";
+
+const LIST_OTHERS: &str = "
+print(json.dumps([
+    kms.describe_key(KeyId=sys.argv[2])['KeyMetadata']['KeyId'],
+    [d['Id'] for d in client('cloudfront').list_distributions()['DistributionList']['Items']],
+    client('sns').list_topics()['Topics'],
+    [s['SubscriptionArn'] for s in client('sns').list_subscriptions()['Subscriptions']],
+    [a['AlarmArn'] for a in client('cloudwatch').describe_alarms()['MetricAlarms']],
+    [client('acm').describe_certificate(CertificateArn=c['CertificateArn'])['Certificate']['DomainName']
+     for c in client('acm').list_certificates()['CertificateSummaryList']],
+]))
+";
 
 async fn look(config: &SdkConfig, vpc: &str, key_id: &str) -> Seen {
     let ec2 = aws_sdk_ec2::Client::new(config);
@@ -151,9 +183,9 @@ async fn look(config: &SdkConfig, vpc: &str, key_id: &str) -> Seen {
         .send()
         .await
         .expect("log events");
-    let described_key = kms(
+    let others = boto3(
         config.endpoint_url().expect("endpoint"),
-        "print(kms.describe_key(KeyId=sys.argv[2])['KeyMetadata']['KeyId'])",
+        LIST_OTHERS,
         &[key_id],
     );
     Seen {
@@ -170,12 +202,12 @@ async fn look(config: &SdkConfig, vpc: &str, key_id: &str) -> Seen {
             .repository_uri()
             .expect("uri")
             .to_owned(),
-        key_id: described_key,
         log_messages: events
             .events()
             .iter()
             .filter_map(|e| e.message().map(str::to_owned))
             .collect(),
+        others,
     }
 }
 
@@ -288,11 +320,14 @@ async fn a_stopped_moto_starts_again_with_everything_it_had() -> TestResult {
     put.send().await?;
     // An asymmetric key: its private half must come back as it was, so a
     // signature made now verifies after the restart.
-    let created = kms(
+    let created = boto3(
         &first.endpoint(),
-        "key = kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY')['KeyMetadata']['KeyId']\n\
-         signature = kms.sign(KeyId=key, Message=b'foundry', SigningAlgorithm='RSASSA_PSS_SHA_256')['Signature']\n\
-         print(key, base64.b64encode(signature).decode())",
+        &format!(
+            "{CREATE_OTHERS}\
+             key = kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY')['KeyMetadata']['KeyId']\n\
+             signature = kms.sign(KeyId=key, Message=b'foundry', SigningAlgorithm='RSASSA_PSS_SHA_256')['Signature']\n\
+             print(key, base64.b64encode(signature).decode())"
+        ),
         &[],
     );
     let (key_id, signature) = created.split_once(' ').expect("key and signature");
@@ -303,6 +338,11 @@ async fn a_stopped_moto_starts_again_with_everything_it_had() -> TestResult {
         before.log_messages,
         ["listening on 8080", "GET /readyz 200"]
     );
+    assert!(
+        before.others.contains("app.example.com"),
+        "{}",
+        before.others
+    );
     let status = first.stop()?;
     assert!(status.success(), "moto saves and exits 0, not {status}");
     assert!(snapshot.is_file(), "the snapshot is written at stop");
@@ -311,7 +351,7 @@ async fn a_stopped_moto_starts_again_with_everything_it_had() -> TestResult {
     let config = sdk_config(&second.endpoint()).await;
     let after = look(&config, &vpc, key_id).await;
     assert_eq!(after, before);
-    let verified = kms(
+    let verified = boto3(
         &second.endpoint(),
         "print(kms.verify(KeyId=sys.argv[2], Message=b'foundry', Signature=base64.b64decode(sys.argv[3]),\n\
              SigningAlgorithm='RSASSA_PSS_SHA_256')['SignatureValid'])",
