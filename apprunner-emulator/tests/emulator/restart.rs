@@ -2,14 +2,16 @@
 //! `foundry local stop` then `start` does) loses nothing: services come back
 //! with the same ARN, id, URL and port, configuration, operations and tags,
 //! their instances run again from the image they ran; deleted ones stay
-//! deleted; an operation the stop interrupted is settled.
+//! deleted; an operation (or an ingress connection) the stop interrupted is
+//! settled.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use apprunner_emulator::StartError;
 use aws_sdk_apprunner::types::{
-    AutoScalingConfigurationSummary, OperationStatus, OperationSummary, Service, ServiceStatus, Tag,
+    AutoScalingConfigurationSummary, IngressVpcConfiguration, OperationStatus, OperationSummary,
+    Service, ServiceStatus, Tag, VpcIngressConnectionStatus,
 };
 
 use crate::support::{
@@ -233,6 +235,26 @@ async fn an_update_the_stop_interrupted_rolls_back_to_what_ran_before() {
         describe(&app, &arn).await.status(),
         &ServiceStatus::OperationInProgress
     );
+    let connection = app
+        .client
+        .create_vpc_ingress_connection()
+        .service_arn(&arn)
+        .vpc_ingress_connection_name("acme-api-private")
+        .ingress_vpc_configuration(
+            IngressVpcConfiguration::builder()
+                .vpc_id("vpc-1")
+                .vpc_endpoint_id("vpce-1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .vpc_ingress_connection
+        .unwrap();
+    assert_eq!(
+        connection.status(),
+        Some(&VpcIngressConnectionStatus::PendingCreation)
+    );
 
     let mut stopped = app.stop();
     stopped.config.operation_delay = Duration::from_millis(20);
@@ -257,6 +279,20 @@ async fn an_update_the_stop_interrupted_rolls_back_to_what_ran_before() {
     assert_eq!(
         get_body(&url, "/matches/APP_MODE/staging").unwrap(),
         "yes\n"
+    );
+    let connection = app
+        .client
+        .describe_vpc_ingress_connection()
+        .vpc_ingress_connection_arn(connection.vpc_ingress_connection_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .vpc_ingress_connection
+        .unwrap();
+    assert_eq!(
+        connection.status(),
+        Some(&VpcIngressConnectionStatus::Available),
+        "a connection pending at the stop settles at the start"
     );
 
     // A create the stop interrupted fails; the service can be deleted.
