@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::{
@@ -14,13 +14,13 @@ use crate::model::{
     VpcConnector, VpcIngressConnection, now,
 };
 use crate::protocol::{ApiError, ApiResult, answer, parse};
-use crate::{Shared, new_resource_id, paginate};
+use crate::{Shared, State, new_resource_id, paginate};
 
 pub(crate) const DEFAULT_AUTO_SCALING_NAME: &str = "DefaultConfiguration";
 const ACTIVE: &str = "ACTIVE";
 const INACTIVE: &str = "INACTIVE";
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct Configs {
     auto_scaling: Vec<AutoScalingConfiguration>,
     observability: Vec<ObservabilityConfiguration>,
@@ -96,6 +96,21 @@ impl Configs {
         })
     }
 
+    /// Ingress connections still pending when the emulator stopped reach
+    /// the status their lost settling task would have given them.
+    pub fn settle_pending_ingress_connections(&mut self) {
+        for connection in &mut self.ingress_connections {
+            match connection.status.as_str() {
+                "PENDING_CREATION" => connection.status = "AVAILABLE".into(),
+                "PENDING_DELETION" => {
+                    connection.status = "DELETED".into();
+                    connection.deleted_at = Some(now());
+                }
+                _ => {}
+            }
+        }
+    }
+
     pub fn vpc_connector_is_active(&self, arn: &str) -> bool {
         self.vpc_connectors
             .iter()
@@ -126,8 +141,7 @@ fn next_revision<'a>(revisions: impl Iterator<Item = (&'a str, i32)>, name: &str
 }
 
 /// Every account has App Runner's `DefaultConfiguration`, revision 1.
-pub(crate) fn create_default_auto_scaling(shared: &Arc<Shared>) {
-    let mut state = shared.lock();
+pub(crate) fn create_default_auto_scaling(shared: &Shared, state: &mut State) {
     let revision = 1;
     let arn = shared.arn(&format!(
         "autoscalingconfiguration/{DEFAULT_AUTO_SCALING_NAME}/{revision}/{}",
@@ -705,6 +719,7 @@ fn settle_ingress_connection(shared: &Arc<Shared>, arn: &str, status: &'static s
                 c.deleted_at = Some(now());
             }
         }
+        shared.save(&state);
     });
 }
 

@@ -10,10 +10,10 @@ use std::path::{Component, Path, PathBuf};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the image's config says about running it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct RunConfig {
     pub entrypoint: Option<Vec<String>>,
@@ -37,13 +37,26 @@ pub(crate) fn map_identifier(identifier: &str, map: &BTreeMap<String, String>) -
     }
 }
 
+/// An image as pulled: enough to unpack and run it again from `blobs/`
+/// without its registry (what an instance restarted with the emulator runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PulledImage {
+    /// The identifier the service named (a tag may have moved since).
+    pub identifier: String,
+    /// The manifest's digest.
+    pub digest: String,
+    /// The layers' sha256 hex digests, bottom first (files in `blobs/`).
+    pub layers: Vec<String>,
+    pub run: RunConfig,
+}
+
 /// Pulls `identifier` (layers cached in `blobs`) and unpacks it into `root`.
 pub(crate) async fn pull_and_unpack(
     identifier: &str,
     map: &BTreeMap<String, String>,
     blobs: &Path,
     root: &Path,
-) -> Result<(RunConfig, String), String> {
+) -> Result<PulledImage, String> {
     let (mapped, plain_http) = map_identifier(identifier, map);
     let reference: Reference = mapped
         .parse()
@@ -66,6 +79,7 @@ pub(crate) async fn pull_and_unpack(
 
     fs::create_dir_all(blobs).map_err(|e| format!("{}: {e}", blobs.display()))?;
     let mut layers = Vec::new();
+    let mut hexes = Vec::new();
     for layer in &manifest.layers {
         let hex = layer.digest.rsplit(':').next().unwrap_or_default();
         let path = blobs.join(hex);
@@ -82,7 +96,40 @@ pub(crate) async fn pull_and_unpack(
             fs::rename(&partial, &path).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         layers.push(path);
+        hexes.push(hex.to_owned());
     }
+    unpack_all(layers, root).await?;
+    Ok(PulledImage {
+        identifier: identifier.to_owned(),
+        digest,
+        layers: hexes,
+        run: config.config.unwrap_or_default(),
+    })
+}
+
+/// Unpacks an image pulled before from the layers kept in `blobs`.
+pub(crate) async fn unpack_pulled(
+    image: &PulledImage,
+    blobs: &Path,
+    root: &Path,
+) -> Result<(), String> {
+    let mut layers = Vec::new();
+    for hex in &image.layers {
+        let path = blobs.join(hex);
+        if !path.is_file() {
+            return Err(format!(
+                "layer sha256:{hex} of {} ({}) is missing from {}",
+                image.identifier,
+                image.digest,
+                blobs.display()
+            ));
+        }
+        layers.push(path);
+    }
+    unpack_all(layers, root).await
+}
+
+async fn unpack_all(layers: Vec<PathBuf>, root: &Path) -> Result<(), String> {
     let root_owned = root.to_owned();
     tokio::task::spawn_blocking(move || {
         fs::create_dir_all(&root_owned).map_err(|e| format!("{}: {e}", root_owned.display()))?;
@@ -93,8 +140,7 @@ pub(crate) async fn pull_and_unpack(
         Ok::<_, String>(())
     })
     .await
-    .map_err(|e| e.to_string())??;
-    Ok((config.config.unwrap_or_default(), digest))
+    .map_err(|e| e.to_string())?
 }
 
 /// One layer onto `root`: gzip or plain tar, with OCI whiteouts (`.wh.NAME`

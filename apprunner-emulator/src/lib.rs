@@ -15,7 +15,12 @@
 //! # Ok::<(), apprunner_emulator::StartError>(())
 //! ```
 //!
-//! Dropping the [`Emulator`] stops every service process it started.
+//! Dropping the [`Emulator`] stops every service process it started. What the
+//! control plane holds is saved under the state directory on every change;
+//! an emulator started again on the same directory has every service (same
+//! ARN, id, `ServiceUrl` and port, configuration, operations), every
+//! configuration and tag, and starts the running services' instances again
+//! (see "Restarting" below).
 //!
 //! # The binary
 //!
@@ -31,17 +36,43 @@
 //! It prints `apprunner-emulator listening on http://127.0.0.1:PORT` once it
 //! serves, and on SIGTERM or SIGINT stops every service process, then exits.
 //!
+//! # Restarting
+//!
+//! [`Emulator::start`] on a state directory with a `state.json` reloads it
+//! before it serves: each service not deleted gets its URL's port back (the
+//! start fails with [`StartError::ServicePort`] if something else holds it),
+//! and each running one starts its instance again in the background from
+//! the image it ran (the manifest digest and layers recorded at its
+//! deployment, unpacked from `blobs/`, so a moved tag or a stopped registry
+//! changes nothing), with its configuration and the new `Config`'s
+//! endpoints and `instance_env`; its URL answers once the instance passed its
+//! health check. An operation under way when the emulator stopped is settled
+//! as a failure of its work would settle it: a pause or delete succeeds (the
+//! stop did its work), an update or deployment rolls back
+//! (`ROLLBACK_SUCCEEDED`, the previous configuration and image run again), a
+//! create fails (`CREATE_FAILED`), a resume fails (`PAUSED`). Pending VPC
+//! ingress connections reach `AVAILABLE` (or `DELETED`). A `state.json` that
+//! cannot be read fails the start ([`StartError::SavedState`]), never starts
+//! empty in its place.
+//!
 //! # Files under the state directory
 //!
 //! ```text
+//! state.json                             the control plane: services (model,
+//!                                        operations, deployed image), configs,
+//!                                        connectors, connections, tags; rewritten
+//!                                        atomically after every change
 //! blobs/<sha256 hex>                     layers pulled, shared by all services
 //! services/<ServiceId>/events.log        the service's event log (what App Runner
 //!                                        sends to CloudWatch's service log group)
 //! services/<ServiceId>/current           symlink to the serving instance's directory
-//! services/<ServiceId>/instances/<OperationId>/stdout.log, stderr.log
+//! services/<ServiceId>/instances/<InstanceId>/stdout.log, stderr.log
 //!                                        (also shipped to CloudWatch Logs with
-//!                                        --logs-endpoint, as App Runner ships them)
-//! services/<ServiceId>/instances/<OperationId>/rootfs/   (removed when it stops)
+//!                                        --logs-endpoint, as App Runner ships them);
+//!                                        <InstanceId> is the deploying operation's
+//!                                        id, or a new id for an instance started
+//!                                        again after a restart
+//! services/<ServiceId>/instances/<InstanceId>/rootfs/   (removed when it stops)
 //! ```
 
 mod configs;
@@ -49,6 +80,7 @@ mod image;
 mod logs;
 mod model;
 mod operations;
+mod persist;
 mod protocol;
 mod proxy;
 mod runner;
@@ -175,6 +207,18 @@ pub enum StartError {
     },
     #[error("cannot start the emulator's runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(
+        "cannot read the emulator's saved state {path}: {reason}; the emulator does not start without the services it holds (move the file away to start with none)"
+    )]
+    SavedState { path: PathBuf, reason: String },
+    #[error(
+        "cannot listen again on 127.0.0.1:{port}, the ServiceUrl of {service}: {source}; stop whatever holds that port and start the emulator again"
+    )]
+    ServicePort {
+        service: String,
+        port: u16,
+        source: std::io::Error,
+    },
 }
 
 /// Where a service's logs are (see the crate docs for the whole layout).
@@ -197,12 +241,16 @@ pub struct Emulator {
 
 impl Emulator {
     /// Listens at once (the endpoint answers when this returns) and serves
-    /// from a runtime of its own, so callers may be sync or async.
+    /// from a runtime of its own, so callers may be sync or async. With a
+    /// saved state in the state directory, every service is back (see the
+    /// crate docs, "Restarting") when this returns; running services' URLs
+    /// answer once their instances are healthy again.
     pub fn start(config: Config) -> Result<Emulator, StartError> {
         std::fs::create_dir_all(&config.state_dir).map_err(|source| StartError::StateDir {
             path: config.state_dir.clone(),
             source,
         })?;
+        let saved = persist::load(&config.state_dir)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| StartError::Listen {
@@ -217,6 +265,33 @@ impl Emulator {
             .build()
             .map_err(StartError::Runtime)?;
         let shared = Arc::new(Shared::new(config));
+        let restored = {
+            let mut state = shared.lock();
+            let restored = match saved {
+                Some(saved) => {
+                    // The services' URLs accept on this runtime.
+                    let _entered = runtime.enter();
+                    persist::restore(&shared, &mut state, saved)
+                }
+                None => {
+                    configs::create_default_auto_scaling(&shared, &mut state);
+                    Ok(Vec::new())
+                }
+            };
+            if restored.is_ok() {
+                shared.save(&state);
+            }
+            restored
+        };
+        let to_restart = match restored {
+            Ok(to_restart) => to_restart,
+            Err(e) => {
+                // The caller may be async: a runtime must not block there.
+                drop(shared);
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = axum::Router::new()
             .fallback(protocol::handle)
@@ -227,7 +302,7 @@ impl Emulator {
             .spawn(move || {
                 let setup = serving.clone();
                 runtime.block_on(async move {
-                    configs::create_default_auto_scaling(&setup);
+                    persist::restart_instances(&setup, to_restart);
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => listener,
                         Err(_) => return,
@@ -322,6 +397,24 @@ impl Shared {
         )
     }
 
+    /// Writes the state to `state.json` (the caller holds the lock, so
+    /// writes land in the order of the changes). A failure is reported on
+    /// stderr and does not fail the request: the service still runs.
+    pub fn save(&self, state: &State) {
+        if let Err(e) = persist::write(&self.config.state_dir, state) {
+            eprintln!(
+                "apprunner-emulator: cannot save the state to {}: {e}",
+                persist::state_path(&self.config.state_dir).display()
+            );
+        }
+    }
+
+    /// [`Shared::save`] of the state as it is now.
+    pub fn save_now(&self) {
+        let state = self.lock();
+        self.save(&state);
+    }
+
     fn stop_everything(&self) {
         let instances = self.lock().take_all_instances();
         // Instances stop when dropped (outside the lock: they wait for exit).
@@ -343,7 +436,18 @@ pub(crate) fn new_resource_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Answers `operation`; once one that changes something succeeded, the
+/// state is saved before the answer leaves.
 fn route(shared: &Arc<Shared>, operation: &str, input: Value) -> ApiResult {
+    let answered = dispatch(shared, operation, input);
+    let reads_only = operation.starts_with("Describe") || operation.starts_with("List");
+    if answered.is_ok() && !reads_only {
+        shared.save_now();
+    }
+    answered
+}
+
+fn dispatch(shared: &Arc<Shared>, operation: &str, input: Value) -> ApiResult {
     match operation {
         "CreateService" => services::create(shared, input),
         "DescribeService" => services::describe(shared, input),

@@ -1,7 +1,8 @@
 //! The API's shapes the emulator keeps and answers with, as serde types named
 //! and cased as in the model. Members the emulator only stores and echoes
 //! (code repositories, encryption) stay JSON values; nulls are stripped from
-//! every answer, so an absent `Option` is an absent member.
+//! every answer, so an absent `Option` is an absent member. The same types
+//! are what `persist` writes to `state.json` and reads back.
 
 use std::collections::BTreeMap;
 
@@ -110,7 +111,7 @@ pub(crate) struct AutoScalingConfigurationSummary {
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct Service {
     pub service_name: String,
@@ -156,7 +157,7 @@ impl From<&Service> for ServiceSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct OperationSummary {
     pub id: String,
@@ -169,7 +170,7 @@ pub(crate) struct OperationSummary {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct AutoScalingConfiguration {
     pub auto_scaling_configuration_arn: String,
@@ -186,7 +187,7 @@ pub(crate) struct AutoScalingConfiguration {
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct VpcConnector {
     pub vpc_connector_name: String,
@@ -199,7 +200,7 @@ pub(crate) struct VpcConnector {
     pub deleted_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ObservabilityConfiguration {
     pub observability_configuration_arn: String,
@@ -212,7 +213,7 @@ pub(crate) struct ObservabilityConfiguration {
     pub deleted_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct VpcIngressConnection {
     pub vpc_ingress_connection_arn: String,

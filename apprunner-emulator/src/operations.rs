@@ -80,7 +80,7 @@ pub(crate) fn begin(shared: &Arc<Shared>, entry: &mut ServiceEntry, kind: Operat
 
 enum AfterDeployment {
     Done,
-    Retire(Instance),
+    Retire(Box<Instance>),
     RollBack,
 }
 
@@ -133,6 +133,7 @@ impl Operation {
             Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
         };
         let next = self.settle_deployment(launched);
+        self.shared.save_now();
         match next {
             AfterDeployment::Done => {}
             AfterDeployment::Retire(old) => {
@@ -178,12 +179,15 @@ impl Operation {
         let current = entry.dir.join("current");
         let _ = std::fs::remove_file(&current);
         let _ = std::os::unix::fs::symlink(format!("instances/{}", self.id), &current);
+        entry.deployed = Some(instance.image.clone());
         let retired = entry.instance.replace(instance);
         entry.service.status = RUNNING.into();
         entry.service.updated_at = now();
         entry.last_good = None;
         self.settle(entry, "SUCCEEDED");
-        retired.map_or(AfterDeployment::Done, AfterDeployment::Retire)
+        retired.map_or(AfterDeployment::Done, |old| {
+            AfterDeployment::Retire(Box::new(old))
+        })
     }
 
     /// The configuration that served before is described again.
@@ -199,6 +203,7 @@ impl Operation {
         entry.service.status = RUNNING.into();
         entry.service.updated_at = now();
         self.settle(entry, "ROLLBACK_SUCCEEDED");
+        self.shared.save(&state);
     }
 
     /// Pause and delete: the instance stops; a deleted service's URL closes.
@@ -223,6 +228,7 @@ impl Operation {
             entry.service.updated_at = at;
             let _ = std::fs::remove_file(entry.dir.join("current"));
             self.settle(entry, "SUCCEEDED");
+            self.shared.save(&state);
             instance
         };
         drop(stopped);

@@ -17,8 +17,14 @@ pub(crate) struct Proxy {
 }
 
 impl Proxy {
+    /// A new service's URL, on a free port.
     pub fn bind() -> std::io::Result<Proxy> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::bind_on(0)
+    }
+
+    /// A URL on `port` (a restored service's, which keeps its port).
+    pub fn bind_on(port: u16) -> std::io::Result<Proxy> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let listener = TcpListener::from_std(listener)?;

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::Shared;
-use crate::image::{self, RunConfig};
+use crate::image::{self, PulledImage, RunConfig};
 use crate::logs::Tail;
 use crate::model::{HealthCheckConfiguration, ImageRepository, Service};
 
@@ -41,6 +41,8 @@ pub(crate) struct Instance {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// What it runs, kept so that the emulator can run it again after a restart.
+    pub image: PulledImage,
     /// Ships its output to CloudWatch Logs until the instance is dropped.
     _logs: Option<Tail>,
 }
@@ -70,14 +72,39 @@ pub(crate) async fn launch(
     service: &Service,
     dir: &Path,
 ) -> Result<Instance, String> {
-    let launched = start_healthy(shared, service, dir).await;
+    let launched = pull_and_start(shared, service, dir).await;
     if launched.is_err() {
         let _ = fs::remove_dir_all(dir.join("rootfs"));
     }
     launched
 }
 
-async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result<Instance, String> {
+/// Starts and health-checks `image`, pulled before, again from the layers
+/// under the state directory (no registry involved): a service's instance
+/// after the emulator restarted runs the very image it ran before.
+pub(crate) async fn relaunch(
+    shared: &Shared,
+    service: &Service,
+    image: &PulledImage,
+    dir: &Path,
+) -> Result<Instance, String> {
+    let root = dir.join("rootfs");
+    let blobs = shared.config.state_dir.join("blobs");
+    let launched = match image::unpack_pulled(image, &blobs, &root).await {
+        Ok(()) => start_healthy(shared, service, image.clone(), dir).await,
+        Err(e) => Err(e),
+    };
+    if launched.is_err() {
+        let _ = fs::remove_dir_all(&root);
+    }
+    launched
+}
+
+async fn pull_and_start(
+    shared: &Shared,
+    service: &Service,
+    dir: &Path,
+) -> Result<Instance, String> {
     let repository = service
         .source_configuration
         .image_repository
@@ -87,7 +114,7 @@ async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result
         )?;
     let root = dir.join("rootfs");
     let blobs = shared.config.state_dir.join("blobs");
-    let (run, digest) = image::pull_and_unpack(
+    let pulled = image::pull_and_unpack(
         &repository.image_identifier,
         &shared.config.registry_map,
         &blobs,
@@ -96,9 +123,29 @@ async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result
     .await?;
     events(
         dir,
-        &format!("Pulled image {} ({digest}).", repository.image_identifier),
+        &format!(
+            "Pulled image {} ({}).",
+            repository.image_identifier, pulled.digest
+        ),
     );
+    start_healthy(shared, service, pulled, dir).await
+}
 
+/// Starts the unpacked image in `dir/rootfs` with the service's settings
+/// and waits for its health check.
+async fn start_healthy(
+    shared: &Shared,
+    service: &Service,
+    pulled: PulledImage,
+    dir: &Path,
+) -> Result<Instance, String> {
+    let repository = service
+        .source_configuration
+        .image_repository
+        .as_ref()
+        .ok_or("the service has no ImageRepository")?;
+    let root = dir.join("rootfs");
+    let run = pulled.run.clone();
     let image_config = repository.image_configuration.clone().unwrap_or_default();
     let secrets = shared
         .secrets
@@ -156,6 +203,7 @@ async fn start_healthy(shared: &Shared, service: &Service, dir: &Path) -> Result
         child,
         port,
         dir: dir.to_owned(),
+        image: pulled,
         _logs: shared.logs.tail(service, dir),
     };
     events(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::image::PulledImage;
 use crate::model::{
     HealthCheckConfiguration, IngressConfiguration, InstanceConfiguration, NetworkConfiguration,
     OperationSummary, Service, ServiceObservabilityConfiguration, ServiceSummary,
@@ -37,6 +38,9 @@ pub(crate) struct ServiceEntry {
     pub instance: Option<Instance>,
     /// `services/<ServiceId>` under the state directory.
     pub dir: PathBuf,
+    /// The image the serving instance runs (kept after it stops, so that
+    /// a restarted emulator runs it again).
+    pub deployed: Option<PulledImage>,
 }
 
 impl ServiceEntry {
@@ -323,6 +327,7 @@ pub(crate) fn create(shared: &Arc<Shared>, input: Value) -> ApiResult {
         proxy: Some(proxy),
         instance: None,
         dir,
+        deployed: None,
     });
     let entry = state.services.last_mut().expect("just pushed");
     let operation_id = operations::begin(shared, entry, OperationType::CreateService);

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::Tag;
 use crate::protocol::{ApiError, ApiResult, answer, parse};
 use crate::{Shared, State};
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct Tags {
     by_arn: BTreeMap<String, Vec<Tag>>,
 }

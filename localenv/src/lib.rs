@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod registry;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Where foundry keeps machine-wide caches such as the private moto virtualenv:
 /// `$FOUNDRY_HOME`, else `$XDG_CACHE_HOME/foundry`, else `~/.cache/foundry`.
@@ -33,4 +34,74 @@ pub fn fixtures_target_dir(suite: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
         .join(suite)
+}
+
+/// Sends SIGTERM to `pid` and waits until it has exited (or is a zombie
+/// waiting for its parent), at most `timeout`; whether it exited. For
+/// stand-ins that save on SIGTERM — moto with a snapshot
+/// ([`moto::persistent_server_command`]) — whose next start must wait for the
+/// save, and for servers whose ports the next start binds again (the App
+/// Runner emulator's service URLs). A process already gone counts as exited.
+pub fn terminate_and_wait(pid: u32, timeout: Duration) -> bool {
+    let pid = pid as libc::pid_t;
+    // SAFETY: plain kill(2); no memory is involved.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        return true;
+    }
+    let start = Instant::now();
+    loop {
+        // SAFETY: signal 0 only checks that the process exists.
+        let exists = unsafe { libc::kill(pid, 0) } == 0;
+        if !exists || is_zombie(pid) {
+            return true;
+        }
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // `pid (comm) S ...`: the state follows the last parenthesis.
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminate_and_wait_returns_once_the_process_has_exited() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
+        let start = Instant::now();
+        assert!(terminate_and_wait(child.id(), Duration::from_secs(10)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let status = child.wait().expect("reaped");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGTERM)
+        );
+    }
+
+    #[test]
+    fn terminate_and_wait_gives_up_on_a_process_that_ignores_sigterm() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap '' TERM; exec sleep 30"])
+            .spawn()
+            .expect("sh runs");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!terminate_and_wait(child.id(), Duration::from_millis(300)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

@@ -1,5 +1,6 @@
 //! moto server, installed on first use into a private virtualenv and started on
-//! a free loopback port.
+//! a free loopback port; optionally with its state kept in a snapshot file
+//! across restarts ([`persistent_server_command`], `moto_persistent.py`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -15,6 +16,13 @@ pub const MOTO_VERSION: &str = "5.2.5";
 
 /// `pip freeze` of a virtualenv holding exactly [`MOTO_VERSION`].
 const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
+
+/// moto's server wrapped so that it loads a snapshot of its backends before
+/// serving and writes one when SIGTERM or SIGINT stops it (see the script).
+const PERSISTENT_SERVER: &str = include_str!("moto_persistent.py");
+
+/// How `moto_persistent.py` exits when its snapshot cannot be read.
+const SNAPSHOT_UNREADABLE_EXIT: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
@@ -38,6 +46,12 @@ pub enum MotoError {
         waited: Duration,
         log: PathBuf,
     },
+    #[error("{message}; moto's output is in {log}")]
+    SnapshotUnreadable { message: String, log: PathBuf },
+    #[error(
+        "moto server did not stop within {waited:?} after SIGTERM, so its snapshot may be missing; its output is in {log}"
+    )]
+    StopTimeout { waited: Duration, log: PathBuf },
     #[error("moto server exited at start ({status}); its output is in {log}")]
     Exited {
         status: std::process::ExitStatus,
@@ -153,13 +167,47 @@ fn rewrite_shebangs(staging: &Path, venv: &Path) -> Result<(), MotoError> {
     Ok(())
 }
 
-/// The command line that serves moto on `port`, with the settings foundry needs.
+/// The command line that serves moto on `port`, with the settings foundry
+/// needs; it forgets everything when it stops (what tests want).
 pub fn server_command(moto_server: &Path, port: u16) -> Command {
     let mut cmd = Command::new(moto_server);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        // Without this, AWS-managed IAM policies cannot be attached.
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    with_settings(&mut cmd);
     cmd
+}
+
+/// The command line that serves moto on `port` as [`server_command`] does,
+/// with its state kept in `snapshot`: loaded before it serves (if the file
+/// exists), written atomically when SIGTERM or SIGINT stops it, after which
+/// it exits 0. A snapshot that cannot be read makes it exit at once (status
+/// 3, the reason naming the file on stderr) rather than serve empty; one that
+/// cannot be written leaves the previous file unchanged (status 4). Send
+/// SIGTERM, never SIGKILL, and wait for the exit: that is when it saves.
+pub fn persistent_server_command(moto_server: &Path, port: u16, snapshot: &Path) -> Command {
+    // The virtualenv's interpreter, beside `moto_server`; isolated (`-I`), so
+    // neither the working directory nor PYTHONPATH can shadow moto.
+    let mut cmd = Command::new(moto_server.with_file_name("python"));
+    cmd.arg("-I")
+        .arg("-c")
+        .arg(PERSISTENT_SERVER)
+        .arg(snapshot)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    with_settings(&mut cmd);
+    cmd
+}
+
+fn with_settings(cmd: &mut Command) {
+    // Without this, AWS-managed IAM policies cannot be attached.
+    cmd.env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+}
+
+/// The reason `moto_persistent.py` gave for refusing its snapshot, from its log.
+fn snapshot_failure(log: &Path) -> Option<String> {
+    let text = fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("moto: cannot restore "))
+        .map(|reason| format!("moto cannot restore {reason}"))
 }
 
 /// A free loopback port, as the OS hands it out.
@@ -204,7 +252,8 @@ pub fn wait_until_listening(port: u16, timeout: Duration) -> bool {
     false
 }
 
-/// A moto server owned by this process; stopped when dropped.
+/// A moto server owned by this process; killed when dropped (a persistent
+/// one saves only through [`MotoServer::stop`]).
 pub struct MotoServer {
     child: Child,
     port: u16,
@@ -216,6 +265,17 @@ impl MotoServer {
     /// Installs moto if needed and starts it on a free port, with its output in
     /// a log file under the foundry home.
     pub fn start() -> Result<Self, MotoError> {
+        Self::start_with(server_command)
+    }
+
+    /// As [`MotoServer::start`], with its state loaded from and saved to
+    /// `snapshot` ([`persistent_server_command`]); a snapshot that cannot be
+    /// read is [`MotoError::SnapshotUnreadable`].
+    pub fn start_persistent(snapshot: &Path) -> Result<Self, MotoError> {
+        Self::start_with(|moto_server, port| persistent_server_command(moto_server, port, snapshot))
+    }
+
+    fn start_with(command: impl FnOnce(&Path, u16) -> Command) -> Result<Self, MotoError> {
         let moto_server = ensure_installed()?;
         let (port, reservation) = reserve_port()?;
         let logs = crate::foundry_home().join("logs");
@@ -223,7 +283,13 @@ impl MotoServer {
         let log = logs.join(format!("moto-{port}.log"));
         let out = File::create(&log).map_err(io_err(&log))?;
         let err = out.try_clone().map_err(io_err(&log))?;
-        let mut child = server_command(&moto_server, port)
+        let exited = |status: std::process::ExitStatus, log: PathBuf| match snapshot_failure(&log) {
+            Some(message) if status.code() == Some(SNAPSHOT_UNREADABLE_EXIT) => {
+                MotoError::SnapshotUnreadable { message, log }
+            }
+            _ => MotoError::Exited { status, log },
+        };
+        let mut child = command(&moto_server, port)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -233,14 +299,14 @@ impl MotoServer {
         let start = Instant::now();
         while start.elapsed() < waited {
             if let Some(status) = child.try_wait().map_err(io_err(&moto_server))? {
-                return Err(MotoError::Exited { status, log });
+                return Err(exited(status, log));
             }
             if wait_until_listening(port, Duration::from_millis(100)) {
                 // Whoever listens must be our child: one that lost the port
                 // to another process exits at once.
                 std::thread::sleep(Duration::from_millis(200));
                 if let Some(status) = child.try_wait().map_err(io_err(&moto_server))? {
-                    return Err(MotoError::Exited { status, log });
+                    return Err(exited(status, log));
                 }
                 return Ok(Self {
                     child,
@@ -265,6 +331,25 @@ impl MotoServer {
 
     pub fn log_path(&self) -> &Path {
         &self.log
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit (a persistent
+    /// one writes its snapshot first); its exit status.
+    pub fn stop(mut self) -> Result<std::process::ExitStatus, MotoError> {
+        // SAFETY: plain kill(2) of our own child, which has not been reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let waited = Duration::from_secs(60);
+        let start = Instant::now();
+        while start.elapsed() < waited {
+            if let Some(status) = self.child.try_wait().map_err(io_err(&self.log))? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(MotoError::StopTimeout {
+            waited,
+            log: self.log.clone(),
+        })
     }
 }
 

@@ -8,4 +8,5 @@ mod support;
 mod errors;
 mod lifecycle;
 mod resources;
+mod restart;
 mod shutdown;

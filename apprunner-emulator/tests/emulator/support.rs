@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use apprunner_emulator::{Config, Emulator};
+use apprunner_emulator::{Config, Emulator, StartError};
 use aws_sdk_apprunner::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_apprunner::types::{
     AuthenticationConfiguration, HealthCheckConfiguration, HealthCheckProtocol, ImageConfiguration,
@@ -125,7 +125,33 @@ pub struct TestApp {
     pub client: aws_sdk_apprunner::Client,
     pub registry: TestRegistry,
     pub moto: Option<localenv::moto::MotoServer>,
+    /// What the emulator was started with (its state directory included).
+    pub config: Config,
     _state: TempDir,
+}
+
+/// An app whose emulator stopped; its state directory, registry and moto
+/// stay for the next start.
+pub struct StoppedApp {
+    pub config: Config,
+    pub registry: TestRegistry,
+    pub moto: Option<localenv::moto::MotoServer>,
+    state: TempDir,
+}
+
+impl StoppedApp {
+    /// A new emulator on the same state directory, with `config`.
+    pub fn start(self) -> Result<TestApp, StartError> {
+        let emulator = Emulator::start(self.config.clone())?;
+        Ok(TestApp {
+            client: apprunner_client(&emulator.endpoint()),
+            emulator,
+            registry: self.registry,
+            moto: self.moto,
+            config: self.config,
+            _state: self.state,
+        })
+    }
 }
 
 pub struct AppOptions {
@@ -158,13 +184,14 @@ pub fn spawn_app(options: AppOptions) -> TestApp {
         .insert(ECR_HOST.into(), registry.host.clone());
     config.secrets_endpoint = moto.as_ref().map(|m| m.endpoint());
     config.logs_endpoint = moto.as_ref().map(|m| m.endpoint());
-    let emulator = Emulator::start(config).expect("the emulator starts");
+    let emulator = Emulator::start(config.clone()).expect("the emulator starts");
     let client = apprunner_client(&emulator.endpoint());
     TestApp {
         emulator,
         client,
         registry,
         moto,
+        config,
         _state: state,
     }
 }
@@ -180,6 +207,22 @@ pub fn apprunner_client(endpoint: &str) -> aws_sdk_apprunner::Client {
 }
 
 impl TestApp {
+    /// Stops the emulator (as dropping it does), keeping everything else.
+    pub fn stop(self) -> StoppedApp {
+        self.emulator.stop();
+        StoppedApp {
+            config: self.config,
+            registry: self.registry,
+            moto: self.moto,
+            state: self._state,
+        }
+    }
+
+    /// Stops the emulator and starts a new one on the same state directory.
+    pub fn restart(self) -> TestApp {
+        self.stop().start().expect("the emulator starts again")
+    }
+
     pub fn secrets_client(&self) -> aws_sdk_secretsmanager::Client {
         let moto = self.moto.as_ref().expect("spawn_app(with_moto: true)");
         let config = aws_sdk_secretsmanager::Config::builder()
