@@ -51,7 +51,9 @@ pub enum LocalError {
         "port {port}, where the local {name} listened before, is taken by another process; stop that process, or run `foundry local stop --purge` to start afresh on new ports (everything local is lost)"
     )]
     PortTaken { name: &'static str, port: u16 },
-    #[error("the local {name} did not listen on port {port} within {seconds} s; its log: {log}")]
+    #[error(
+        "the local {name} did not listen on port {port} (it exited, or not within {seconds} s); its log says why: {log}"
+    )]
     NotListening {
         name: &'static str,
         port: u16,
@@ -184,7 +186,7 @@ fn spawn(name: &'static str, mut command: Command, port: u16) -> Result<Running,
     let out = fs::File::create(&log).map_err(io(&log))?;
     let err = out.try_clone().map_err(io(&log))?;
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -195,13 +197,19 @@ fn spawn(name: &'static str, mut command: Command, port: u16) -> Result<Running,
         port,
     };
     let wait = Duration::from_secs(60);
-    if !moto::wait_until_listening(port, wait) {
-        return Err(LocalError::NotListening {
-            name,
-            port,
-            seconds: wait.as_secs(),
-            log,
-        });
+    let deadline = std::time::Instant::now() + wait;
+    while !moto::wait_until_listening(port, Duration::from_millis(200)) {
+        // One that exits at start (a snapshot it cannot read, a port taken)
+        // says why in its log: no need to wait the whole minute.
+        let exited = child.try_wait().ok().flatten().is_some();
+        if exited || std::time::Instant::now() > deadline {
+            return Err(LocalError::NotListening {
+                name,
+                port,
+                seconds: wait.as_secs(),
+                log,
+            });
+        }
     }
     let record = record_path(name);
     fs::write(
@@ -219,7 +227,14 @@ pub fn ensure_moto() -> Result<Running, LocalError> {
     }
     let server = moto::ensure_installed()?;
     let port = stable_port(MOTO)?;
-    spawn(MOTO, moto::server_command(&server, port), port)
+    // Restored from, and written back to, its snapshot: `local stop` keeps
+    // every resource with its id.
+    let snapshot = dir().join("moto.snapshot");
+    spawn(
+        MOTO,
+        moto::persistent_server_command(&server, port, &snapshot),
+        port,
+    )
 }
 
 /// Returns every stand-in, starting those not running; the registry, the
@@ -346,15 +361,9 @@ pub fn stop() -> Vec<Stopped> {
     let mut stopped = Vec::new();
     for name in [APPRUNNER, ISSUER, REGISTRY, MOTO] {
         if let Some(running) = status_of(name) {
-            // SAFETY: plain kill(2) of a process we started.
-            unsafe {
-                libc::kill(running.pid as libc::pid_t, libc::SIGTERM);
-            }
-            // moto writes what it holds on SIGTERM: wait for it to finish.
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while alive(running.pid) && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            // moto writes its snapshot on SIGTERM, the emulator frees its
+            // services' ports: each is waited for.
+            localenv::terminate_and_wait(running.pid, Duration::from_secs(60));
             stopped.push(Stopped::StandIn(name, running));
         }
         let _ = fs::remove_file(record_path(name));

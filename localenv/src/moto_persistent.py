@@ -198,6 +198,25 @@ def _stop(signum, frame):
     raise Stop()
 
 
+def _conditions_that_fail_do_not_apply():
+    """IAM: a statement whose Condition does not hold does not apply to the
+    request. moto 5.2.5 answers DENIED for it instead, whatever its Effect,
+    so a bucket policy's usual `Deny ... unless aws:SecureTransport` (every
+    bucket foundry makes has one) refuses every object request, pre-signed
+    URLs included. This server is `foundry --local`'s S3, spoken to over
+    plain HTTP on loopback: the statement is left out, as on AWS over TLS."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        if self._statement.get("Condition") and not self._check_conditions(incoming_condition_values):
+            return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: moto_persistent.py SNAPSHOT [moto_server arguments]", file=sys.stderr)
@@ -216,6 +235,7 @@ def main():
             return 3
         print(f"moto: restored {count} backends from {path}", file=sys.stderr, flush=True)
 
+    _conditions_that_fail_do_not_apply()
     from moto.server import main as moto_server
 
     # moto_server installs handlers that exit; ours replace them once it has.

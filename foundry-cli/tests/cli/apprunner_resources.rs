@@ -87,6 +87,7 @@ async fn clients(moto: &MotoServer, emulator: &Emulator) -> Aws {
         logs: aws_sdk_cloudwatchlogs::Client::new(&moto_config),
         region: "us-east-1".into(),
         registry_override: None,
+        local: false,
     }
 }
 
