@@ -10,7 +10,11 @@ use aws_sdk_s3::types::{Delete, MetadataDirective, ObjectIdentifier};
 use super::{Aws, AwsError, SdkResultExt};
 
 /// Every key under `prefix` with its ETag (quotes removed).
-pub async fn list(aws: &Aws, bucket: &str, prefix: &str) -> Result<BTreeMap<String, String>, AwsError> {
+pub async fn list(
+    aws: &Aws,
+    bucket: &str,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
     let pages: Vec<_> = aws
         .s3
         .list_objects_v2()

@@ -70,7 +70,10 @@ pub async fn rollback(g: &Global, args: RollbackArgs) -> anyhow::Result<ExitCode
         let [site] = args.services.as_slice() else {
             bail!(
                 "a static service is rolled back on its own: `foundry rollback {} --env {}`",
-                args.services.iter().find(|n| is_site(n)).expect("one is static"),
+                args.services
+                    .iter()
+                    .find(|n| is_site(n))
+                    .expect("one is static"),
                 session.stack.env
             );
         };

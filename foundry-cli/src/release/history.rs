@@ -111,9 +111,15 @@ pub struct SecretRef {
 pub enum Change {
     Added,
     Removed,
-    Image { from: String, to: String },
+    Image {
+        from: String,
+        to: String,
+    },
     /// A static service's build (digests).
-    Build { from: String, to: String },
+    Build {
+        from: String,
+        to: String,
+    },
     EnvAdded(String),
     EnvRemoved(String),
     EnvChanged(String),
@@ -198,10 +204,7 @@ impl History {
 
     /// Records the invalidation of static service `site` in release `number`.
     pub fn set_invalidation(&mut self, number: u32, site: &str, id: &str) {
-        if let Some(s) = self
-            .release_mut(number)
-            .and_then(|r| r.sites.get_mut(site))
-        {
+        if let Some(s) = self.release_mut(number).and_then(|r| r.sites.get_mut(site)) {
             s.invalidation = Some(id.to_owned());
         }
     }
@@ -231,7 +234,9 @@ impl History {
         self.releases.iter().rev().find(|r| {
             r.number < current.number
                 && r.outcome == Outcome::Succeeded
-                && r.sites.get(site).is_some_and(|s| Some(&s.digest) != serving)
+                && r.sites
+                    .get(site)
+                    .is_some_and(|s| Some(&s.digest) != serving)
         })
     }
 
@@ -278,7 +283,8 @@ impl History {
             .rev()
             .filter(|r| r.number < current.number && r.outcome == Outcome::Succeeded)
             .find(|r| {
-                !same_intent(&r.services, &current.services) || !same_sites(&r.sites, &current.sites)
+                !same_intent(&r.services, &current.services)
+                    || !same_sites(&r.sites, &current.sites)
             })
     }
 
@@ -330,8 +336,7 @@ fn same_intent(a: &BTreeMap<String, ServiceRelease>, b: &BTreeMap<String, Servic
 /// Same builds; invalidations do not count.
 fn same_sites(a: &BTreeMap<String, SiteRelease>, b: &BTreeMap<String, SiteRelease>) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .all(|(name, x)| b.get(name).is_some_and(|y| x.digest == y.digest))
 }
 

@@ -155,7 +155,9 @@ async fn invalidations(env: &TestEnv) -> Vec<Vec<String>> {
             .unwrap();
         let batch = got.invalidation().unwrap().invalidation_batch().unwrap();
         assert!(
-            batch.caller_reference().starts_with("foundry-acme-dev-web-release-"),
+            batch
+                .caller_reference()
+                .starts_with("foundry-acme-dev-web-release-"),
             "{}",
             batch.caller_reference()
         );
@@ -218,9 +220,16 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
         .collect();
     let last_asset = uploaded.iter().rposition(|k| k.starts_with("assets/"));
     let first_staged = uploaded.iter().position(|k| k.starts_with("_releases/"));
-    assert_eq!(uploaded.len(), 4 + 2 + 1, "assets, staged entries, manifest: {uploaded:?}");
+    assert_eq!(
+        uploaded.len(),
+        4 + 2 + 1,
+        "assets, staged entries, manifest: {uploaded:?}"
+    );
     assert!(last_asset < first_staged, "{uploaded:?}");
-    assert!(uploaded.last().unwrap().ends_with("/manifest.json"), "{uploaded:?}");
+    assert!(
+        uploaded.last().unwrap().ends_with("/manifest.json"),
+        "{uploaded:?}"
+    );
 
     // Every object as a browser and CloudFront read it.
     let expected: BTreeMap<&str, (&str, &str)> = BTreeMap::from([
@@ -228,7 +237,10 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
         ("favicon.svg", ("image/svg+xml", "no-cache")),
         (
             "assets/index-v1.js",
-            ("text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
+            (
+                "text/javascript; charset=utf-8",
+                "public, max-age=31536000, immutable",
+            ),
         ),
         (
             "assets/index-v1.js.map",
@@ -236,7 +248,10 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
         ),
         (
             "assets/index-shared.css",
-            ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
+            (
+                "text/css; charset=utf-8",
+                "public, max-age=31536000, immutable",
+            ),
         ),
         (
             "assets/logo-shared.png",
@@ -246,7 +261,13 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
     let mut newest_asset = None;
     let mut index_modified = None;
     for (key, (content_type, cache)) in &expected {
-        let head = s3.head_object().bucket(BUCKET).key(*key).send().await.unwrap();
+        let head = s3
+            .head_object()
+            .bucket(BUCKET)
+            .key(*key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.content_type(), Some(*content_type), "{key}");
         assert_eq!(head.cache_control(), Some(*cache), "{key}");
         let modified = *head.last_modified().unwrap();
@@ -270,7 +291,11 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
     assert!(broken.is_empty(), "{broken:?}");
     assert!(seen > 0, "the watcher read index.html");
     assert_eq!(second["number"], 2, "{second}");
-    assert_eq!(second["switched"], serde_json::json!(["index.html"]), "{second}");
+    assert_eq!(
+        second["switched"],
+        serde_json::json!(["index.html"]),
+        "{second}"
+    );
     let uploaded: Vec<&str> = second["uploaded"]
         .as_array()
         .unwrap()
@@ -281,7 +306,12 @@ async fn deploy_web_uploads_typed_assets_before_the_entry_document_and_invalidat
         !uploaded.contains(&"assets/index-shared.css"),
         "an asset the bucket holds is not uploaded again: {uploaded:?}"
     );
-    assert!(body(&s3, "index.html").await.unwrap().contains("index-v2.js"));
+    assert!(
+        body(&s3, "index.html")
+            .await
+            .unwrap()
+            .contains("index-v2.js")
+    );
     let all = invalidations(&env).await;
     assert_eq!(all.len(), 2, "{all:?}");
     assert!(
@@ -317,13 +347,24 @@ async fn a_deploy_killed_before_the_switch_leaves_the_old_entry_document_and_the
         assert!(held.contains(&asset.to_string()), "{asset} in {held:?}");
     }
     let index = body(&s3, "index.html").await.unwrap();
-    assert!(index.contains("index-v1.js"), "still the old entry: {index}");
+    assert!(
+        index.contains("index-v1.js"),
+        "still the old entry: {index}"
+    );
 
     let resumed = deploy(&env, &v2);
-    assert_eq!(resumed["number"], 2, "the recorded release resumed: {resumed}");
+    assert_eq!(
+        resumed["number"], 2,
+        "the recorded release resumed: {resumed}"
+    );
     assert_eq!(resumed["uploaded"], serde_json::json!([]), "{resumed}");
     assert_eq!(resumed["switched"], serde_json::json!(["index.html"]));
-    assert!(body(&s3, "index.html").await.unwrap().contains("index-v2.js"));
+    assert!(
+        body(&s3, "index.html")
+            .await
+            .unwrap()
+            .contains("index-v2.js")
+    );
 }
 
 #[tokio::test]
@@ -342,17 +383,31 @@ async fn rollback_web_restores_the_previous_entry_document_and_old_builds_are_pr
     assert_eq!(back["number"], 3, "{back}");
     assert_eq!(back["digest"], first["digest"]);
     assert_eq!(back["uploaded"], serde_json::json!([]));
-    let head = s3.head_object().bucket(BUCKET).key("index.html").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key("index.html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(head.cache_control(), Some("no-cache"));
-    assert!(body(&s3, "index.html").await.unwrap().contains("index-v1.js"));
+    assert!(
+        body(&s3, "index.html")
+            .await
+            .unwrap()
+            .contains("index-v1.js")
+    );
     assert_eq!(invalidations(&env).await.len(), 3);
 
     let releases = env
         .foundry(&["releases", "web", "--env", "dev", "--json"])
         .success();
     let releases: serde_json::Value = serde_json::from_str(&releases.stdout()).unwrap();
-    assert_eq!(releases[0]["kind"], serde_json::json!({"type": "rollback", "to": 1}));
+    assert_eq!(
+        releases[0]["kind"],
+        serde_json::json!({"type": "rollback", "to": 1})
+    );
     assert_eq!(releases[0]["outcome"]["status"], "succeeded");
     assert_eq!(releases[0]["sites"]["web"]["digest"], first["digest"]);
 
@@ -361,8 +416,15 @@ async fn rollback_web_restores_the_previous_entry_document_and_old_builds_are_pr
     let third = deploy(&env, &v3);
     assert_eq!(third["pruned"].as_array().unwrap().len(), 1, "{third}");
     let held = keys(&s3).await;
-    assert!(!held.contains(&"assets/index-v2.js".to_string()), "{held:?}");
-    for kept in ["assets/index-v1.js", "assets/index-v3.js", "assets/index-shared.css"] {
+    assert!(
+        !held.contains(&"assets/index-v2.js".to_string()),
+        "{held:?}"
+    );
+    for kept in [
+        "assets/index-v1.js",
+        "assets/index-v3.js",
+        "assets/index-shared.css",
+    ] {
         assert!(held.contains(&kept.to_string()), "{kept} in {held:?}");
     }
     let refused = env.foundry(&["rollback", "web", "--env", "dev", "--to", "2"]);
@@ -373,4 +435,3 @@ async fn rollback_web_restores_the_previous_entry_document_and_old_builds_are_pr
         refused.stderr()
     );
 }
-

@@ -153,8 +153,8 @@ fn run_npm(project: &Path, args: &[&str], log: &dyn Fn(&str)) -> Result<(), WebE
     if out.status.success() {
         return Ok(());
     }
-    let text = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let last: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = last[last.len().saturating_sub(15)..].join("\n");
     Err(WebError::Build(format!(

@@ -33,9 +33,9 @@ use super::{History, ReleaseError, ReleaseProgress, load, save};
 use crate::aws;
 use crate::engine::Session;
 use crate::engine::expand::ids;
+use crate::resources::ResourceType;
 use crate::resources::bucket;
 use crate::resources::distribution::Distribution;
-use crate::resources::ResourceType;
 use crate::stack::Site;
 use crate::stack::sites::RELEASES_PREFIX;
 
@@ -396,7 +396,10 @@ async fn upload(
         let done: Vec<String> = futures::stream::iter(missing.into_iter().enumerate().map(
             |(i, (key, file))| async move {
                 let body = std::fs::read(build.dir.join(&file.path)).map_err(|e| {
-                    WebError::Build(format!("cannot read {}: {e}", build.dir.join(&file.path).display()))
+                    WebError::Build(format!(
+                        "cannot read {}: {e}",
+                        build.dir.join(&file.path).display()
+                    ))
                 })?;
                 aws::s3::put(
                     &session.aws,
@@ -423,7 +426,15 @@ async fn upload(
             files: build.files.clone(),
         };
         let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        aws::s3::put(&session.aws, bucket, &key, body, "application/json", NO_CACHE).await?;
+        aws::s3::put(
+            &session.aws,
+            bucket,
+            &key,
+            body,
+            "application/json",
+            NO_CACHE,
+        )
+        .await?;
         out.uploaded.push(key);
     }
     Ok(())
@@ -637,8 +648,9 @@ async fn prune(
             .cloned()
             .collect();
         record.sort_by_key(|k| k.ends_with("/manifest.json"));
-        let (files, manifest_key): (Vec<String>, Vec<String>) =
-            record.into_iter().partition(|k| !k.ends_with("/manifest.json"));
+        let (files, manifest_key): (Vec<String>, Vec<String>) = record
+            .into_iter()
+            .partition(|k| !k.ends_with("/manifest.json"));
         aws::s3::delete(&session.aws, bucket, &files).await?;
         aws::s3::delete(&session.aws, bucket, &manifest_key).await?;
         progress.site_step(
@@ -681,9 +693,21 @@ mod tests {
 
     #[test]
     fn only_the_entry_and_changed_entry_documents_are_invalidated() {
-        let v1 = manifest(&[("index.html", "a"), ("assets/x-1.js", "b"), ("favicon.svg", "c")]);
-        let v2 = manifest(&[("index.html", "d"), ("assets/x-2.js", "e"), ("favicon.svg", "c")]);
-        let v3 = manifest(&[("index.html", "d"), ("favicon.svg", "f"), ("robots.txt", "g")]);
+        let v1 = manifest(&[
+            ("index.html", "a"),
+            ("assets/x-1.js", "b"),
+            ("favicon.svg", "c"),
+        ]);
+        let v2 = manifest(&[
+            ("index.html", "d"),
+            ("assets/x-2.js", "e"),
+            ("favicon.svg", "c"),
+        ]);
+        let v3 = manifest(&[
+            ("index.html", "d"),
+            ("favicon.svg", "f"),
+            ("robots.txt", "g"),
+        ]);
         assert_eq!(invalidation_paths(&v2, Some(&v1)), ["/", "/index.html"]);
         assert_eq!(
             invalidation_paths(&v3, Some(&v2)),
@@ -697,9 +721,16 @@ mod tests {
 
     #[test]
     fn index_html_switches_after_the_other_entry_documents() {
-        let m = manifest(&[("index.html", "a"), ("zzz.txt", "b"), ("assets/x-1.js", "c")]);
+        let m = manifest(&[
+            ("index.html", "a"),
+            ("zzz.txt", "b"),
+            ("assets/x-1.js", "c"),
+        ]);
         let live = BTreeMap::from([("zzz.txt".to_string(), "old".to_string())]);
-        let order: Vec<&str> = to_switch(&m, &live).iter().map(|f| f.path.as_str()).collect();
+        let order: Vec<&str> = to_switch(&m, &live)
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
         assert_eq!(order, ["zzz.txt", "index.html"]);
         let live = BTreeMap::from([
             ("zzz.txt".to_string(), "b".to_string()),
