@@ -27,7 +27,8 @@ pub async fn run(g: &Global, args: DeployArgs) -> anyhow::Result<ExitCode> {
     }
     // Containers first: the api serves the new client's operations (its
     // persisted-query allowlist) before the client that sends them ships.
-    let deployed = if containers.is_empty() && !(all && !session.stack.services.is_empty()) {
+    let with_containers = !containers.is_empty() || (all && !session.stack.services.is_empty());
+    let deployed = if !with_containers {
         None
     } else {
         let image = match args.image {

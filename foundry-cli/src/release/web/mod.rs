@@ -15,6 +15,7 @@
 //! 5. the release recorded as succeeded, then the files of releases beyond
 //!    `keep_releases` deleted (assets no kept release names, their
 //!    `_releases/` records last).
+//!
 //! A rollback is steps 3-5 with a kept release's staged documents: no build.
 
 mod files;
