@@ -146,8 +146,12 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Services to deploy (default: every service of the stack file).
+    /// Services to deploy (default: every service of the stack file,
+    /// static ones after the containers).
     pub services: Vec<String>,
+    /// Static services: upload this build output instead of running npm.
+    #[arg(long, value_name = "PATH")]
+    pub dist: Option<std::path::PathBuf>,
     /// Deploy this image instead of building: a digest (sha256:…) in the
     /// service's repository, e.g. one `foundry build --push` printed.
     #[arg(long, value_name = "REF")]
@@ -225,7 +229,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// Services to roll back (default: all of the target release's).
+    /// Services to roll back (default: all of the target release's
+    /// containers). A static service is rolled back on its own: `rollback web`.
     pub services: Vec<String>,
     /// The release to return to (default: the newest good one before the current).
     #[arg(long, value_name = "RELEASE")]

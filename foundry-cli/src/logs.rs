@@ -338,6 +338,7 @@ mod tests {
                         },
                     )]
                     .into(),
+                    sites: Default::default(),
                 })
                 .collect(),
         }

@@ -7,7 +7,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_cloudfront::types::{DistributionConfig, OriginAccessControlConfig, Tag, Tags};
+use aws_sdk_cloudfront::types::{
+    DistributionConfig, InvalidationBatch, OriginAccessControlConfig, Paths, Tag, Tags,
+};
 
 use super::wait;
 use super::{Aws, AwsError, SdkResultExt};
@@ -152,4 +154,46 @@ pub async fn origin_access_control(
         let config = o.origin_access_control()?.origin_access_control_config()?;
         Some((config.clone(), o.e_tag().unwrap_or_default().to_string()))
     }))
+}
+
+/// Invalidates `paths` of distribution `id`; returns the invalidation's id.
+/// `caller_reference` must be the same for the same intent: CloudFront
+/// then answers a repeated request with the first invalidation instead of
+/// making a second.
+pub async fn invalidate(
+    aws: &Aws,
+    id: &str,
+    caller_reference: &str,
+    paths: &[String],
+) -> Result<String, AwsError> {
+    let paths = Paths::builder()
+        .quantity(paths.len() as i32)
+        .set_items(Some(paths.to_vec()))
+        .build()
+        .map_err(|e| invalid_batch(e.to_string()))?;
+    let batch = InvalidationBatch::builder()
+        .paths(paths)
+        .caller_reference(caller_reference)
+        .build()
+        .map_err(|e| invalid_batch(e.to_string()))?;
+    let out = aws
+        .cloudfront
+        .create_invalidation()
+        .distribution_id(id)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .or_aws("CreateInvalidation")?;
+    Ok(out
+        .invalidation()
+        .map(|i| i.id().to_string())
+        .unwrap_or_default())
+}
+
+fn invalid_batch(message: String) -> AwsError {
+    AwsError::Api {
+        operation: "CreateInvalidation",
+        code: None,
+        message,
+    }
 }

@@ -5,7 +5,9 @@
 //! leaves it out of the batched listing. Points:
 //! `before-create`, `after-create` (the create call returned, nothing
 //! recorded yet), `after-journal`, and `mid-create` (route tables: created,
-//! routes not yet added).
+//! routes not yet added); for a static service's release, `before-switch`
+//! (its files uploaded and the release recorded, no entry document live
+//! yet) and `after-switch` (live, not yet invalidated), by service name.
 //! Unset, this costs one environment lookup per process.
 
 use std::sync::OnceLock;

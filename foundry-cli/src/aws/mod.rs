@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod ecr;
 pub mod fault;
 pub mod rds;
+pub mod s3;
 pub mod wait;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

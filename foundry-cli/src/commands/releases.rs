@@ -3,12 +3,15 @@ use std::process::ExitCode;
 use foundry::release::{self, Change, Outcome, Release, ReleaseKind};
 use serde_json::json;
 
+use super::build::short;
 use super::deploy::short_image;
 use crate::cli::Global;
 
 pub async fn run(g: &Global, service: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let session = super::open(g, None).await?;
-    if let Some(name) = &service {
+    if let Some(name) = &service
+        && !session.stack.sites.iter().any(|s| &s.name == name)
+    {
         foundry::images::select(&session.stack, std::slice::from_ref(name))?;
     }
     let history = release::load(&session.state).await?;
@@ -20,6 +23,12 @@ pub async fn run(g: &Global, service: Option<String>, json: bool) -> anyhow::Res
             .map(|(release, changes)| {
                 let services: serde_json::Map<_, _> = release
                     .services
+                    .iter()
+                    .filter(|(name, _)| keep(name))
+                    .map(|(name, s)| (name.clone(), serde_json::to_value(s).unwrap()))
+                    .collect();
+                let sites: serde_json::Map<_, _> = release
+                    .sites
                     .iter()
                     .filter(|(name, _)| keep(name))
                     .map(|(name, s)| (name.clone(), serde_json::to_value(s).unwrap()))
@@ -40,6 +49,7 @@ pub async fn run(g: &Global, service: Option<String>, json: bool) -> anyhow::Res
                     "by": release.by,
                     "outcome": release.outcome,
                     "services": services,
+                    "sites": sites,
                     "changes": changes,
                 })
             })
@@ -67,6 +77,18 @@ pub async fn run(g: &Global, service: Option<String>, json: bool) -> anyhow::Res
                 format!("  ({})", what.join("; "))
             };
             println!("    {name}: {}{what}", short_image(&s.image));
+        }
+        for (name, s) in release.sites.iter().filter(|(n, _)| keep(n)) {
+            let what = match changes.get(name).map(Vec::as_slice) {
+                Some([Change::Added]) => "  (new static service)",
+                Some([Change::Build { .. }]) => "  (new build)",
+                _ => "",
+            };
+            println!(
+                "    {name}: static {} ({} files){what}",
+                short(&s.digest),
+                s.files
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -101,5 +123,6 @@ fn describe(change: &Change) -> String {
         Change::EnvRemoved(k) => format!("-env {k}"),
         Change::EnvChanged(k) => format!("~env {k}"),
         Change::Secret(k) => format!("secret {k} (version)"),
+        Change::Build { from, to } => format!("build {} → {}", short(from), short(to)),
     }
 }

@@ -38,6 +38,23 @@ pub struct Release {
     pub outcome: Outcome,
     /// What each service of the release runs.
     pub services: BTreeMap<String, ServiceRelease>,
+    /// What each static service serves (absent in histories written before
+    /// static services existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sites: BTreeMap<String, SiteRelease>,
+}
+
+/// One static service's part of a release: the build the CDN serves. Its
+/// files stay in the web bucket under `_releases/<digest>/` while the
+/// release is among the static service's `keep_releases` newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRelease {
+    /// `sha256:…` of the built tree (every path and its content).
+    pub digest: String,
+    /// Files in the build.
+    pub files: usize,
+    /// The CloudFront invalidation of the entry documents, once made.
+    pub invalidation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +111,15 @@ pub struct SecretRef {
 pub enum Change {
     Added,
     Removed,
-    Image { from: String, to: String },
+    Image {
+        from: String,
+        to: String,
+    },
+    /// A static service's build (digests).
+    Build {
+        from: String,
+        to: String,
+    },
     EnvAdded(String),
     EnvRemoved(String),
     EnvChanged(String),
@@ -113,6 +138,7 @@ impl History {
     /// Starts recording `services` as a release. A release left in progress
     /// by a run that died is resumed when it intended exactly this, and
     /// marked interrupted otherwise. Returns the release's number.
+    /// The static services carry over from the current release.
     pub fn begin(
         &mut self,
         kind: ReleaseKind,
@@ -120,10 +146,44 @@ impl History {
         by: &str,
         now: &str,
     ) -> u32 {
+        let sites = self.current().map(|r| r.sites.clone()).unwrap_or_default();
+        self.begin_release(kind, services, sites, by, now)
+    }
+
+    /// Starts recording a release of static service `name` serving `site`;
+    /// every other service and static service carries over from the
+    /// current release. Resumes and interrupts as [`History::begin`] does.
+    pub fn begin_site(
+        &mut self,
+        kind: ReleaseKind,
+        name: &str,
+        site: SiteRelease,
+        by: &str,
+        now: &str,
+    ) -> u32 {
+        let (services, mut sites) = self
+            .current()
+            .map(|r| (r.services.clone(), r.sites.clone()))
+            .unwrap_or_default();
+        sites.insert(name.to_owned(), site);
+        self.begin_release(kind, services, sites, by, now)
+    }
+
+    fn begin_release(
+        &mut self,
+        kind: ReleaseKind,
+        services: BTreeMap<String, ServiceRelease>,
+        sites: BTreeMap<String, SiteRelease>,
+        by: &str,
+        now: &str,
+    ) -> u32 {
         if let Some(last) = self.releases.last_mut()
             && last.outcome == Outcome::InProgress
         {
-            if last.kind == kind && same_intent(&last.services, &services) {
+            if last.kind == kind
+                && same_intent(&last.services, &services)
+                && same_sites(&last.sites, &sites)
+            {
                 return last.number;
             }
             last.outcome = Outcome::Interrupted;
@@ -137,8 +197,47 @@ impl History {
             by: by.to_owned(),
             outcome: Outcome::InProgress,
             services,
+            sites,
         });
         number
+    }
+
+    /// Records the invalidation of static service `site` in release `number`.
+    pub fn set_invalidation(&mut self, number: u32, site: &str, id: &str) {
+        if let Some(s) = self.release_mut(number).and_then(|r| r.sites.get_mut(site)) {
+            s.invalidation = Some(id.to_owned());
+        }
+    }
+
+    /// The digests static service `site` served in releases that
+    /// succeeded, newest first, each once: the first is what it serves now.
+    pub fn site_digests(&self, site: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for release in self.releases.iter().rev() {
+            if release.outcome != Outcome::Succeeded {
+                continue;
+            }
+            if let Some(s) = release.sites.get(site)
+                && !out.contains(&s.digest)
+            {
+                out.push(s.digest.clone());
+            }
+        }
+        out
+    }
+
+    /// What `rollback SITE` returns to: the newest succeeded release before
+    /// the current one whose build of `site` differs from the current's.
+    pub fn previous_site(&self, site: &str) -> Option<&Release> {
+        let current = self.current()?;
+        let serving = current.sites.get(site).map(|s| &s.digest);
+        self.releases.iter().rev().find(|r| {
+            r.number < current.number
+                && r.outcome == Outcome::Succeeded
+                && r.sites
+                    .get(site)
+                    .is_some_and(|s| Some(&s.digest) != serving)
+        })
     }
 
     /// Records the target's handle for one service of release `number`.
@@ -183,7 +282,10 @@ impl History {
             .iter()
             .rev()
             .filter(|r| r.number < current.number && r.outcome == Outcome::Succeeded)
-            .find(|r| !same_intent(&r.services, &current.services))
+            .find(|r| {
+                !same_intent(&r.services, &current.services)
+                    || !same_sites(&r.sites, &current.sites)
+            })
     }
 
     /// Releases newest first, each with what changed from the release before
@@ -194,7 +296,25 @@ impl History {
         for release in &self.releases {
             let empty = BTreeMap::new();
             let base = before.map_or(&empty, |r| &r.services);
-            out.push((release, changes(base, &release.services)));
+            let mut changed = changes(base, &release.services);
+            let no_sites = BTreeMap::new();
+            let base_sites = before.map_or(&no_sites, |r| &r.sites);
+            for (name, site) in &release.sites {
+                match base_sites.get(name) {
+                    None => {
+                        changed.insert(name.clone(), vec![Change::Added]);
+                    }
+                    Some(old) if old.digest != site.digest => {
+                        let change = Change::Build {
+                            from: old.digest.clone(),
+                            to: site.digest.clone(),
+                        };
+                        changed.insert(name.clone(), vec![change]);
+                    }
+                    Some(_) => {}
+                }
+            }
+            out.push((release, changed));
             if release.outcome == Outcome::Succeeded {
                 before = Some(release);
             }
@@ -211,6 +331,13 @@ fn same_intent(a: &BTreeMap<String, ServiceRelease>, b: &BTreeMap<String, Servic
             b.get(name)
                 .is_some_and(|y| x.image == y.image && x.env == y.env && x.secrets == y.secrets)
         })
+}
+
+/// Same builds; invalidations do not count.
+fn same_sites(a: &BTreeMap<String, SiteRelease>, b: &BTreeMap<String, SiteRelease>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(name, x)| b.get(name).is_some_and(|y| x.digest == y.digest))
 }
 
 /// Per service, what differs from `before` to `after`.

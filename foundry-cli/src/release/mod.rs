@@ -13,6 +13,7 @@ mod first;
 pub mod health;
 pub mod history;
 mod rollout;
+pub mod web;
 
 pub use deploy::{
     DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, compute_of, deploy,
@@ -21,7 +22,9 @@ pub use deploy::{
 pub use first::{
     FirstImages, push_first_images, record_first_release, without_image, without_source,
 };
-pub use history::{Change, History, Outcome, Release, ReleaseKind, SecretRef, ServiceRelease};
+pub use history::{
+    Change, History, Outcome, Release, ReleaseKind, SecretRef, ServiceRelease, SiteRelease,
+};
 pub use rollout::Step;
 
 use crate::aws::AwsError;
@@ -42,6 +45,8 @@ pub enum ReleaseError {
     Compute(#[from] ComputeError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Web(#[from] web::WebError),
     #[error(
         "service `{0}` is not running yet: run `foundry up` for this environment first (it creates the service with its first image)"
     )]
@@ -80,6 +85,11 @@ pub trait ReleaseProgress: BuildProgress + Sync {
     fn gating(&self, _service: &str, _url: &str) {}
     fn finished(&self, _service: &str, _step: &Step) {}
     fn reverting(&self, _services: &[String], _to: Option<u32>) {}
+    /// A static service's release: one step done (build, switch,
+    /// invalidation, pruning).
+    fn site_step(&self, _service: &str, _line: &str) {}
+    /// A file of a static service written to its bucket (`done` of `total`).
+    fn uploaded(&self, _key: &str, _bytes: u64, _done: usize, _total: usize) {}
 }
 
 /// The stack's history, empty before the first release.

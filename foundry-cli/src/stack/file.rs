@@ -182,13 +182,30 @@ pub struct AlarmsSpec {
     pub nat_bytes_out_per_5min: Option<u64>,
 }
 
-/// `[services.<name>]`.
+/// `[services.<name>]`: a container the compute target runs, or (`kind =
+/// "static"`) a web app's files the CDN serves from its web bucket.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
+    /// `container` (default): an image on the compute target. `static`: a
+    /// web app built with npm (`npm ci`, `npm run build`) whose files
+    /// `foundry deploy` uploads to `[cdn] web_bucket`, served at `/`.
+    pub kind: Option<ServiceKind>,
     /// The crate `foundry build` compiles into the service's image, relative
-    /// to the stack file: `source = "services/api"`.
+    /// to the stack file: `source = "services/api"`. For a static service,
+    /// the npm project (the directory holding package.json): `source = "web"`.
     pub source: Option<String>,
+    /// Static services: the build's output directory, relative to `source`
+    /// (default `dist`, as Vite writes it).
+    pub dist: Option<String>,
+    /// Static services: the directory under `dist` whose file names carry a
+    /// hash of their content (default `assets`, Vite's `build.assetsDir`).
+    /// They are cached for a year as immutable; every other file is an
+    /// entry document (`index.html`, `favicon.svg`), never cached stale.
+    pub assets: Option<String>,
+    /// Static services: releases whose files stay in the bucket, so that
+    /// `foundry rollback` can return to them (default 5).
+    pub keep_releases: Option<u32>,
     /// The port the service listens on (its image exposes it; default 8080).
     pub port: Option<u16>,
     /// `public` (default): reachable from the internet (the CDN's api
@@ -221,6 +238,16 @@ pub struct ServiceSpec {
     /// a path to that service (needed to call a private one).
     #[serde(default)]
     pub connect: Vec<String>,
+}
+
+/// What a service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// An image the compute target runs.
+    Container,
+    /// Files served by the CDN from its web bucket.
+    Static,
 }
 
 /// `[compute]`.

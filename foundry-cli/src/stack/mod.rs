@@ -14,6 +14,7 @@ mod locator;
 pub mod network;
 pub mod references;
 mod services;
+pub mod sites;
 mod state_backend;
 
 use std::path::Path;
@@ -22,7 +23,7 @@ pub use auth::Auth;
 pub use cdn::{ApiOrigin, Cdn};
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
-pub use file::{ComputeTarget, Engine, Ingress, NatMode, StackFile, StateBackendKind};
+pub use file::{ComputeTarget, Engine, Ingress, NatMode, ServiceKind, StackFile, StateBackendKind};
 pub use locator::{Locator, closest, diagnostic_from_toml, did_you_mean};
 pub use network::{Network, Tier};
 pub use references::{DatabaseAttribute, Part, Reference, Template};
@@ -37,7 +38,10 @@ pub struct Stack {
     pub state: StateBackend,
     /// Where the services run.
     pub compute: ComputeTarget,
+    /// The container services (`kind = "container"`, the default).
     pub services: Vec<Service>,
+    /// The static services (`kind = "static"`): at most one, served by the CDN.
+    pub sites: Vec<Site>,
     pub secrets: Vec<Secret>,
     pub buckets: Vec<Bucket>,
     pub database: Option<Database>,
@@ -78,6 +82,22 @@ pub struct Service {
     pub buckets: Vec<(String, String)>,
     /// Whether the service's security group is admitted to the database.
     pub connects_to_database: bool,
+}
+
+/// A static service: a web app's built files in the CDN's web bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    /// The npm project, as written (relative to the stack file).
+    pub source: Option<String>,
+    /// The build's output directory, relative to `source`.
+    pub dist: String,
+    /// The directory under `dist` of content-hashed (immutable) files.
+    pub assets: String,
+    /// Releases whose files stay in the bucket.
+    pub keep_releases: u32,
+    /// The bucket under `[buckets]` that holds the files (`[cdn] web_bucket`).
+    pub bucket: String,
 }
 
 /// An environment variable of a service.
@@ -217,6 +237,7 @@ impl Source {
         let compute = services::resolve_compute(&self.file, overlay, env, &locator, &mut diags);
         let (services, secrets) =
             services::resolve_services(&self.file, overlay, env, &locator, &mut diags);
+        let sites = sites::resolve_sites(&self.file, overlay, env, &locator, &mut diags);
         let buckets = buckets::resolve_buckets(&self.file, env, &locator, &mut diags);
         let database = self
             .file
@@ -303,6 +324,7 @@ impl Source {
                 state,
                 compute,
                 services,
+                sites,
                 secrets,
                 buckets,
                 database,

@@ -4,6 +4,7 @@
 mod runtime;
 
 use super::file::{ComputeTarget, EnvOverlay};
+use super::sites::is_static;
 use super::{DEFAULT_SERVICE_PORT, Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
 
 /// `[compute] target`, with the environment's overlay.
@@ -53,7 +54,8 @@ pub(super) fn resolve_services(
         }
     }
     let mut services = Vec::new();
-    for (name, spec) in &file.services {
+    // Static services are `sites.rs`'s: nothing of a container applies.
+    for (name, spec) in file.services.iter().filter(|(_, s)| !is_static(s)) {
         for (i, secret) in spec.secrets.iter().enumerate() {
             if !declared.contains(&secret.as_str()) {
                 let d = Diagnostic::new(format!(
@@ -91,6 +93,14 @@ pub(super) fn resolve_services(
                     Diagnostic::new(format!("service `{name}` connects to itself"))
                         .at(at)
                         .help("remove it: a service always reaches itself"),
+                );
+            } else if file.services.get(target).is_some_and(is_static) {
+                diags.push(
+                    Diagnostic::new(format!(
+                        "service `{name}` connects to `{target}`, a static service: its files are served by the CDN, not by anything in the VPC"
+                    ))
+                    .at(at)
+                    .help(format!("remove \"{target}\" from `connect`")),
                 );
             } else if file.services.contains_key(target) {
                 // A path to another service: checked with the runtime keys.
@@ -143,7 +153,7 @@ pub(super) fn resolve_services(
             connects_to: spec
                 .connect
                 .iter()
-                .filter(|c| *c != name && file.services.contains_key(*c))
+                .filter(|c| *c != name && file.services.get(*c).is_some_and(|s| !is_static(s)))
                 .cloned()
                 .collect(),
             connects_to_database: spec.connect.iter().any(|c| c == "database"),

@@ -223,5 +223,49 @@ fn auth_names_an_https_issuer_that_services_reference() {
         "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
         "dev",
         "4:14: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
+
+const WEB: &str =
+    "[env.dev]\n[buckets.web]\n[cdn]\nweb_bucket = \"web\"\napi_domain = \"api.acme.example\"\n";
+
+/// Static services: what applies to them, and what they need.
+#[test]
+fn static_services_are_checked_where_they_are_written() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[services.web]\nkind = \"static\"\nsource = \"web\"\n",
+            "ok",
+        ),
+        (
+            "[services.web]\nkind = \"static\"\nport = 8080\n",
+            "10:8: `port` does not apply to static service `web` [a static service is files the CDN serves from its web bucket: nothing runs, so remove the key]",
+        ),
+        (
+            "[services.web]\nkind = \"static\"\ndist = \"../out\"\n",
+            "10:8: static service `web`: `../out` is not a directory inside the npm project [write a relative path without `..`, e.g. dist = \"dist\"]",
+        ),
+        (
+            "[services.web]\nkind = \"static\"\nkeep_releases = 0\n",
+            "10:17: keep_releases = 0 is out of range [keep from 1 to 100 releases (the current one counts)]",
+        ),
+        (
+            "[services.api]\nkeep_releases = 3\n",
+            "9:17: `keep_releases` applies to static services only, and `api` is a container [add kind = \"static\" to [services.api] if it is a web app the CDN serves, or remove `keep_releases`]",
+        ),
+        (
+            "[services.web]\nkind = \"static\"\n[services.admin]\nkind = \"static\"\n",
+            "9:8: static services `admin` and `web`: the CDN serves one web app, at `/` [keep one static service; the other's files can live in its build]",
+        ),
+        (
+            "[services.web]\nkind = \"static\"\n[services.api]\nconnect = [\"web\"]\n",
+            "11:12: service `api` connects to `web`, a static service: its files are served by the CDN, not by anything in the VPC [remove \"web\" from `connect`]",
+        ),
+    ];
+    for (body, expect) in cases {
+        check(&format!("{WEB}{body}"), "dev", expect);
+    }
+    check(
+        "[env.dev]\n[services.web]\nkind = \"static\"\n",
+        "dev",
+        "5:8: static service `web` is served by the CDN, and the stack declares no [cdn] [add a [cdn] table whose web_bucket names the bucket under [buckets] that holds the files, e.g. web_bucket = \"web\"]",
     );
 }

@@ -19,3 +19,4 @@ mod remote_state;
 mod runbooks;
 mod status_logs;
 mod support;
+mod web;

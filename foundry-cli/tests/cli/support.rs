@@ -85,7 +85,12 @@ impl TestEnv {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_foundry"));
+        // FOUNDRY_TEST_BIN: a copy of this tree's binary, for machines where
+        // another worktree building into the same target directory replaces
+        // target/debug/foundry while these tests run.
+        let bin = std::env::var_os("FOUNDRY_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_foundry").into());
+        let mut cmd = Command::new(bin);
         cmd.args(args)
             .current_dir(self.path())
             .env("AWS_ENDPOINT_URL", self.moto.endpoint())

@@ -279,6 +279,14 @@ fn dangling(
                 let declared = file.services.keys().map(String::as_str).collect();
                 return Some(listed("service", declared, other, "services"));
             };
+            if crate::stack::sites::is_static(target) {
+                return Some(
+                    Diagnostic::new(format!(
+                        "service `{name}`: `{reference}` names static service `{other}`, which has no URL of its own"
+                    ))
+                    .help("a static service is served by the CDN at `/`; use the CDN's domain"),
+                );
+            }
             if other == name {
                 return Some(
                     Diagnostic::new(format!("service `{name}`: `{reference}` is its own URL"))
