@@ -30,6 +30,11 @@ const EXCLUDED: &[&str] = &[
     "__pycache__",
 ];
 
+/// Paths (from the workspace root) left out: localenv's own test suite
+/// exercises foundry's fault proxy against every AWS SDK; apps use localenv
+/// only to start Postgres and moto in their tests.
+const EXCLUDED_PATHS: &[&str] = &["localenv/tests"];
+
 struct File {
     /// Path in the app, `/`-separated.
     rel: String,
@@ -48,7 +53,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<File>, watched: &mut Vec<PathBuf>
     let mut excluded_below = false;
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if EXCLUDED.contains(&name.as_str()) || name.ends_with(".swp") {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if EXCLUDED.contains(&name.as_str())
+            || name.ends_with(".swp")
+            || EXCLUDED_PATHS.contains(&rel.as_str())
+        {
             excluded_below = true;
             continue;
         }
@@ -56,9 +69,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<File>, watched: &mut Vec<PathBuf>
         if meta.is_dir() {
             excluded_below |= walk(root, &path, out, watched);
         } else {
-            let rel = path.strip_prefix(root).unwrap();
             out.push(File {
-                rel: rel.to_string_lossy().replace('\\', "/"),
+                rel,
                 executable: meta.permissions().mode() & 0o111 != 0,
                 abs: path.clone(),
             });

@@ -29,7 +29,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!(
-        "\nNext:\n  cd {dir}\n  foundry --local up --env dev --yes   # the stack on local stand-ins\n  cargo test --workspace               # the app's tests"
+        "\nNext:\n  cd {dir}\n  foundry --local up --env dev --yes   # the stack on local stand-ins\n  cargo nextest run --workspace        # the app's tests"
     );
     if options.answers.github.is_none() {
         println!(

@@ -43,10 +43,14 @@ struct Context<'a> {
 pub fn render(answers: &Answers, foundry_version: &str) -> Result<Files, ScaffoldError> {
     let mut files = Files::new();
     for f in BUNDLED {
+        let bytes = match f.path {
+            "localenv/Cargo.toml" => without_dev_dependencies(f.bytes),
+            _ => f.bytes.to_vec(),
+        };
         files.insert(
             f.path.to_string(),
             AppFile {
-                bytes: f.bytes.to_vec(),
+                bytes,
                 executable: f.executable,
             },
         );
@@ -105,7 +109,54 @@ pub fn render(answers: &Answers, foundry_version: &str) -> Result<Files, Scaffol
             },
         );
     }
+    settle_lock(&mut files);
     Ok(files)
+}
+
+/// The subset of foundry's lock file still names packages that only
+/// foundry's features pull in, and versions where foundry has two; cargo
+/// drops those on its first resolve without changing any version. Letting
+/// cargo resolve once here (offline: from the packages foundry was built
+/// with) gives the lock file the first build keeps. Without cargo or those
+/// packages, the subset stays and the first build settles it.
+fn settle_lock(files: &mut Files) {
+    let Ok(scratch) = tempfile::tempdir() else {
+        return;
+    };
+    if super::write_files(scratch.path(), files).is_err() {
+        return;
+    }
+    let resolved = std::process::Command::new("cargo")
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(scratch.path().join("Cargo.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if resolved && let Ok(lock) = std::fs::read(scratch.path().join("Cargo.lock")) {
+        files.insert(
+            "Cargo.lock".into(),
+            AppFile {
+                bytes: lock,
+                executable: false,
+            },
+        );
+    }
+}
+
+/// localenv's manifest without the dev-dependencies of its own test suite
+/// (not bundled: see build.rs), which would build every AWS SDK foundry uses.
+fn without_dev_dependencies(manifest: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(manifest).expect("localenv/Cargo.toml is UTF-8");
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("localenv/Cargo.toml is TOML");
+    doc.remove("dev-dependencies");
+    doc.to_string().into_bytes()
 }
 
 /// `dot-github/workflows/ci.yml` → `.github/workflows/ci.yml`: templates

@@ -17,5 +17,6 @@ mod provisioning;
 mod registry_secrets;
 mod remote_state;
 mod runbooks;
+mod scaffold;
 mod status_logs;
 mod support;
