@@ -124,6 +124,40 @@ pub enum Command {
         #[command(subcommand)]
         action: LocalAction,
     },
+    /// Create a new app: its services, web client, stack file, CI workflows
+    /// and a first commit.
+    New(NewArgs),
+    /// Merge this foundry's template changes into an app `foundry new` made.
+    /// Exits 3 when conflicts are left to resolve.
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The app's name: it names the stack, the directory and AWS resources.
+    pub name: String,
+    /// The app's directory (default: ./NAME); must be new or empty.
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// The AWS region of the stack.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The GitHub repository (ORG/REPO) whose Actions deploy the app.
+    #[arg(long, value_name = "ORG/REPO")]
+    pub github: Option<String>,
+    /// Where the services run.
+    #[arg(long, default_value = "apprunner", value_parser = ["apprunner", "ecs"])]
+    pub compute: String,
+    /// Skip `git init` and the first commit.
+    #[arg(long)]
+    pub no_git: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The app's root directory.
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["stack", "state", "local"],
     &["engine", "images", "compute"],
     &["release", "pricing"],
-    &["status", "logs", "runbook"],
+    &["status", "logs", "runbook", "scaffold"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],
     &["commands"],

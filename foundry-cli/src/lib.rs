@@ -12,6 +12,7 @@ pub mod pricing;
 pub mod release;
 pub mod resources;
 pub mod runbook;
+pub mod scaffold;
 pub mod stack;
 pub mod state;
 pub mod status;

@@ -6,6 +6,7 @@ mod deploy;
 mod destroy;
 mod local;
 mod logs;
+mod new;
 mod outputs;
 mod plan;
 mod releases;
@@ -15,6 +16,7 @@ mod secret;
 mod status;
 mod unlock;
 mod up;
+mod upgrade;
 mod validate;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -43,6 +45,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Releases { service, json } => releases::run(g, service, json).await,
         Command::Schema => schema::run(),
         Command::Local { action } => local::run(action),
+        Command::New(args) => new::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::Outputs { json } => outputs::run(g, json).await,
         Command::Unlock => unlock::run(g).await,
         Command::Secret { action } => secret::run(g, action).await,

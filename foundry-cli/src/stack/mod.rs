@@ -408,7 +408,8 @@ fn is_name(s: &str, max: usize) -> bool {
         && !s.ends_with('-')
 }
 
-fn is_region(s: &str) -> bool {
+/// An AWS region code such as `us-east-1` (its shape, not a list of regions).
+pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2

@@ -17,6 +17,7 @@ mod provisioning;
 mod registry_secrets;
 mod remote_state;
 mod runbooks;
+mod scaffold;
 mod status_logs;
 mod support;
 mod web;
