@@ -223,6 +223,8 @@ fn auth_names_an_https_issuer_that_services_reference() {
         "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
         "dev",
         "4:14: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
+    );
+}
 
 const WEB: &str =
     "[env.dev]\n[buckets.web]\n[cdn]\nweb_bucket = \"web\"\napi_domain = \"api.acme.example\"\n";
