@@ -11,8 +11,9 @@ const LAYERS: &[&[&str]] = &[
     &["vocab"],
     &["aws"],
     &["resources"],
-    &["stack", "state", "local"],
-    &["engine", "images", "compute"],
+    &["stack", "state"],
+    // `local` resolves a stack's `[auth]` to the local issuer.
+    &["engine", "images", "compute", "local"],
     &["release", "pricing"],
     &["status", "logs", "runbook", "scaffold"],
     // The binary (main.rs): it reaches the library as `foundry::`.

@@ -199,18 +199,26 @@ def _stop(signum, frame):
 
 
 def _conditions_that_fail_do_not_apply():
-    """IAM: a statement whose Condition does not hold does not apply to the
-    request. moto 5.2.5 answers DENIED for it instead, whatever its Effect,
-    so a bucket policy's usual `Deny ... unless aws:SecureTransport` (every
-    bucket foundry makes has one) refuses every object request, pre-signed
-    URLs included. This server is `foundry --local`'s S3, spoken to over
-    plain HTTP on loopback: the statement is left out, as on AWS over TLS."""
+    """A policy statement whose Condition moto cannot evaluate does not apply.
+
+    moto 5.2.5 evaluates bucket policies without any request context, and
+    counts a condition on a key it has no value for as met: a bucket
+    policy's usual `Deny s3:* when aws:SecureTransport is false` (every
+    bucket foundry makes has one) then refuses every object request,
+    pre-signed URLs included. This server is `foundry --local`'s S3, spoken
+    to over plain HTTP on loopback; a statement conditioned only on keys the
+    request carries no value for is left out, as AWS leaves that Deny out
+    for a request over TLS. Statements moto gives context for (trust
+    policies' conditions) are evaluated as before."""
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
     original = IAMPolicyStatement.is_action_permitted
 
     def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
-        if self._statement.get("Condition") and not self._check_conditions(incoming_condition_values):
+        condition = self._statement.get("Condition") or {}
+        keys = {key for operator in condition.values() for key in operator}
+        known = incoming_condition_values or {}
+        if keys and not any(key in known for key in keys):
             return PermissionResult.NEUTRAL
         return original(self, action, resource, principal, incoming_condition_values)
 

@@ -96,7 +96,7 @@ fn a_misspelt_key_gets_a_suggestion() {
     check(
         "[netwrk]\n[env.dev]\n",
         "dev",
-        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `compute`, `services`, `secrets`, `buckets`, `database`, `cdn`, `alarms`, `registry`, `state`, `env` [did you mean `network`?]",
+        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `compute`, `services`, `secrets`, `buckets`, `database`, `cdn`, `auth`, `alarms`, `registry`, `state`, `env` [did you mean `network`?]",
     );
 }
 
@@ -206,8 +206,8 @@ fn auth_names_an_https_issuer_that_services_reference() {
     check(
         &format!("{service}[env.dev]\n"),
         "dev",
-        "4:16: service `api`: `${auth.issuer}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]\n\
-         4:16: service `api`: `${auth.jwks_url}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]",
+        "4:15: service `api`: `${auth.issuer}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]\n\
+         4:40: service `api`: `${auth.jwks_url}` names the token issuer, but the stack declares no [auth] [declare it, e.g. [auth] issuer = \"https://clerk.example.com\"]",
     );
     check(
         "[auth]\nissuer = \"http://clerk.acme.example\"\n[env.dev]\n",
@@ -222,7 +222,7 @@ fn auth_names_an_https_issuer_that_services_reference() {
     check(
         "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
         "dev",
-        "4:14: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
+        "4:13: service `api`: env `X`: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
     );
 }
 
