@@ -32,14 +32,19 @@ fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-#[test]
-fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_machine() {
-    // A home of its own (so no developer's stand-ins are touched), sharing
-    // the already installed virtualenv instead of installing moto again.
+/// A foundry home of its own (so no developer's stand-ins are touched),
+/// sharing the already installed virtualenv instead of installing moto again.
+fn home_sharing_moto() -> tempfile::TempDir {
     let installed = localenv::moto::ensure_installed().expect("moto installs");
     let venv = installed.parent().and_then(Path::parent).unwrap();
     let home = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(venv, home.path().join(venv.file_name().unwrap())).unwrap();
+    home
+}
+
+#[test]
+fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_machine() {
+    let home = home_sharing_moto();
     let dir = tempfile::tempdir().unwrap();
     // The reference stack as written, its services built from the fixture.
     let reference = include_str!("../../../stacks/reference.toml")
@@ -176,22 +181,17 @@ fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_ma
 
 /// A GraphQL request to `api` (an `http://host:port` address) as `token`.
 fn graphql(api: &str, token: &str, query: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{api}/graphql"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "query": query }).to_string())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{api}: {e}"));
-        let text = response.text().await.unwrap();
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    })
+    let bearer = format!("Bearer {token}");
+    let (_, text) = http(
+        reqwest::Method::POST,
+        &format!("{api}/graphql"),
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        &serde_json::json!({ "query": query }).to_string(),
+    );
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
 fn http(method: reqwest::Method, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
@@ -229,10 +229,7 @@ fn stdout_of(output: &Output) -> String {
 /// local issuer — then everything stopped, started again, and nothing lost.
 #[test]
 fn up_local_serves_the_reference_app_and_keeps_its_data_across_a_restart() {
-    let installed = localenv::moto::ensure_installed().expect("moto installs");
-    let venv = installed.parent().and_then(Path::parent).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(venv, home.path().join(venv.file_name().unwrap())).unwrap();
+    let home = home_sharing_moto();
     let dir = tempfile::tempdir().unwrap();
     let services = Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
     let reference = include_str!("../../../stacks/reference.toml")
