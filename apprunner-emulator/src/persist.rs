@@ -184,6 +184,10 @@ pub(crate) fn restore(
         if entry.service.status == RUNNING
             && let Some(image) = &entry.deployed
         {
+            // The URL holds its connections until the instance serves again.
+            if let Some(proxy) = &entry.proxy {
+                proxy.hold();
+            }
             to_restart.push(ToRestart {
                 service_arn: entry.service.service_arn.clone(),
                 image: image.clone(),
@@ -292,6 +296,13 @@ pub(crate) fn restart_instances(shared: &Arc<Shared>, services: Vec<ToRestart>) 
             let instance = match launched {
                 Err(reason) => {
                     events(&entry.dir, &reason);
+                    // Held connections close, unless an operation gave the
+                    // service an instance meanwhile.
+                    if entry.instance.is_none()
+                        && let Some(proxy) = &entry.proxy
+                    {
+                        proxy.route_to(None);
+                    }
                     return;
                 }
                 Ok(instance) => instance,
@@ -300,6 +311,11 @@ pub(crate) fn restart_instances(shared: &Arc<Shared>, services: Vec<ToRestart>) 
                 && entry.instance.is_none()
                 && entry.operations.first().map(|o| &o.id) == latest_operation.as_ref();
             if stopping || !unchanged {
+                if entry.instance.is_none()
+                    && let Some(proxy) = &entry.proxy
+                {
+                    proxy.route_to(None);
+                }
                 drop(state);
                 drop(instance);
                 return;

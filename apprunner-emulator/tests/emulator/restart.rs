@@ -15,7 +15,8 @@ use aws_sdk_apprunner::types::{
 };
 
 use crate::support::{
-    AppOptions, ECR_HOST, TestApp, get_body, healthz_check, image_source, process_exists, spawn_app,
+    AppOptions, ECR_HOST, TestApp, get_body, healthz_check, http_get_waiting, image_source,
+    process_exists, spawn_app,
 };
 
 async fn describe(app: &TestApp, arn: &str) -> Service {
@@ -161,10 +162,12 @@ async fn a_restarted_emulator_has_every_service_back_and_runs_it_again() {
     assert_eq!(again.auto_scaling_configuration.unwrap(), scaling);
 
     // Same URL, same port, the same image (v2) with the same configuration.
-    assert_eq!(
-        answer_within(&url, "/version", Duration::from_secs(20)).await,
-        "2\n"
-    );
+    // The first request, sent while the instance is still starting, waits
+    // for it instead of being refused: the service is RUNNING.
+    let first = http_get_waiting(&url, "/version", Duration::from_secs(30))
+        .expect("the URL answers once the instance serves again");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.ends_with("\r\n\r\n2\n"), "{first}");
     assert_eq!(
         get_body(&url, "/matches/APP_MODE/production").unwrap(),
         "yes\n"

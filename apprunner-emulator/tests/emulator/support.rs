@@ -86,8 +86,13 @@ impl TestRegistry {
 
 /// One GET over a fresh connection; the whole response as text.
 pub fn http_get(host: &str, path: &str) -> std::io::Result<String> {
+    http_get_waiting(host, path, Duration::from_secs(5))
+}
+
+/// [`http_get`], waiting up to `wait` for the answer.
+pub fn http_get_waiting(host: &str, path: &str, wait: Duration) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(wait))?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
