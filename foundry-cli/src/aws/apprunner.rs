@@ -50,9 +50,15 @@ pub fn name(scope: &Scope, id: &str, max: usize) -> String {
 /// Whether an App Runner name may be one this scope gave: names start with
 /// `<stack>-<env>-` (or the part of it a shortened name keeps). Tags decide.
 pub fn may_be_ours(scope: &Scope, name: &str, max: usize) -> bool {
-    let prefix = scope.name("");
-    let kept = prefix.len().min(max - 9);
-    name.starts_with(&prefix[..kept])
+    name.starts_with(&name_prefix(scope, max))
+}
+
+/// What every name [`name`] gives in `scope` starts with: `<stack>-<env>-`,
+/// or the part of it a shortened name keeps.
+pub fn name_prefix(scope: &Scope, max: usize) -> String {
+    let mut prefix = scope.name("");
+    prefix.truncate(max - 9);
+    prefix
 }
 
 /// `foundry:*` and `Name` tags for a create call.

@@ -56,17 +56,24 @@ impl World {
     }
 }
 
-/// The types a run observes: every type, except App Runner's unless the
-/// graph or the state's record holds one. App Runner is closed to new AWS
-/// accounts (since 2026-04-30) and missing from some regions and from moto,
-/// so a stack with no service running on it never calls it.
+/// The types a run observes: every type, except those of an optional
+/// feature ([`Kind::feature`]) unless the graph or the state's record holds
+/// one of its types. App Runner is closed to new AWS accounts (since
+/// 2026-04-30) and missing from some regions, so a stack with no service on
+/// it never calls it; a stack without `[ci]` never reads the account's
+/// OIDC providers.
 pub fn kinds(graph: &Graph, recorded: &Snapshot) -> Vec<Kind> {
-    let apprunner = graph.resources().iter().any(|r| r.kind.is_app_runner())
-        || recorded.resources.values().any(|a| a.kind.is_app_runner());
+    let used: Vec<&str> = graph
+        .resources()
+        .iter()
+        .map(|r| r.kind)
+        .chain(recorded.resources.values().map(|a| a.kind))
+        .filter_map(Kind::feature)
+        .collect();
     Kind::ALL
         .iter()
         .copied()
-        .filter(|k| apprunner || !k.is_app_runner())
+        .filter(|k| k.feature().is_none_or(|f| used.contains(&f)))
         .collect()
 }
 
@@ -131,7 +138,8 @@ mod tests {
         };
         let empty = Snapshot::default();
         assert_eq!(observed(&Graph::default(), &empty), 0);
-        assert_eq!(kinds(&Graph::default(), &empty).len(), Kind::ALL.len() - 5);
+        // Neither App Runner's five types nor `[ci]`'s OIDC provider.
+        assert_eq!(kinds(&Graph::default(), &empty).len(), Kind::ALL.len() - 6);
         let mut recorded = Snapshot::default();
         recorded.resources.insert(
             "svc-api".into(),

@@ -87,6 +87,13 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         .filter_map(|id| Some((id.clone(), attr(id, "arn")?)))
         .collect();
     out.insert("role_arns".into(), json!(roles));
+    if stack.ci.is_some() {
+        // What the repository's workflow assumes (`role-to-assume`).
+        out.insert(
+            "ci_deploy_role_arn".into(),
+            json!(attr(ids::ROLE_CI_DEPLOY.to_string(), "arn")),
+        );
+    }
     let service_groups: BTreeMap<_, _> = stack
         .services
         .iter()

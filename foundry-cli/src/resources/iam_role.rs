@@ -1,6 +1,7 @@
-//! IAM role: trust policy for one AWS service principal, an inline policy
-//! derived from the stack's declared connections, and attached managed
-//! policies. Roles live under the path `/foundry/<stack>/<env>/`; one
+//! IAM role: trust policy for one AWS service principal (`trust_service`)
+//! or a whole trust document (`trust_policy`: the CI deploy roles, which
+//! trust GitHub's OIDC provider), an inline policy derived from the stack's
+//! declared connections, and attached managed policies. Roles live under the path `/foundry/<stack>/<env>/`; one
 //! GetAccountAuthorizationDetails call reads them all with their policies.
 
 use std::borrow::Cow;
@@ -45,12 +46,33 @@ pub fn from_json(v: &serde_json::Value) -> Value {
     }
 }
 
-fn trust_document(service: &str) -> String {
+fn service_trust(service: &str) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
     })
     .to_string()
+}
+
+/// The trust document `props` declare: a whole `trust_policy`, or one
+/// service principal's.
+fn trust_document(props: &Props) -> Result<String, AwsError> {
+    match props.get("trust_policy") {
+        Some(policy) => Ok(serde_json::to_string(policy).expect("policy serialises")),
+        None => Ok(service_trust(prop_str(props, "trust_service")?)),
+    }
+}
+
+/// How a role's trust document reads as properties: the service principal
+/// of a service role; the whole document of any other.
+fn observed_trust(document: &str) -> (&'static str, Value) {
+    let service = trusted_service(document);
+    if service.is_empty() {
+        let v: serde_json::Value = serde_json::from_str(&decode(document)).unwrap_or_default();
+        ("trust_policy", from_json(&v))
+    } else {
+        ("trust_service", Value::str(service))
+    }
 }
 
 /// The service principal a trust document admits.
@@ -109,7 +131,8 @@ impl ResourceType for IamRole {
         const SCHEMA: &Schema = &[
             PropSpec::required("name", Ty::Str).force_new(),
             PropSpec::required("path", Ty::Str).force_new(),
-            PropSpec::required("trust_service", Ty::Str),
+            PropSpec::optional("trust_service", Ty::Str),
+            PropSpec::optional("trust_policy", Ty::Map),
             PropSpec::required("policy", Ty::Map),
             PropSpec::required("managed_policy_arns", Ty::StrSet),
         ];
@@ -139,12 +162,9 @@ impl ResourceType for IamRole {
             let mut o = Observed::new(id, Kind::IamRole, name);
             o.props.insert("name".into(), Value::str(name));
             o.props.insert("path".into(), Value::str(&path));
-            o.props.insert(
-                "trust_service".into(),
-                Value::str(trusted_service(
-                    role.assume_role_policy_document().unwrap_or_default(),
-                )),
-            );
+            let (key, trust) =
+                observed_trust(role.assume_role_policy_document().unwrap_or_default());
+            o.props.insert(key.into(), trust);
             let inline = role
                 .role_policy_list()
                 .iter()
@@ -203,7 +223,7 @@ impl ResourceType for IamRole {
             .create_role()
             .role_name(name)
             .path(prop_str(props, "path")?)
-            .assume_role_policy_document(trust_document(prop_str(props, "trust_service")?));
+            .assume_role_policy_document(trust_document(props)?);
         for (key, value) in scope.tags(id) {
             call = call.tags(
                 Tag::builder()
@@ -230,11 +250,11 @@ impl ResourceType for IamRole {
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {
         let name = &current.physical_id;
         let changed = |key: &str| current.props.get(key) != desired.get(key);
-        if changed("trust_service") {
+        if changed("trust_service") || changed("trust_policy") {
             aws.iam
                 .update_assume_role_policy()
                 .role_name(name)
-                .policy_document(trust_document(prop_str(desired, "trust_service")?))
+                .policy_document(trust_document(desired)?)
                 .send()
                 .await
                 .or_aws("UpdateAssumeRolePolicy")?;

@@ -58,6 +58,7 @@ resource_types! {
     VpcEndpoint => "vpc_endpoint", vpc_endpoint::VpcEndpoint;
     EcrRepository => "ecr_repository", ecr_repository::EcrRepository;
     Secret => "secret", secret::Secret;
+    IamOidcProvider => "iam_oidc_provider", iam_oidc_provider::IamOidcProvider;
     IamRole => "iam_role", iam_role::IamRole;
     Bucket => "bucket", bucket::Bucket;
     SnsTopic => "sns_topic", sns_topic::SnsTopic;
@@ -75,10 +76,21 @@ resource_types! {
 }
 
 impl Kind {
-    /// An App Runner type: observed only where a stack uses App Runner
-    /// (`engine::observe::kinds`).
+    /// An App Runner type.
     pub fn is_app_runner(self) -> bool {
         self.name().starts_with("apprunner_")
+    }
+
+    /// The optional feature this type belongs to: its types are observed
+    /// only where a stack uses one of them (`engine::observe::kinds`).
+    pub fn feature(self) -> Option<&'static str> {
+        if self.is_app_runner() {
+            Some("apprunner")
+        } else if self == Kind::IamOidcProvider {
+            Some("ci")
+        } else {
+            None
+        }
     }
 
     /// The type named `name` (as `name()` spells it).

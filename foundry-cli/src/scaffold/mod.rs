@@ -299,7 +299,13 @@ mod tests {
         assert!(stack.contains("name = \"abcdefghijklmnopqrstuvwx\""));
         assert!(stack.contains("region = \"eu-west-2\""));
         assert!(stack.contains("source = \"services/api\""));
-        assert!(!stack.contains("acme"), "{stack}");
+        // --github names the repository whose workflows deploy; nothing
+        // else of the reference stack's name is left.
+        assert!(stack.contains("[ci]\ngithub = \"acme/app\""), "{stack}");
+        assert!(
+            !stack.replace("\"acme/app\"", "").contains("acme"),
+            "{stack}"
+        );
     }
 
     #[test]

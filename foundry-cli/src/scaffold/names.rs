@@ -89,22 +89,12 @@ pub fn check_derived(stack: &Stack) -> Result<(), ScaffoldError> {
     Ok(())
 }
 
-/// `ORG/REPO` as GitHub spells them.
+/// `ORG/REPO` as GitHub spells them (the rule `[ci] github` checks).
 pub fn check_github(repo: &str) -> Result<(), ScaffoldError> {
-    let ok = |part: &str, extra: &[char]| {
-        !part.is_empty()
-            && part.len() <= 100
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || extra.contains(&c))
-    };
-    match repo.split_once('/') {
-        Some((org, name))
-            if ok(org, &[]) && ok(name, &['.', '_']) && name != "." && name != ".." =>
-        {
-            Ok(())
-        }
-        _ => Err(ScaffoldError::InvalidGithub(repo.to_string())),
+    if crate::stack::ci::is_github_repository(repo) {
+        Ok(())
+    } else {
+        Err(ScaffoldError::InvalidGithub(repo.to_string()))
     }
 }
 

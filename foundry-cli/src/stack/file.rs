@@ -46,6 +46,9 @@ pub struct StackFile {
     /// Alarms and where they notify.
     #[serde(default)]
     pub alarms: AlarmsSpec,
+    /// The repository whose CI deploys the stack (`[ci] github`).
+    #[serde(default)]
+    pub ci: Option<CiSpec>,
     /// Container registry settings.
     #[serde(default)]
     pub registry: RegistrySpec,
@@ -93,6 +96,18 @@ pub struct AuthSpec {
     /// Where the issuer's signing keys are (https); default
     /// `<issuer>/.well-known/jwks.json`.
     pub jwks_url: Option<String>,
+}
+
+/// `[ci]`: continuous deployment from GitHub Actions. foundry creates the
+/// account's GitHub OIDC identity provider (shared by every stack that
+/// names one) and, per environment, a deploy role that only this
+/// repository's workflows may assume: its `main` branch, or for prod its
+/// `production` environment.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CiSpec {
+    /// `ORG/REPO`, e.g. `acme/app`.
+    pub github: Option<String>,
 }
 
 /// Database engines foundry provisions.

@@ -6,6 +6,7 @@
 pub mod auth;
 mod buckets;
 pub mod cdn;
+pub mod ci;
 pub mod database;
 pub mod diagnostic;
 pub mod file;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 pub use auth::Auth;
 pub use cdn::{ApiOrigin, Cdn};
+pub use ci::Ci;
 pub use database::Database;
 pub use diagnostic::{Diagnostic, StackFileError};
 pub use file::{ComputeTarget, Engine, Ingress, NatMode, ServiceKind, StackFile, StateBackendKind};
@@ -48,6 +50,8 @@ pub struct Stack {
     pub cdn: Option<Cdn>,
     /// Whose tokens the services accept (`[auth]`).
     pub auth: Option<Auth>,
+    /// The repository whose CI may deploy (`[ci]`).
+    pub ci: Option<Ci>,
     /// Addresses alarm notifications go to; none means no topic.
     pub alarm_emails: Vec<String>,
     /// NAT egress alarm threshold, bytes per 5 minutes.
@@ -265,6 +269,11 @@ impl Source {
             .auth
             .as_ref()
             .and_then(|base| auth::resolve(base, &overlay.auth, env, &locator, &mut diags));
+        let ci = self
+            .file
+            .ci
+            .as_ref()
+            .and_then(|spec| ci::resolve(spec, &locator, &mut diags));
         let alarms = (&overlay.alarms, &self.file.alarms);
         let alarm_emails = alarms
             .0
@@ -330,6 +339,7 @@ impl Source {
                 database,
                 cdn,
                 auth,
+                ci,
                 alarm_emails,
                 nat_bytes_out_per_5min,
                 keep_images,

@@ -96,7 +96,7 @@ fn a_misspelt_key_gets_a_suggestion() {
     check(
         "[netwrk]\n[env.dev]\n",
         "dev",
-        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `compute`, `services`, `secrets`, `buckets`, `database`, `cdn`, `auth`, `alarms`, `registry`, `state`, `env` [did you mean `network`?]",
+        "3:2: unknown field `netwrk`, expected one of `name`, `region`, `network`, `compute`, `services`, `secrets`, `buckets`, `database`, `cdn`, `auth`, `alarms`, `ci`, `registry`, `state`, `env` [did you mean `network`?]",
     );
 }
 
@@ -223,6 +223,21 @@ fn auth_names_an_https_issuer_that_services_reference() {
         "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
         "dev",
         "4:13: service `api`: env `X`: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",
+    );
+}
+
+#[test]
+fn ci_names_a_github_repository() {
+    check("[ci]\ngithub = \"acme/app\"\n[env.dev]\n", "dev", "ok");
+    check(
+        "[ci]\ngithub = \"acme\"\n[env.dev]\n",
+        "dev",
+        "4:10: ci.github `acme` is not a GitHub repository [write it as ORG/REPO, e.g. github = \"acme/app\"]",
+    );
+    check(
+        "[ci]\n[env.dev]\n",
+        "dev",
+        "3:1: [ci] needs github [name the repository whose workflows deploy, e.g. github = \"acme/app\"]",
     );
 }
 

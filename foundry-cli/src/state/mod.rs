@@ -7,6 +7,7 @@
 mod local;
 mod lock;
 mod s3;
+pub use s3::base_key as s3_base_key;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,17 @@ use tokio::sync::Mutex;
 
 use super::{JournalEntry, LockError, LockHolder, Snapshot, StateError, pending_from_lines};
 
+/// `<prefix>/<stack>/<env>`: where one environment's state objects live
+/// (an empty prefix is left out).
+pub fn base_key(prefix: &str, stack: &str, env: &str) -> String {
+    [prefix, stack, env]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 pub struct S3State {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -64,12 +75,7 @@ impl S3State {
         stack: &str,
         env: &str,
     ) -> Self {
-        let base = [prefix, stack, env]
-            .iter()
-            .filter(|p| !p.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("/");
+        let base = base_key(prefix, stack, env);
         Self {
             client,
             bucket: bucket.to_string(),

@@ -5,6 +5,7 @@ mod apprunner_resources;
 mod buckets;
 mod build;
 mod cdn;
+mod ci;
 mod crash;
 mod database;
 mod deploy;

@@ -5,6 +5,7 @@
 //! Runner), `cdn.rs`; the NAT alarms here.
 
 mod cdn;
+mod ci;
 pub mod compute;
 mod database;
 mod network;
@@ -34,6 +35,9 @@ pub mod ids {
     pub const RT_DATA: &str = "rt-data";
     pub const SG_ENDPOINTS: &str = "sg-endpoints";
     pub const ROLE_ECR_ACCESS: &str = "role-apprunner-ecr";
+    /// `[ci]`: the account's GitHub OIDC provider, and the deploy role.
+    pub const GITHUB_OIDC: &str = "github-oidc";
+    pub const ROLE_CI_DEPLOY: &str = "role-ci-deploy";
     pub const TOPIC_ALARMS: &str = "topic-alarms";
 
     pub const DB: &str = "db";
@@ -128,6 +132,7 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
     out.extend(storage::secrets(stack));
     out.extend(storage::buckets(stack, facts));
     out.extend(roles::roles(stack, &facts.account));
+    out.extend(ci::ci(stack, &facts.account));
     out.extend(database::database(stack));
     out.extend(compute::compute(stack, facts));
     out.extend(cdn::cdn(stack, facts));
