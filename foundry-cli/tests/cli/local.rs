@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn foundry(home: &Path, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn foundry(home: &Path, dir: &Path, args: &[&str]) -> Output {
     command(home, dir, args)
         .stdin(Stdio::null())
         .output()
         .expect("run foundry")
 }
 
-fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_foundry"));
     command
         .args(args)
@@ -34,7 +34,7 @@ fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
 
 /// A foundry home of its own (so no developer's stand-ins are touched),
 /// sharing the already installed virtualenv instead of installing moto again.
-fn home_sharing_moto() -> tempfile::TempDir {
+pub(crate) fn home_sharing_moto() -> tempfile::TempDir {
     let installed = localenv::moto::ensure_installed().expect("moto installs");
     let venv = installed.parent().and_then(Path::parent).unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -194,7 +194,12 @@ fn graphql(api: &str, token: &str, query: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
-fn http(method: reqwest::Method, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+pub(crate) fn http(
+    method: reqwest::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -464,7 +469,7 @@ fn assert_refused_by_another_issuer(target: &Path, jwks: &str, token: &str) {
 }
 
 /// Stops and deletes everything local even when an assertion fails.
-struct PurgeOnDrop<'a>(&'a Path, &'a Path);
+pub(crate) struct PurgeOnDrop<'a>(pub &'a Path, pub &'a Path);
 
 impl Drop for PurgeOnDrop<'_> {
     fn drop(&mut self) {

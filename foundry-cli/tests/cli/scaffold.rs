@@ -112,6 +112,37 @@ fn a_new_app_builds_and_passes_its_tests_offline() {
     );
     // The lock file was already what cargo resolves, and nothing built is tracked.
     assert_eq!(git(&app, &["status", "--porcelain"]), "");
+
+    // The app's quick start: `foundry up --local` from inside it serves its
+    // api, built from the binaries above (the dev profile), on a real
+    // PostgreSQL.
+    let home = crate::local::home_sharing_moto();
+    let _purge = crate::local::PurgeOnDrop(home.path(), &app);
+    let in_app = |args: &[&str]| {
+        crate::local::command(home.path(), &app, args)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run foundry")
+    };
+    let up = in_app(&["--local", "up", "--env", "dev", "--yes", "--profile", "dev"]);
+    let said = String::from_utf8_lossy(&up.stdout);
+    assert!(
+        up.status.success() && said.contains("Try it: the api answers on http://127.0.0.1:"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let outputs: serde_json::Value =
+        serde_json::from_slice(&in_app(&["--local", "outputs", "--env", "dev", "--json"]).stdout)
+            .unwrap();
+    let api = outputs["service_urls"]["api"]
+        .as_str()
+        .unwrap()
+        .replace("https://", "http://");
+    assert_eq!(
+        crate::local::http(reqwest::Method::GET, &format!("{api}/readyz"), &[], ""),
+        (200, r#"{"status":"ready"}"#.to_owned())
+    );
 }
 
 #[tokio::test]
