@@ -113,6 +113,28 @@ fn dir() -> PathBuf {
     localenv::foundry_home().join("local")
 }
 
+/// The id of this machine's local world (moto's resources, the registry's
+/// images, the databases): made on first use, and new after `local stop
+/// --purge`, which deletes it with everything else. Local engine state and
+/// release history are kept per world, so a release whose images the purge
+/// deleted is never taken as pushed.
+pub fn world_id() -> Result<String, LocalError> {
+    let dir = dir();
+    let path = dir.join("world");
+    if let Ok(id) = fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id = format!("world-{:x}", nanos ^ u128::from(std::process::id()));
+    fs::write(&path, &id).map_err(io(&path))?;
+    Ok(id)
+}
+
 fn record_path(name: &str) -> PathBuf {
     dir().join(format!("{name}.json"))
 }

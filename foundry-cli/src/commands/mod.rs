@@ -140,14 +140,19 @@ pub fn stack_dir(g: &Global) -> PathBuf {
 }
 
 /// Where the state of a stack file lives: beside it, with the local
-/// emulator's state kept apart from real AWS's.
-pub fn state_base(g: &Global) -> PathBuf {
+/// stand-ins' state kept apart from real AWS's, and per local world (see
+/// `foundry::local::world_id`): after `local stop --purge`, nothing recorded
+/// against the purged world is read again.
+pub fn state_base(g: &Global) -> anyhow::Result<PathBuf> {
     let beside = stack_dir(g);
-    if g.local {
-        beside.join(".foundry").join("local")
+    Ok(if g.local {
+        beside
+            .join(".foundry")
+            .join("local")
+            .join(foundry::local::world_id()?)
     } else {
         beside
-    }
+    })
 }
 
 /// Where requests go: AWS, or with `--local` the local stand-ins, started
@@ -185,7 +190,7 @@ pub async fn open(g: &Global, lock_for: Option<&str>) -> anyhow::Result<Session>
     if let Some(local) = local {
         local.localize(&mut stack);
     }
-    let mut session = Session::open(stack, &state_base(g), &target, lock_for)
+    let mut session = Session::open(stack, &state_base(g)?, &target, lock_for)
         .await
         .map_err(engine_error)?;
     foundry::release::attach(&mut session).await?;

@@ -12,7 +12,7 @@ pub async fn run(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     // Local state needs no AWS call; remote state is read through a session.
     let snapshot = match &stack.state {
         StateBackend::Local => {
-            StateDir::new(&super::state_base(g), &stack.name, &stack.env).load()?
+            StateDir::new(&super::state_base(g)?, &stack.name, &stack.env).load()?
         }
         StateBackend::S3 { .. } => super::open(g, None).await?.state.load().await?,
     };

@@ -85,9 +85,13 @@ fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_ma
         err.contains("+ vpc (vpc) created vpc-"),
         "progress lines: {err}"
     );
+    // Local state is kept per local world, which `local stop --purge` ends.
+    let world = std::fs::read_to_string(home.path().join("local/world")).unwrap();
     assert!(
         dir.path()
-            .join(".foundry/local/.foundry/state/acme/dev/state.json")
+            .join(".foundry/local")
+            .join(world.trim())
+            .join(".foundry/state/acme/dev/state.json")
             .exists()
     );
 
@@ -177,6 +181,22 @@ fn local_flag_starts_the_stand_ins_and_up_runs_the_reference_services_on_this_ma
     }
     let status = foundry(home.path(), dir.path(), &["local", "status"]);
     assert_eq!(status.status.code(), Some(3), "not running after stop");
+
+    // After a purge, a new world: `up` starts from nothing again and pushes
+    // the images anew (the purged registry has none of the old release's).
+    foundry(home.path(), dir.path(), &["local", "stop", "--purge"]);
+    let again = foundry(
+        home.path(),
+        dir.path(),
+        &["--local", "up", "--env", "dev", "--yes", "--profile", "dev"],
+    );
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && said.contains("Release 1 records the first images"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    foundry(home.path(), dir.path(), &["local", "stop", "--purge"]);
 }
 
 /// A GraphQL request to `api` (an `http://host:port` address) as `token`.
