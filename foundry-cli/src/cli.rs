@@ -345,4 +345,11 @@ pub enum SecretAction {
         /// The secret's name under [secrets].
         name: String,
     },
+    /// Store a new generated value for a secret declared with `generate =
+    /// true`. The services that read it keep the old value until they
+    /// restart: `foundry runbook secrets-rotation --fix` restarts them.
+    Rotate {
+        /// The secret's name under [secrets].
+        name: String,
+    },
 }

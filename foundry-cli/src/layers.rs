@@ -15,7 +15,9 @@ const LAYERS: &[&[&str]] = &[
     // `local` resolves a stack's `[auth]` to the local issuer.
     &["engine", "images", "compute", "local"],
     &["release", "pricing"],
-    &["status", "logs", "runbook", "scaffold"],
+    &["status", "logs"],
+    // The runbooks read services' logs as `logs` does.
+    &["runbook", "scaffold"],
     // The binary (main.rs): it reaches the library as `foundry::`.
     &["cli"],
     &["commands"],

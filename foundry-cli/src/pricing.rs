@@ -204,6 +204,68 @@ pub struct PlanCost {
     pub changes: Vec<CostChange>,
     /// Declared resources with an hourly price this table lacks.
     pub unpriced: Vec<String>,
+    /// Usage priced from the env's own metrics, when it exists.
+    pub usage: Vec<UsageCost>,
+    /// Why usage could not be estimated (the metrics could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_error: Option<String>,
+}
+
+/// A usage-driven cost estimated from the last `USAGE_DAYS` of metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageCost {
+    /// The resource (logical id) the usage is of.
+    pub id: String,
+    pub what: String,
+    pub monthly: f64,
+    /// The arithmetic, from the metric to the dollars.
+    pub basis: String,
+}
+
+/// The window usage estimates read.
+pub const USAGE_DAYS: u32 = 30;
+
+/// Usage-driven costs of the env as it exists, from its metrics: the data
+/// each NAT gateway processed over the last 30 days, projected to a month.
+/// (CloudFront, S3 and request charges are not estimated: the plan says so.)
+pub async fn estimate_usage(
+    aws: &crate::aws::Aws,
+    world: &crate::engine::observe::World,
+    prices: &Prices,
+    now: std::time::SystemTime,
+) -> Result<Vec<UsageCost>, crate::aws::AwsError> {
+    let mut out = Vec::new();
+    for (id, observed) in world
+        .resources
+        .iter()
+        .filter(|(_, o)| o.kind == Kind::NatGateway)
+    {
+        let mut bytes = 0.0;
+        for metric in ["BytesInFromSource", "BytesInFromDestination"] {
+            bytes += crate::aws::cloudwatch::metric_sum(
+                aws,
+                "AWS/NATGateway",
+                metric,
+                &[("NatGatewayId", &observed.physical_id)],
+                USAGE_DAYS,
+                now,
+            )
+            .await?;
+        }
+        let monthly_gb = bytes / BYTES_PER_GB / f64::from(USAGE_DAYS) * DAYS_PER_MONTH;
+        let monthly = monthly_gb * prices.nat_gateway_gb;
+        out.push(UsageCost {
+            id: id.clone(),
+            what: "NAT data processed".into(),
+            monthly,
+            basis: format!(
+                "{:.1} GB in {USAGE_DAYS} days → {monthly_gb:.0} GB a month × ${}",
+                bytes / BYTES_PER_GB,
+                prices.nat_gateway_gb
+            ),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -280,7 +342,25 @@ pub fn plan_cost(prepared: &Prepared, prices: &Prices) -> PlanCost {
         delta_monthly: declared_monthly - current_monthly,
         changes,
         unpriced,
+        usage: Vec::new(),
+        usage_error: None,
     }
+}
+
+/// Prices a plan and the usage of the env as it exists: what `plan` and
+/// `up` end with. Metrics that cannot be read leave usage unestimated and
+/// say why; they never stop the plan.
+pub async fn plan_cost_with_usage(
+    aws: &crate::aws::Aws,
+    prepared: &Prepared,
+    prices: &Prices,
+) -> PlanCost {
+    let mut cost = plan_cost(prepared, prices);
+    match estimate_usage(aws, &prepared.world, prices, std::time::SystemTime::now()).await {
+        Ok(usage) => cost.usage = usage,
+        Err(e) => cost.usage_error = Some(e.to_string()),
+    }
+    cost
 }
 
 /// The cost lines a plan ends with.
@@ -313,7 +393,28 @@ pub fn human(cost: &PlanCost, stack: &str, env: &str) -> String {
             "  {id}: its instance class is not in the price table (runbooks/prices.toml)\n"
         ));
     }
-    out.push_str("Usage comes on top (NAT and endpoint GB, App Runner active vCPU, CloudFront, S3, requests): `foundry runbook nat-bill` prices the network's from its metrics.\n");
+    if let Some(error) = &cost.usage_error {
+        out.push_str(&format!("Usage not estimated: {error}\n"));
+    }
+    if cost.usage.is_empty() {
+        out.push_str("Usage comes on top (NAT and endpoint GB, App Runner active vCPU, CloudFront, S3, requests): `foundry runbook nat-bill` prices the network's from its metrics.\n");
+    } else {
+        let total: f64 = cost.usage.iter().map(|u| u.monthly).sum();
+        out.push_str(&format!(
+            "Usage, estimated from the last {USAGE_DAYS} days of metrics: {} a month on top.\n",
+            dollars(total)
+        ));
+        for u in &cost.usage {
+            out.push_str(&format!(
+                "  {:>9}  {} ({}): {}\n",
+                dollars(u.monthly),
+                u.id,
+                u.what,
+                u.basis
+            ));
+        }
+        out.push_str("Not estimated (usage): endpoint GB, App Runner active vCPU, CloudFront, S3, requests.\n");
+    }
     out
 }
 
@@ -340,5 +441,13 @@ mod tests {
             for_region("xx-nowhere-1"),
             Err(PriceError::NoRegion { known, .. }) if known.contains("us-east-1")
         ));
+    }
+
+    #[test]
+    fn ohio_and_oregon_publish_the_prices_of_north_virginia() {
+        let east = for_region("us-east-1").unwrap();
+        for region in ["us-east-2", "us-west-2"] {
+            assert_eq!(for_region(region).unwrap(), east, "{region}");
+        }
     }
 }

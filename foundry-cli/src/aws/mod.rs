@@ -5,6 +5,7 @@
 
 pub mod apprunner;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod ecr;
 pub mod fault;
@@ -352,6 +353,8 @@ pub struct Aws {
     pub registry_override: Option<String>,
     /// Requests go to the local stand-ins (`--local`).
     pub local: bool,
+    /// The endpoint every client calls instead of AWS's (moto, `--local`).
+    pub endpoint_url: Option<String>,
 }
 
 impl Aws {
@@ -460,6 +463,7 @@ impl Aws {
             region: region.to_string(),
             registry_override,
             local: matches!(target, Target::Local { .. }),
+            endpoint_url: config.endpoint_url().map(str::to_owned),
         })
     }
 }

@@ -9,8 +9,12 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (&session.stack.name, &session.stack.env);
     let first = foundry::release::without_image(&session);
-    let cost = foundry::pricing::for_region(&session.stack.region)
-        .map(|prices| foundry::pricing::plan_cost(&prepared, &prices));
+    let cost = match foundry::pricing::for_region(&session.stack.region) {
+        Ok(prices) => {
+            Ok(foundry::pricing::plan_cost_with_usage(&session.aws, &prepared, &prices).await)
+        }
+        Err(e) => Err(e),
+    };
     if json {
         let mut plan = render::json(&prepared.plan, stack, env);
         if let Some(object) = plan.as_object_mut() {

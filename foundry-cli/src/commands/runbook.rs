@@ -65,7 +65,36 @@ pub async fn run(g: &Global, args: RunbookArgs) -> anyhow::Result<ExitCode> {
             return Ok(code);
         }
     }
-    // What neither an edit, an apply nor a rollback fixes stays a finding.
+    let mut restarts = report.restarts();
+    if let Some(secret) = report.rotation() {
+        let session = super::open(g, Some("foundry runbook --fix")).await?;
+        let full_name = foundry::engine::expand::secret_name(&session.stack, &secret);
+        let version =
+            foundry::resources::secret::rotate_generated(&session.aws, &full_name).await?;
+        eprintln!("Rotated {full_name} (as `foundry secret rotate {secret}`): version {version}.");
+        restarts.extend(
+            session
+                .stack
+                .services
+                .iter()
+                .filter(|s| s.secrets.contains(&secret))
+                .map(|s| s.name.clone()),
+        );
+        restarts.sort();
+        restarts.dedup();
+    }
+    if !restarts.is_empty() {
+        eprintln!(
+            "Restarting {} on its current image, health-gated:",
+            restarts.join(", ")
+        );
+        let mut session = super::open(g, Some("foundry runbook --fix")).await?;
+        let deployed =
+            foundry::release::restart(&mut session, &restarts, &super::build::Printer::new())
+                .await?;
+        eprintln!("Release {} runs the current values.", deployed.number);
+    }
+    // What neither an edit, an apply, a rollback nor a restart fixes stays a finding.
     let left = report.checks.iter().any(|c| {
         c.outcome.status != Status::Pass && matches!(c.outcome.fix, Some(Fix::Manual { .. }) | None)
     });
@@ -144,7 +173,9 @@ fn render(report: &Report) -> String {
             Some(
                 Fix::Stack { description, .. }
                 | Fix::Apply { description }
-                | Fix::Rollback { description, .. },
+                | Fix::Rollback { description, .. }
+                | Fix::Rotate { description, .. }
+                | Fix::Restart { description, .. },
             ) => {
                 let _ = writeln!(out, "     fix (--fix does it): {description}");
             }

@@ -26,7 +26,7 @@ pub async fn run(
         first_images_note(&first, &release::without_source(&session))
     );
     if let Ok(prices) = foundry::pricing::for_region(&session.stack.region) {
-        let cost = foundry::pricing::plan_cost(&prepared, &prices);
+        let cost = foundry::pricing::plan_cost_with_usage(&session.aws, &prepared, &prices).await;
         print!("{}", foundry::pricing::human(&cost, &stack, &env));
     }
     session

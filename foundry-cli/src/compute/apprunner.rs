@@ -14,8 +14,8 @@ use aws_sdk_apprunner::types::{
 };
 
 use super::{
-    Compute, ComputeError, Operation, PlatformState, Rollout, RunSpec, Running, ScalingState,
-    ServiceNames,
+    Compute, ComputeError, Operation, PlatformState, RequestMetrics, Rollout, RunSpec, Running,
+    ScalingState, ServiceNames,
 };
 use crate::aws::{Aws, AwsError, SdkResultExt};
 
@@ -282,6 +282,24 @@ impl Compute for AppRunner {
                 s.service_name(),
                 s.service_id()
             )
+        }))
+    }
+
+    async fn request_metrics(&self, service: &str) -> Result<Option<RequestMetrics>, ComputeError> {
+        let Some(arn) = self.arn(service).await? else {
+            return Ok(None);
+        };
+        // App Runner's service-level metrics (AWS/AppRunner, per
+        // ServiceName and ServiceID).
+        Ok(self.describe(&arn).await?.map(|s| RequestMetrics {
+            namespace: "AWS/AppRunner",
+            dimensions: vec![
+                ("ServiceName", s.service_name().to_owned()),
+                ("ServiceID", s.service_id().to_owned()),
+            ],
+            requests: "Requests",
+            errors_5xx: "5xxStatusResponses",
+            latency: "RequestLatency",
         }))
     }
 }

@@ -128,6 +128,22 @@ pub trait Compute: Sync + Send {
     /// The CloudWatch Logs group the platform writes `service`'s output to,
     /// `None` when the service does not exist.
     async fn log_group(&self, service: &str) -> Result<Option<String>, ComputeError>;
+
+    /// Where CloudWatch keeps the platform's request metrics of `service`
+    /// (requests, 5xx answers, latency), `None` when it does not exist.
+    async fn request_metrics(&self, service: &str) -> Result<Option<RequestMetrics>, ComputeError>;
+}
+
+/// A platform's request metrics of one service: the namespace, the
+/// dimensions naming the service, and its metric names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestMetrics {
+    pub namespace: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+    pub requests: &'static str,
+    pub errors_5xx: &'static str,
+    /// In milliseconds.
+    pub latency: &'static str,
 }
 
 /// The stack environment's target.

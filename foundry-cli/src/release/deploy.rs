@@ -12,8 +12,8 @@ use super::rollout::{self, Step};
 use super::{History, ReleaseError, ReleaseProgress, env, load, save};
 use crate::aws::{self, AwsError, SdkResultExt};
 use crate::compute::{self, Compute};
-use crate::engine::Session;
 use crate::engine::expand::ids;
+use crate::engine::{Prepared, Session};
 use crate::images::{self, BuildOptions};
 use crate::stack::Stack;
 
@@ -142,6 +142,65 @@ pub async fn deploy(
         }
     };
     let image_secs = image_started.elapsed().as_secs_f64();
+    release_images(
+        session,
+        &prepared,
+        &mut history,
+        new_images,
+        options.keep_failed,
+        (started, image_secs),
+        progress,
+    )
+    .await
+}
+
+/// Starts services again on the image their current release runs, with
+/// their env and secrets resolved afresh (a secret's new value, an
+/// `[auth]` the stack file changed): a health-gated release like a deploy,
+/// without a build.
+pub async fn restart(
+    session: &mut Session,
+    services: &[String],
+    progress: &dyn ReleaseProgress,
+) -> Result<Deployed, ReleaseError> {
+    let started = Instant::now();
+    let mut history = load(&session.state).await?;
+    attach(session).await?;
+    let prepared = session.plan().await?;
+    let current = history.current().cloned();
+    let mut images = NewImages::new();
+    for service in services {
+        let Some(running) = current.as_ref().and_then(|r| r.services.get(service)) else {
+            return Err(ReleaseError::NotUp(service.clone()));
+        };
+        images.insert(
+            service.clone(),
+            (running.image.clone(), running.git_sha.clone()),
+        );
+    }
+    release_images(
+        session,
+        &prepared,
+        &mut history,
+        images,
+        false,
+        (started, 0.0),
+        progress,
+    )
+    .await
+}
+
+/// Rolls `new_images` out as one release with env and secrets resolved
+/// now; the other services of the current release stay as they are.
+async fn release_images(
+    session: &mut Session,
+    prepared: &Prepared,
+    history: &mut History,
+    new_images: NewImages,
+    keep_failed: bool,
+    (started, image_secs): (Instant, f64),
+    progress: &dyn ReleaseProgress,
+) -> Result<Deployed, ReleaseError> {
     let previous = history.current().cloned();
     let mut intended = previous
         .as_ref()
@@ -149,7 +208,7 @@ pub async fn deploy(
         .unwrap_or_default();
     let mut targets = BTreeMap::new();
     for (service, (image, git_sha)) in new_images {
-        let (env, secrets) = env::resolve(&session.aws, &prepared, &service).await?;
+        let (env, secrets) = env::resolve(&session.aws, prepared, &service).await?;
         let release = ServiceRelease {
             image,
             git_sha,
@@ -165,18 +224,12 @@ pub async fn deploy(
         session,
         compute: compute.as_ref(),
         previous: previous.map(|r| (r.number, r.services)),
-        keep_failed: options.keep_failed,
+        keep_failed,
         started,
         image_secs,
     };
-    run.record_and_finish(
-        &mut history,
-        ReleaseKind::Deploy,
-        intended,
-        targets,
-        progress,
-    )
-    .await
+    run.record_and_finish(history, ReleaseKind::Deploy, intended, targets, progress)
+        .await
 }
 
 /// Returns services to a release that succeeded, image and configuration

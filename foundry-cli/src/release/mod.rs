@@ -17,7 +17,7 @@ pub mod web;
 
 pub use deploy::{
     DeployOptions, Deployed, ImageChoice, Phases, RollbackOptions, attach, compute_of, deploy,
-    rollback, running_images,
+    restart, rollback, running_images,
 };
 pub use first::{
     FirstImages, push_first_images, record_first_release, without_image, without_source,

@@ -198,6 +198,12 @@ impl ResourceType for Secret {
 
 /// Stores a new value (`foundry secret set`); returns the new version id.
 /// The value goes to AWS and nowhere else.
+/// Stores a new generated value for the generated secret `name` (its full
+/// name); returns the new version id. The value is never returned.
+pub async fn rotate_generated(aws: &Aws, name: &str) -> Result<String, AwsError> {
+    put_value(aws, name, generate_value()).await
+}
+
 pub async fn put_value(aws: &Aws, name: &str, value: String) -> Result<String, AwsError> {
     let out = aws
         .secrets

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::network::{self, NetworkFacts};
+use super::{auth, database, secrets, traffic, uploads};
 use crate::aws::{Aws, AwsError};
 use crate::engine::Session;
 use crate::pricing::{BYTES_PER_GB, DAYS_PER_MONTH, HOURS_PER_MONTH, Prices, dollars};
@@ -106,6 +107,79 @@ pub const PRIMITIVES: &[Primitive] = &[
         name: "db_connections_vs_max",
         params: &[param("warn_ratio", ParamType::Number)],
     },
+    Primitive {
+        name: "database_instance_available",
+        params: &[],
+    },
+    Primitive {
+        name: "database_admits_services",
+        params: &[],
+    },
+    Primitive {
+        name: "vpc_dns_attributes",
+        params: &[],
+    },
+    Primitive {
+        name: "secrets_age",
+        params: &[param("max_age_days", ParamType::Number)],
+    },
+    Primitive {
+        name: "services_read_current_secrets",
+        params: &[],
+    },
+    Primitive {
+        name: "clock_skew",
+        params: &[param("warn_seconds", ParamType::Number)],
+    },
+    Primitive {
+        name: "bucket_cors_admits_origins",
+        params: &[],
+    },
+    Primitive {
+        name: "bucket_policy_and_grants",
+        params: &[],
+    },
+    Primitive {
+        name: "upload_url_ttl",
+        params: &[
+            param("service", ParamType::Text),
+            param("min_seconds", ParamType::Number),
+            param("max_seconds", ParamType::Number),
+        ],
+    },
+    Primitive {
+        name: "service_requests",
+        params: &[
+            param("service", ParamType::Text),
+            param("warn_5xx_percent", ParamType::Number),
+            param("warn_latency_ms", ParamType::Number),
+        ],
+    },
+    Primitive {
+        name: "service_log_lines",
+        params: &[
+            param("service", ParamType::Text),
+            param("pattern", ParamType::Text),
+            param("group_by", ParamType::Text),
+            param("warn_count", ParamType::Number),
+        ],
+    },
+    Primitive {
+        name: "issuer_discovery",
+        params: &[],
+    },
+    Primitive {
+        name: "jwks_keys",
+        params: &[],
+    },
+    Primitive {
+        name: "jwks_reachable_from_services",
+        params: &[],
+    },
+    Primitive {
+        name: "services_auth_settings",
+        params: &[],
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Primitive> {
@@ -135,6 +209,16 @@ pub enum Fix {
     Manual { description: String },
     /// `foundry rollback --to N` (what `--fix` does).
     Rollback { description: String, to: u32 },
+    /// A generated secret gets a new value (`foundry secret rotate`), then
+    /// its readers restart (what `--fix` does).
+    Rotate { description: String, secret: String },
+    /// The services start again on their current image, reading env and
+    /// secrets afresh, as a health-gated release (`foundry deploy SERVICE
+    /// --image <current>`; what `--fix` does).
+    Restart {
+        description: String,
+        services: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -160,7 +244,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn pass(summary: impl Into<String>) -> Self {
+    pub(super) fn pass(summary: impl Into<String>) -> Self {
         Outcome {
             status: Status::Pass,
             summary: summary.into(),
@@ -171,13 +255,13 @@ impl Outcome {
         }
     }
 
-    fn with(mut self, status: Status, fix: Fix) -> Self {
+    pub(super) fn with(mut self, status: Status, fix: Fix) -> Self {
         self.status = status;
         self.fix = Some(fix);
         self
     }
 
-    fn evidence(mut self, evidence: Vec<String>) -> Self {
+    pub(super) fn evidence(mut self, evidence: Vec<String>) -> Self {
         self.evidence = evidence;
         self
     }
@@ -194,7 +278,7 @@ pub struct Context<'a> {
     pub now: SystemTime,
 }
 
-fn texts(params: &toml::Table, name: &str) -> Vec<String> {
+pub(super) fn texts(params: &toml::Table, name: &str) -> Vec<String> {
     params
         .get(name)
         .and_then(|v| v.as_array())
@@ -206,14 +290,14 @@ fn texts(params: &toml::Table, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn number(params: &toml::Table, name: &str) -> f64 {
+pub(super) fn number(params: &toml::Table, name: &str) -> f64 {
     params
         .get(name)
         .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
         .unwrap_or_default()
 }
 
-fn text<'p>(params: &'p toml::Table, name: &str) -> &'p str {
+pub(super) fn text<'p>(params: &'p toml::Table, name: &str) -> &'p str {
     params
         .get(name)
         .and_then(|v| v.as_str())
@@ -241,6 +325,21 @@ pub async fn run(
         "interface_endpoint_break_even" => Ok(break_even(cx).await?),
         "nat_faults" => Ok(nat_faults(cx).await?),
         "db_connections_vs_max" => Ok(db_connections(number(params, "warn_ratio"), cx).await?),
+        "database_instance_available" => Ok(database::instance_available(cx).await?),
+        "database_admits_services" => database::admits_services(cx).await,
+        "vpc_dns_attributes" => Ok(database::vpc_dns(cx).await?),
+        "secrets_age" => Ok(secrets::age(number(params, "max_age_days"), cx).await?),
+        "services_read_current_secrets" => secrets::readers_current(cx).await,
+        "clock_skew" => Ok(uploads::clock_skew(number(params, "warn_seconds"), cx).await),
+        "bucket_cors_admits_origins" => Ok(uploads::cors(cx).await?),
+        "bucket_policy_and_grants" => Ok(uploads::policy_and_grants(cx).await?),
+        "upload_url_ttl" => uploads::url_ttl(params, cx).await,
+        "service_requests" => traffic::requests(params, cx).await,
+        "service_log_lines" => traffic::log_lines(params, cx).await,
+        "issuer_discovery" => Ok(auth::discovery(cx).await),
+        "jwks_keys" => Ok(auth::keys(cx).await),
+        "jwks_reachable_from_services" => Ok(auth::reachable_from_services(cx)),
+        "services_auth_settings" => auth::service_settings(cx).await,
         other => unreachable!("the runbook parser admits only known primitives, not {other}"),
     }
 }

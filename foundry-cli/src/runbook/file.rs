@@ -30,6 +30,26 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "ai-private-dns",
         include_str!("../../../runbooks/ai-private-dns.toml"),
     ),
+    (
+        "api-cant-reach-db",
+        include_str!("../../../runbooks/api-cant-reach-db.toml"),
+    ),
+    (
+        "secrets-rotation",
+        include_str!("../../../runbooks/secrets-rotation.toml"),
+    ),
+    (
+        "s3-upload-failures",
+        include_str!("../../../runbooks/s3-upload-failures.toml"),
+    ),
+    (
+        "ai-timeouts",
+        include_str!("../../../runbooks/ai-timeouts.toml"),
+    ),
+    (
+        "auth-401s",
+        include_str!("../../../runbooks/auth-401s.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -5,10 +5,15 @@
 //! `runbooks/prices.toml`, and proposes fixes; `--fix` applies the
 //! stack-file ones through `fix.rs`, and the command then runs `up`.
 
+mod auth;
 pub mod checks;
+mod database;
 pub mod file;
 pub mod fix;
 pub mod network;
+mod secrets;
+mod traffic;
+mod uploads;
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -113,6 +118,35 @@ impl Report {
                 Some(Fix::Rollback { to, .. }) => Some(to),
                 _ => None,
             })
+    }
+
+    /// The generated secret a finding's fix rotates, if one does.
+    pub fn rotation(&self) -> Option<String> {
+        self.findings().find_map(|c| match &c.outcome.fix {
+            Some(Fix::Rotate { secret, .. }) => Some(secret.clone()),
+            _ => None,
+        })
+    }
+
+    /// The services findings' fixes restart, in name order.
+    pub fn restarts(&self) -> Vec<String> {
+        let mut services: Vec<String> = self
+            .findings()
+            .filter_map(|c| match &c.outcome.fix {
+                Some(Fix::Restart { services, .. }) => Some(services.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        services.sort();
+        services.dedup();
+        services
+    }
+
+    fn findings(&self) -> impl Iterator<Item = &CheckReport> {
+        self.checks
+            .iter()
+            .filter(|c| c.outcome.status != Status::Pass)
     }
 
     /// Whether some finding's fix is applying the stack (file or drift).

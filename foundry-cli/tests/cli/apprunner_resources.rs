@@ -88,6 +88,7 @@ async fn clients(moto: &MotoServer, emulator: &Emulator) -> Aws {
         region: "us-east-1".into(),
         registry_override: None,
         local: false,
+        endpoint_url: Some(moto.endpoint()),
     }
 }
 

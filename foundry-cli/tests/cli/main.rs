@@ -18,6 +18,7 @@ mod provisioning;
 mod registry_secrets;
 mod remote_state;
 mod runbooks;
+mod runbooks_app;
 mod scaffold;
 mod status_logs;
 mod support;

@@ -190,6 +190,40 @@ async fn nat_bill_finds_prices_and_fixes_a_costly_dev_network() {
     )
     .await;
 
+    // The plan prices the NATs' usage from the same metrics, per NAT.
+    let plan: Value = serde_json::from_str(
+        &env.foundry(&["plan", "--env", "dev", "--json"])
+            .success()
+            .stdout(),
+    )
+    .unwrap();
+    let usage = plan["cost"]["usage"].as_array().unwrap();
+    assert_eq!(usage.len(), 2, "{usage:#?}");
+    let busy = usage
+        .iter()
+        .find(|u| {
+            u["basis"]
+                .as_str()
+                .unwrap()
+                .starts_with("6000.0 GB in 30 days")
+        })
+        .unwrap_or_else(|| panic!("NAT b's 200 GB a day: {usage:#?}"));
+    assert!(
+        close(
+            busy["monthly"].as_f64().unwrap(),
+            200.0 * 730.0 / 24.0 * NAT_GB
+        ),
+        "{busy:#}"
+    );
+    let total: f64 = usage.iter().map(|u| u["monthly"].as_f64().unwrap()).sum();
+    let human = env.foundry(&["plan", "--env", "dev"]).success().stdout();
+    assert!(
+        human.contains(&format!(
+            "Usage, estimated from the last 30 days of metrics: ${total:.2} a month on top."
+        )),
+        "{human}"
+    );
+
     let run = env.foundry(&["runbook", "nat-bill", "--env", "dev", "--json"]);
     assert_eq!(run.code(), Some(3), "findings exit 3: {}", run.stderr());
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();

@@ -486,3 +486,185 @@ async fn ai_private_dns_follows_the_private_service_path_and_finds_a_missing_con
     );
     assert_eq!(check["fix"]["kind"], "apply");
 }
+
+/// `runbook secrets-rotation`: after `foundry secret rotate` the api still
+/// runs with the old value; `--fix` restarts it on its image (a release
+/// that reads the new version, health-gated), and the next run passes.
+/// `runbook ai-timeouts`: App Runner's request metrics and the ai's
+/// "upstream call failed" lines (seeded as the service writes them) turn a
+/// healthy run into warnings that count them by error code.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_rotation_restarts_stale_readers_and_ai_timeouts_reads_metrics_and_log() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+
+    let app = ComputeEnv::start(Duration::from_millis(100)).await;
+    app.foundry(&["up", "--env", "dev", "--yes", "--profile", "dev"])
+        .success();
+    let run = app.foundry(&["runbook", "secrets-rotation", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    let readers = report["checks"][1]["evidence"].to_string();
+    assert!(
+        readers.contains("api reads shop/dev/internal_api_key"),
+        "{readers}"
+    );
+    assert!(readers.contains(", current"), "{readers}");
+
+    let rotated = app
+        .foundry(&["secret", "rotate", "internal_api_key", "--env", "dev"])
+        .success();
+    assert!(
+        rotated
+            .stdout()
+            .contains("api keep(s) the old value until restarted"),
+        "{}",
+        rotated.stdout()
+    );
+    let refused = app.foundry(&["secret", "rotate", "nope", "--env", "dev"]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        refused.stderr().contains("declares no secret `nope`"),
+        "{}",
+        refused.stderr()
+    );
+
+    let run = app.foundry(&["runbook", "secrets-rotation", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    let readers = &report["checks"][1];
+    assert_eq!(readers["status"], "fail", "{readers:#}");
+    assert_eq!(
+        readers["summary"],
+        "api run(s) with a secret value that is no longer current"
+    );
+    assert!(
+        readers["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("at release 1: version "),
+        "{readers:#}"
+    );
+    assert_eq!(readers["fix"]["kind"], "restart");
+    assert_eq!(readers["fix"]["services"], serde_json::json!(["api"]));
+
+    let before = app.releases();
+    let fixed = app.foundry(&[
+        "runbook",
+        "secrets-rotation",
+        "--env",
+        "dev",
+        "--fix",
+        "--yes",
+    ]);
+    assert_eq!(
+        fixed.code(),
+        Some(0),
+        "{}\n{}",
+        fixed.stdout(),
+        fixed.stderr()
+    );
+    let after = app.releases();
+    assert_eq!(after.len(), before.len() + 1, "{after:#?}");
+    assert_eq!(app.get("api", "/healthz").await.0, 200);
+    let again = app.foundry(&["runbook", "secrets-rotation", "--env", "dev"]);
+    assert_eq!(again.code(), Some(0), "{}", again.stdout());
+
+    // ai-timeouts: healthy first.
+    let run = app.foundry(&["runbook", "ai-timeouts", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+
+    let ai = app.service("ai").await;
+    let (name, id) = (ai.service_name().to_owned(), ai.service_id().to_owned());
+    let config = app.env.sdk_config().await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let at = (std::time::SystemTime::now() - Duration::from_secs(600)).into();
+    for (metric, value) in [
+        ("Requests", 1000.0),
+        ("5xxStatusResponses", 50.0),
+        ("RequestLatency", 45_000.0),
+    ] {
+        cloudwatch
+            .put_metric_data()
+            .namespace("AWS/AppRunner")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(
+                        Dimension::builder()
+                            .name("ServiceName")
+                            .value(&name)
+                            .build(),
+                    )
+                    .dimensions(Dimension::builder().name("ServiceID").value(&id).build())
+                    .timestamp(at)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let group = format!("/aws/apprunner/{name}/{id}/application");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("instance/seeded")
+        .send()
+        .await
+        .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let line = |code: &str| {
+        serde_json::json!({
+            "timestamp": "2026-12-03T06:00:00Z",
+            "level": "WARN",
+            "fields": { "message": "upstream call failed", "provider": "openai", "attempt": 1, "code": code },
+            "target": "ai::gateway",
+        })
+        .to_string()
+    };
+    let events: Vec<InputLogEvent> = ["upstream_timeout", "upstream_timeout", "rate_limited"]
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            InputLogEvent::builder()
+                .timestamp(now_ms - 60_000 + i as i64)
+                .message(line(code))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("instance/seeded")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+
+    let run = app.foundry(&["runbook", "ai-timeouts", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(3), "{}\n{}", run.stdout(), run.stderr());
+    let report = json(&run.stdout());
+    let requests = &report["checks"][0];
+    assert_eq!(requests["status"], "warn", "{requests:#}");
+    assert_eq!(
+        requests["summary"],
+        "ai: 5.0% of requests answered 5xx, latency peaked at 45000 ms"
+    );
+    assert!(
+        requests["evidence"][0].as_str().unwrap().contains(&format!(
+            "AWS/AppRunner ServiceName={name} ServiceID={id}): 1000 requests, 50 answered 5xx"
+        )),
+        "{requests:#}"
+    );
+    let upstream = &report["checks"][1];
+    assert_eq!(upstream["status"], "warn", "{upstream:#}");
+    assert_eq!(
+        upstream["evidence"][1],
+        "by fields.code: upstream_timeout × 2, rate_limited × 1"
+    );
+    assert_eq!(report["checks"][2]["status"], "pass");
+}
