@@ -21,6 +21,12 @@ const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
 /// serving and writes one when SIGTERM or SIGINT stops it (see the script).
 const PERSISTENT_SERVER: &str = include_str!("moto_persistent.py");
 
+/// What moto lacks of CloudFront Functions, added before it serves.
+const CLOUDFRONT_FUNCTIONS: &str = include_str!("moto_cloudfront_functions.py");
+
+/// Runs `moto_server`'s own entry point with the arguments that follow.
+const SERVE: &str = "import sys\nfrom moto.server import main\nsys.exit(main(sys.argv[1:]))\n";
+
 /// How `moto_persistent.py` exits when its snapshot cannot be read.
 const SNAPSHOT_UNREADABLE_EXIT: i32 = 3;
 
@@ -170,8 +176,12 @@ fn rewrite_shebangs(staging: &Path, venv: &Path) -> Result<(), MotoError> {
 /// The command line that serves moto on `port`, with the settings foundry
 /// needs; it forgets everything when it stops (what tests want).
 pub fn server_command(moto_server: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(moto_server);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    // The virtualenv's interpreter, isolated as below.
+    let mut cmd = Command::new(moto_server.with_file_name("python"));
+    cmd.arg("-I")
+        .arg("-c")
+        .arg(format!("{CLOUDFRONT_FUNCTIONS}\n{SERVE}"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     with_settings(&mut cmd);
     cmd
 }
@@ -189,7 +199,7 @@ pub fn persistent_server_command(moto_server: &Path, port: u16, snapshot: &Path)
     let mut cmd = Command::new(moto_server.with_file_name("python"));
     cmd.arg("-I")
         .arg("-c")
-        .arg(PERSISTENT_SERVER)
+        .arg(format!("{CLOUDFRONT_FUNCTIONS}\n{PERSISTENT_SERVER}"))
         .arg(snapshot)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     with_settings(&mut cmd);

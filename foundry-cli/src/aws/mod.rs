@@ -146,6 +146,7 @@ impl AwsError {
                         | "NoSuchBucket"
                         | "NoSuchDistribution"
                         | "NoSuchOriginAccessControl"
+                        | "NoSuchFunctionExists"
                         | "NoSuchResource"
                 )
         })

@@ -18,7 +18,7 @@ use aws_sdk_cloudfront::error::{BuildError, ProvideErrorMetadata};
 use aws_sdk_cloudfront::types::{
     Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomOriginConfig,
     DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, DistributionSummary,
-    Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy, OriginSslProtocols, Origins,
+    EventType, FunctionAssociation, FunctionAssociations, Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy, OriginSslProtocols, Origins,
     PriceClass, S3OriginConfig, SslProtocol, SslSupportMethod, ViewerCertificate,
     ViewerProtocolPolicy,
 };
@@ -211,7 +211,36 @@ fn props_of(d: &DistributionConfig) -> Props {
         ),
     );
     put("behaviors", behaviors_of(d));
+    put(
+        "web_viewer_request_function",
+        Value::str(
+            d.default_cache_behavior()
+                .and_then(|b| b.function_associations())
+                .map(|f| f.items())
+                .unwrap_or_default()
+                .iter()
+                .find(|f| f.event_type() == &EventType::ViewerRequest)
+                .map(|f| f.function_arn())
+                .unwrap_or_default(),
+        ),
+    );
     p
+}
+
+/// The default behaviour's function associations: the web's viewer-request
+/// function when there is one ("" is none).
+fn web_functions(props: &Props) -> Result<FunctionAssociations, ConfigError> {
+    let arn = prop_str(props, "web_viewer_request_function")?;
+    let mut associations = FunctionAssociations::builder().quantity(0);
+    if !arn.is_empty() {
+        associations = associations.quantity(1).items(
+            FunctionAssociation::builder()
+                .function_arn(arn)
+                .event_type(EventType::ViewerRequest)
+                .build()?,
+        );
+    }
+    Ok(associations.build()?)
 }
 
 /// A behaviour property value, read for building the API types.
@@ -336,6 +365,7 @@ fn apply(config: &mut DistributionConfig, props: &Props) -> Result<(), ConfigErr
             .cache_policy_id(default.cache_policy)
             .set_origin_request_policy_id(default.origin_request_policy)
             .compress(default.compress)
+            .function_associations(web_functions(props)?)
             .build()?,
     );
     // Map order is precedence order; foundry's path patterns never overlap.
@@ -465,6 +495,9 @@ impl ResourceType for Distribution {
             PropSpec::required("web_origin_access_control", Ty::Str),
             PropSpec::required("api_origin_domain", Ty::Str),
             PropSpec::required("behaviors", Ty::Map),
+            // The CloudFront Function the web behaviour runs on each viewer
+            // request (its ARN; "" for none).
+            PropSpec::required("web_viewer_request_function", Ty::Str),
         ];
         SCHEMA
     }
@@ -626,7 +659,7 @@ impl ResourceType for Distribution {
 mod tests {
     use super::*;
 
-    fn props(certificate: &str, aliases: &[&str]) -> Props {
+    fn props(certificate: &str, aliases: &[&str], function: &str) -> Props {
         let mut behaviors = BTreeMap::new();
         behaviors.insert(
             DEFAULT_BEHAVIOR.to_string(),
@@ -654,6 +687,7 @@ mod tests {
             ("web_origin_access_control", Value::str("E2OAC")),
             ("api_origin_domain", Value::str("api.acme.example")),
             ("behaviors", Value::Map(behaviors)),
+            ("web_viewer_request_function", Value::str(function)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -665,10 +699,11 @@ mod tests {
     #[test]
     fn props_round_trip_through_the_distribution_config() {
         for desired in [
-            props("", &[]),
+            props("", &[], ""),
             props(
                 "arn:aws:acm:us-east-1:123456789012:certificate/abc",
                 &["acme.example", "www.acme.example"],
+                "arn:aws:cloudfront::123456789012:function/acme-prod-fn-spa",
             ),
         ] {
             let mut config = DistributionConfig::builder()
@@ -684,7 +719,7 @@ mod tests {
 
     #[test]
     fn a_missing_property_is_an_error_not_a_default() {
-        let mut desired = props("", &[]);
+        let mut desired = props("", &[], "");
         desired.remove("api_origin_domain");
         let mut config = DistributionConfig::builder()
             .caller_reference("token")

@@ -67,6 +67,7 @@ resource_types! {
     DbParameterGroup => "db_parameter_group", db_parameter_group::DbParameterGroup;
     DbInstance => "db_instance", db_instance::DbInstance;
     OriginAccessControl => "origin_access_control", origin_access_control::OriginAccessControl;
+    CloudfrontFunction => "cloudfront_function", cloudfront_function::CloudfrontFunction;
     Distribution => "distribution", distribution::Distribution;
     ApprunnerAutoScaling => "apprunner_auto_scaling", apprunner_auto_scaling::ApprunnerAutoScaling;
     ApprunnerObservability => "apprunner_observability", apprunner_observability::ApprunnerObservability;

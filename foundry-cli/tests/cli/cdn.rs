@@ -1,7 +1,7 @@
 //! The CloudFront edge of seed 002 §5 (origin access control, distribution,
 //! web bucket policy), checked with independent CloudFront and S3 calls.
 
-use aws_sdk_cloudfront::types::DistributionSummary;
+use aws_sdk_cloudfront::types::{DistributionSummary, FunctionStage};
 
 use crate::support::{REFERENCE, TestEnv};
 
@@ -15,6 +15,25 @@ fn with_price_class(text: &str, class: &str) -> String {
     let api = "api_domain = \"api.acme.example\"\n";
     assert!(text.contains(api), "the stack's [cdn] names the api origin");
     text.replace(api, &format!("{api}price_class = \"{class}\"\n"))
+}
+
+/// Runs the published function's code in Node (CloudFront's runtime is
+/// ECMAScript 5.1 with parts of ES6, which this code stays within) on the
+/// viewer requests the web behaviour gets: the client's routes become
+/// `/index.html`, files keep their path.
+fn assert_spa_routes(code: &str) {
+    let script = format!(
+        "{code}\nconst cases = {{'/': '/index.html', '/documents': '/index.html', '/documents/42/edit': '/index.html', '/index.html': '/index.html', '/assets/index-3f2a1b.js': '/assets/index-3f2a1b.js', '/favicon.ico': '/favicon.ico'}};\nfor (const [uri, want] of Object.entries(cases)) {{ const got = handler({{ request: {{ uri, method: 'GET', headers: {{}} }} }}).uri; if (got !== want) {{ console.error(uri + ' -> ' + got + ', want ' + want); process.exit(1); }} }}\n"
+    );
+    let out = std::process::Command::new("node")
+        .args(["-e", &script])
+        .output()
+        .expect("node must be installed (the web client's tests need it too)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn cloudfront(env: &TestEnv) -> aws_sdk_cloudfront::Client {
@@ -134,6 +153,53 @@ async fn the_distribution_serves_the_private_web_bucket_and_the_api_uncached() {
         );
     }
 
+    // The SPA fallback: one published CloudFront Function, run on viewer
+    // requests of the web behaviour only (the api's paths never see it).
+    let live = cf
+        .describe_function()
+        .name("acme-prod-fn-spa")
+        .stage(FunctionStage::Live)
+        .send()
+        .await
+        .expect("the function is published");
+    let arn = live
+        .function_summary()
+        .and_then(|s| s.function_metadata())
+        .map(|m| m.function_arn().to_owned())
+        .unwrap();
+    let associated: Vec<(String, String)> = default
+        .function_associations()
+        .map(|f| f.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            (
+                f.function_arn().to_owned(),
+                f.event_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(associated, [(arn, "viewer-request".to_owned())]);
+    for b in behaviors {
+        assert_eq!(
+            b.function_associations().map(|f| f.quantity()).unwrap_or(0),
+            0,
+            "{}",
+            b.path_pattern()
+        );
+    }
+    let code = cf
+        .get_function()
+        .name("acme-prod-fn-spa")
+        .stage(FunctionStage::Live)
+        .send()
+        .await
+        .unwrap()
+        .function_code()
+        .map(|b| String::from_utf8(b.as_ref().to_vec()).unwrap())
+        .unwrap();
+    assert_spa_routes(&code);
+
     let tags = cf
         .list_tags_for_resource()
         .resource(d.arn())
@@ -252,6 +318,12 @@ async fn a_new_price_class_updates_in_place_and_destroy_removes_the_edge() {
     assert!(
         oac_names(&cf).await.is_empty(),
         "origin access control deleted"
+    );
+    let functions = cf.list_functions().send().await.unwrap();
+    assert_eq!(
+        functions.function_list().map(|l| l.quantity()),
+        Some(0),
+        "the SPA function deleted"
     );
 }
 

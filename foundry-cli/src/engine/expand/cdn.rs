@@ -109,9 +109,40 @@ pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
         )
         .prop("web_origin_access_control", Value::reference(ids::OAC_WEB))
         .prop("api_origin_domain", api_origin_domain)
-        .prop("behaviors", behaviors);
-    vec![oac, distribution]
+        .prop("behaviors", behaviors)
+        .prop(
+            "web_viewer_request_function",
+            Value::attr(ids::FN_SPA, "arn"),
+        );
+    let spa = Resource::new(ids::FN_SPA, Kind::CloudfrontFunction)
+        .prop("name", Value::str(scope.name(ids::FN_SPA)))
+        .prop(
+            "comment",
+            Value::str(format!(
+                "foundry {}/{}: the web client's routes answer with index.html",
+                stack.name, stack.env
+            )),
+        )
+        .prop("runtime", Value::str("cloudfront-js-2.0"))
+        .prop("code", Value::str(SPA_FALLBACK));
+    vec![oac, spa, distribution]
 }
+
+/// The web behaviour's viewer-request function: a path whose last segment
+/// has no extension is a route of the single-page client, answered by
+/// `index.html`; files (hashed assets, `favicon.ico`) are served as they
+/// are. `/graphql` and `/api/*` have behaviours of their own, so the api's
+/// answers (404s included) never pass through it.
+pub const SPA_FALLBACK: &str = r#"// foundry: the web client's routes are answered by index.html.
+function handler(event) {
+  var request = event.request;
+  var last = request.uri.split('/').pop();
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"#;
 
 /// Bucket policy statement: `s3:GetObject` on `bucket` for CloudFront, only
 /// when the request comes from this stack's distribution (OAC, SourceArn).

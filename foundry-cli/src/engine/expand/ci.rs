@@ -28,6 +28,7 @@ const OBSERVE_ACTIONS: &[&str] = &[
     "s3:GetLifecycleConfiguration",
     "cloudfront:Get*",
     "cloudfront:List*",
+    "cloudfront:DescribeFunction",
     "secretsmanager:ListSecrets",
     "secretsmanager:DescribeSecret",
     "ecr:DescribeRepositories",
@@ -40,6 +41,8 @@ const OBSERVE_ACTIONS: &[&str] = &[
     "sns:ListSubscriptionsByTopic",
     "sns:ListTagsForResource",
     "cloudwatch:DescribeAlarms",
+    // The plan's usage estimate (the NAT gateways' last 30 days).
+    "cloudwatch:GetMetricStatistics",
     "cloudwatch:ListTagsForResource",
     // `aws-actions/configure-aws-credentials` and `docker login`'s
     // equivalent: ECR's login token is account-wide by design.

@@ -44,6 +44,8 @@ pub mod ids {
     pub const DB_SUBNETS: &str = "db-subnets";
     pub const SG_DATABASE: &str = "sg-database";
     pub const OAC_WEB: &str = "oac-web";
+    /// The web client's SPA fallback (a CloudFront Function).
+    pub const FN_SPA: &str = "fn-spa";
     pub const DISTRIBUTION: &str = "cdn";
 
     /// A service on App Runner (`svc-api`): physical id its ARN, attributes
