@@ -2,7 +2,8 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 
 /**
  * Sign in by pasting a session token (locally: `foundry local token`; in a
- * stack: a Clerk session token). Clerk's hosted sign-in is not wired yet.
+ * stack built without a Clerk key: a Clerk session token). With
+ * `VITE_CLERK_PUBLISHABLE_KEY`, `ClerkSignIn` replaces this screen.
  */
 export function SignIn({ onSignIn, notice }: { onSignIn: (token: string) => void; notice?: string }) {
   const [token, setToken] = useState('');

@@ -12,7 +12,7 @@ function reply(status: number, body: unknown) {
 function setup(...replies: Response[]) {
   const fetch = vi.fn<typeof globalThis.fetch>();
   for (const r of replies) fetch.mockResolvedValueOnce(r);
-  const run = createFetchGraphQL({ endpoint: '/graphql', token: 'tok.en.x', texts: { abc123: 'query DocumentsPageQuery { me { id } }' }, fetch });
+  const run = createFetchGraphQL({ endpoint: '/graphql', getToken: () => Promise.resolve('tok.en.x'), texts: { abc123: 'query DocumentsPageQuery { me { id } }' }, fetch });
   const sent = () => fetch.mock.calls.map(([, init]) => JSON.parse(String(init?.body)));
   return { fetch, run, sent };
 }
@@ -47,9 +47,21 @@ describe('the network layer', () => {
 
   it('a fetch that cannot connect is a NETWORK error', async () => {
     const fetch = vi.fn<typeof globalThis.fetch>().mockRejectedValue(new TypeError('Failed to fetch'));
-    const run = createFetchGraphQL({ endpoint: '/graphql', token: 't', texts: {}, fetch });
+    const run = createFetchGraphQL({ endpoint: '/graphql', getToken: () => Promise.resolve('t'), texts: {}, fetch });
     const error = await run(params, {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('NETWORK');
+  });
+
+  it('asks for the token before each request, and fails as UNAUTHENTICATED when there is none', async () => {
+    const fetch = vi.fn<typeof globalThis.fetch>().mockImplementation(async () => reply(200, { data: { me: null } }));
+    const getToken = vi.fn<() => Promise<string | null>>().mockResolvedValueOnce('one.a.b').mockResolvedValueOnce('two.a.b').mockResolvedValueOnce(null);
+    const run = createFetchGraphQL({ endpoint: '/graphql', getToken, texts: {}, fetch });
+    await run(params, {});
+    await run(params, {});
+    const headers = fetch.mock.calls.map(([, init]) => (init?.headers as Record<string, string>).authorization);
+    expect(headers).toEqual(['Bearer one.a.b', 'Bearer two.a.b']);
+    await expect(run(params, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(fetch).toHaveBeenCalledTimes(2);
   });
 });

@@ -12,20 +12,29 @@ export type FetchGraphQL = (params: RequestParameters, variables: Variables) => 
 
 type Json = { data?: unknown; errors?: { message?: string; extensions?: { code?: string; retryAfter?: number } }[] };
 
+/**
+ * The session token for a request, asked for each time: Clerk's live about a
+ * minute and `getToken` refreshes them; a pasted one is returned as is.
+ * `null` means signed out.
+ */
+export type TokenSource = () => Promise<string | null>;
+
 export function createFetchGraphQL(options: {
   endpoint: string;
-  token: string;
+  getToken: TokenSource;
   texts: QueryTexts;
   fetch?: typeof fetch;
 }): FetchGraphQL {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
   async function post(body: unknown): Promise<Json> {
+    const token = await options.getToken();
+    if (!token) throw new ApiError('UNAUTHENTICATED', 'signed out');
     let response: Response;
     try {
       response = await doFetch(options.endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
       });
     } catch (cause) {
