@@ -37,6 +37,11 @@ fn config(props: &Props) -> Result<FunctionConfig, AwsError> {
         })
 }
 
+fn single_attempt() -> aws_sdk_cloudfront::config::Builder {
+    aws_sdk_cloudfront::config::Builder::default()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
 /// The ETag of the function's DEVELOPMENT stage, `None` when it is gone.
 async fn development_etag(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
     let out = AwsError::none_if_not_found(
@@ -79,6 +84,11 @@ async fn write_and_publish(aws: &Aws, name: &str, props: &Props) -> Result<(), A
         .if_match(etag)
         .function_config(config(props)?)
         .function_code(Blob::new(prop_str(props, "code")?.as_bytes()))
+        // One attempt: the SDK's repeat after a lost response would name
+        // the ETag the first attempt replaced (412); the engine reads the
+        // function again and starts over instead.
+        .customize()
+        .config_override(single_attempt())
         .send()
         .await
         .or_aws("UpdateFunction")?;
@@ -196,10 +206,7 @@ impl ResourceType for CloudfrontFunction {
             .function_code(Blob::new(prop_str(props, "code")?.as_bytes()))
             // One attempt: a repeat after a lost response meets the name taken.
             .customize()
-            .config_override(
-                aws_sdk_cloudfront::config::Builder::default()
-                    .retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
+            .config_override(single_attempt())
             .send()
             .await;
         match out {

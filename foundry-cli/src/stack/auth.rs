@@ -11,6 +11,8 @@ use super::{Diagnostic, Locator};
 pub struct Auth {
     pub issuer: String,
     pub jwks_url: String,
+    /// Clerk's publishable key, which the web client is built with.
+    pub publishable_key: Option<String>,
 }
 
 impl Auth {
@@ -19,6 +21,7 @@ impl Auth {
         Auth {
             issuer: issuer.trim_end_matches('/').to_owned(),
             jwks_url: format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+            publishable_key: None,
         }
     }
 
@@ -66,6 +69,26 @@ pub fn resolve(
     if let Some((jwks_url, path)) = l.pick(|a| a.jwks_url.as_deref(), &["jwks_url"]) {
         https(jwks_url, &path, "jwks_url");
         auth.jwks_url = jwks_url.to_owned();
+    }
+    if let Some((key, path)) = l.pick(|a| a.publishable_key.as_deref(), &["publishable_key"]) {
+        // Never echo the value: a secret key pasted here must not reach logs.
+        let problem = if key.starts_with("sk_") {
+            Some((
+                "auth.publishable_key holds a Clerk secret key (sk_…), which must never be in the stack file",
+                "remove it, roll the key in Clerk's dashboard (it may have been committed), and copy the publishable key (pk_…) instead",
+            ))
+        } else if !(key.starts_with("pk_live_") || key.starts_with("pk_test_")) {
+            Some((
+                "auth.publishable_key is not a Clerk publishable key",
+                "copy it from the Clerk dashboard's API keys page: it starts with pk_live_ or pk_test_",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, help)) = problem {
+            diags.push(Diagnostic::new(message).at(span(locator, &path)).help(help));
+        }
+        auth.publishable_key = Some(key.to_owned());
     }
     Some(auth)
 }

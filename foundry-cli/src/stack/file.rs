@@ -96,6 +96,10 @@ pub struct AuthSpec {
     /// Where the issuer's signing keys are (https); default
     /// `<issuer>/.well-known/jwks.json`.
     pub jwks_url: Option<String>,
+    /// Clerk's publishable key (`pk_live_…`, `pk_test_…`; public by
+    /// design): `foundry deploy web` builds the client with it, which then
+    /// signs in with Clerk. Without it the client asks for a pasted token.
+    pub publishable_key: Option<String>,
 }
 
 /// `[ci]`: continuous deployment from GitHub Actions. foundry creates the

@@ -220,6 +220,16 @@ fn auth_names_an_https_issuer_that_services_reference() {
         "3:1: [auth] needs issuer [name the tokens' issuer, e.g. issuer = \"https://clerk.acme.example\"]",
     );
     check(
+        "[auth]\nissuer = \"https://clerk.acme.example\"\npublishable_key = \"pk_test_Y2xlcmsuYWNtZS5leGFtcGxlJA\"\n[env.dev]\n",
+        "dev",
+        "ok",
+    );
+    check(
+        "[auth]\nissuer = \"https://clerk.acme.example\"\npublishable_key = \"sk_live_not_for_here\"\n[env.dev]\n",
+        "dev",
+        "5:19: auth.publishable_key holds a Clerk secret key (sk_…), which must never be in the stack file [remove it, roll the key in Clerk's dashboard (it may have been committed), and copy the publishable key (pk_…) instead]",
+    );
+    check(
         "[services.api]\nenv = { X = \"${auth.audience}\" }\n[env.dev]\n",
         "dev",
         "4:13: service `api`: env `X`: `${auth.audience}`: auth has no attribute `audience` [use issuer or jwks_url]",

@@ -13,7 +13,7 @@ async fn destroy_removes_its_stack_and_env_and_nothing_else() {
     let out = env.foundry(&["destroy", "--env", "dev", "--yes"]).success();
     assert!(
         out.stdout()
-            .contains("Plan: 0 to create, 0 to update, 0 to replace, 45 to delete."),
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 46 to delete."),
         "{}",
         out.stdout()
     );

@@ -140,6 +140,9 @@ async fn the_first_response_of_every_operation_lost_still_converges_without_dupl
         "rds:CreateDBParameterGroup",
         "rds:CreateDBInstance",
         "cloudfront:CreateOriginAccessControl",
+        "cloudfront:CreateFunction",
+        "cloudfront:UpdateFunction",
+        "cloudfront:PublishFunction",
         "cloudfront:CreateDistributionWithTags",
     ] {
         assert_eq!(

@@ -7,8 +7,8 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     assert_eq!(plan.code(), Some(2), "{}", plan.stderr());
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
     assert_eq!(
-        plan["summary"]["create"], 45,
-        "22 network resources (apprunner.requests for the private ai), 2 repositories, 3 secrets, 3 roles, 2 buckets, 1 topic, 1 alarm"
+        plan["summary"]["create"], 46,
+        "the reference stack's dev env: network (apprunner.requests for the private ai), repositories, secrets, roles, buckets, alarms, the database and the CDN (with its SPA function)"
     );
     let subnet = plan["changes"]
         .as_array()
@@ -27,7 +27,7 @@ async fn dev_creates_the_reference_network_once_and_a_second_up_creates_nothing(
     let up = env.foundry(&["up", "--env", "dev", "--yes"]).success();
     assert!(
         up.stdout()
-            .contains("Plan: 45 to create, 0 to update, 0 to replace, 0 to delete."),
+            .contains("Plan: 46 to create, 0 to update, 0 to replace, 0 to delete."),
         "{}",
         up.stdout()
     );

@@ -435,3 +435,39 @@ async fn rollback_web_restores_the_previous_entry_document_and_old_builds_are_pr
         refused.stderr()
     );
 }
+
+/// Without `--dist`, `deploy web` runs the project's `npm run build` (npm ci
+/// is skipped: `node_modules` exists), with `[auth] publishable_key` given
+/// to the build as VITE_CLERK_PUBLISHABLE_KEY, so the client signs in with
+/// Clerk.
+#[tokio::test]
+async fn deploy_web_builds_with_npm_and_the_stacks_clerk_key() {
+    let env = start(5).await;
+    let key = "pk_test_Y2xlcmsuYWNtZS5leGFtcGxlJA";
+    let project = env.path().join("site");
+    std::fs::create_dir_all(project.join("node_modules")).unwrap();
+    let script = "const fs = require('fs'); fs.mkdirSync('dist/assets', { recursive: true }); fs.writeFileSync('dist/assets/index-1.js', 'x'); fs.writeFileSync('dist/index.html', '<script src=/assets/index-1.js></script>' + (process.env.VITE_CLERK_PUBLISHABLE_KEY || 'no key'))";
+    std::fs::write(
+        project.join("package.json"),
+        serde_json::json!({
+            "name": "site",
+            "private": true,
+            "scripts": { "build": format!("node -e \"{}\"", script.replace('"', "\\\"")) }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    env.write(
+        "foundry.toml",
+        &(stack(5).replace("source = \"no-such-project\"", "source = \"site\"")
+            + &format!(
+                "\n[auth]\nissuer = \"https://clerk.acme.example\"\npublishable_key = \"{key}\"\n"
+            )),
+    );
+    env.foundry(&["deploy", "web", "--env", "dev", "--json"])
+        .success();
+    let s3 = env.s3().await;
+    let html = body(&s3, "index.html").await.unwrap();
+    assert!(html.ends_with(key), "{html}");
+    assert_eq!(body(&s3, "assets/index-1.js").await.as_deref(), Some("x"));
+}

@@ -378,6 +378,11 @@ fn cloudfront_operation(method: &Method, path: &str, query: &[(String, String)])
             _ => format!("{method}/tagging"),
         };
     }
+    // CloudFront Functions' actions on one function: `function/{Name}/publish`
+    // (PublishFunction), `/describe` (DescribeFunction), `/test` (TestFunction).
+    if let [resource, _, action @ ("publish" | "describe" | "test")] = segments.as_slice() {
+        return format!("{}{}", pascal_case(action), pascal_case(resource));
+    }
     // `origin-access-identity/cloudfront` is one resource name in two segments.
     let mut resources: Vec<(String, Option<&str>)> = Vec::new();
     let mut config = false;
@@ -486,6 +491,36 @@ mod tests {
                 "/2020-05-31/distribution",
                 "cloudfront",
                 "cloudfront:ListDistributions",
+            ),
+            (
+                "POST",
+                "/2020-05-31/function",
+                "cloudfront",
+                "cloudfront:CreateFunction",
+            ),
+            (
+                "PUT",
+                "/2020-05-31/function/acme-dev-fn-spa",
+                "cloudfront",
+                "cloudfront:UpdateFunction",
+            ),
+            (
+                "POST",
+                "/2020-05-31/function/acme-dev-fn-spa/publish",
+                "cloudfront",
+                "cloudfront:PublishFunction",
+            ),
+            (
+                "GET",
+                "/2020-05-31/function/acme-dev-fn-spa/describe?Stage=LIVE",
+                "cloudfront",
+                "cloudfront:DescribeFunction",
+            ),
+            (
+                "GET",
+                "/2020-05-31/function/acme-dev-fn-spa?Stage=LIVE",
+                "cloudfront",
+                "cloudfront:GetFunction",
             ),
             (
                 "PUT",

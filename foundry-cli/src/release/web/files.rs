@@ -123,9 +123,9 @@ pub fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
-/// `npm ci` when `node_modules` is missing, then `npm run build`, in
-/// `project`. Output goes to `log` line by line.
-pub fn npm_build(project: &Path, log: &dyn Fn(&str)) -> Result<(), WebError> {
+/// `npm ci` when `node_modules` is missing, then `npm run build` with `env`
+/// added, in `project`. Output goes to `log` line by line.
+pub fn npm_build(project: &Path, env: &[(&str, &str)], log: &dyn Fn(&str)) -> Result<(), WebError> {
     if !project.join("package.json").is_file() {
         return Err(WebError::Build(format!(
             "{} has no package.json; `source` of a static service names the npm project",
@@ -133,16 +133,22 @@ pub fn npm_build(project: &Path, log: &dyn Fn(&str)) -> Result<(), WebError> {
         )));
     }
     if !project.join("node_modules").is_dir() {
-        run_npm(project, &["ci"], log)?;
+        run_npm(project, &["ci"], &[], log)?;
     }
-    run_npm(project, &["run", "build"], log)
+    run_npm(project, &["run", "build"], env, log)
 }
 
-fn run_npm(project: &Path, args: &[&str], log: &dyn Fn(&str)) -> Result<(), WebError> {
+fn run_npm(
+    project: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: &dyn Fn(&str),
+) -> Result<(), WebError> {
     let shown = format!("npm {}", args.join(" "));
     log(&format!("{shown} in {}", project.display()));
     let out = Command::new("npm")
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(project)
         .output()
         .map_err(|e| {

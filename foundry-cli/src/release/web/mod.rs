@@ -169,7 +169,16 @@ pub async fn deploy_site(
                 ))
             })?;
             let project = stack_dir.join(source);
-            files::npm_build(&project, &|line| progress.site_step(name, line))?;
+            // The client signs in with Clerk when built with its key.
+            let env: Vec<(&str, &str)> = session
+                .stack
+                .auth
+                .as_ref()
+                .and_then(|a| a.publishable_key.as_deref())
+                .map(|key| ("VITE_CLERK_PUBLISHABLE_KEY", key))
+                .into_iter()
+                .collect();
+            files::npm_build(&project, &env, &|line| progress.site_step(name, line))?;
             project.join(&site.dist)
         }
     };
