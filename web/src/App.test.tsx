@@ -1,132 +1,184 @@
-import { render, screen, waitFor } from '@testing-library/react';
+import { act, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { forgetClerk } from './auth/clerk';
+import { ERROR_SENTENCES } from './errors';
 
-// Clerk's SDK, replaced: what the app asks of it is recorded per instance.
-const clerk = vi.hoisted(() => ({
-  instances: [] as FakeClerk[],
-  session: null as null | { getToken: () => Promise<string | null> },
-  loadError: null as Error | null,
-}));
+type Listener = (resources: { session?: unknown }) => void;
 
-interface FakeClerk {
-  key: string;
-  session: null | { getToken: () => Promise<string | null> };
-  mounted: HTMLDivElement[];
-  listeners: ((r: { session?: unknown }) => void)[];
-  signOut: ReturnType<typeof vi.fn>;
+// A stand-in for Clerk's `Clerk` object: only what the app touches.
+const clerk = vi.hoisted(() => {
+  const listeners = new Set<(resources: { session?: unknown }) => void>();
+  const fake = {
+    session: null as { getToken: () => Promise<string | null> } | null,
+    user: null as unknown,
+    load: vi.fn<(options?: unknown) => Promise<void>>(async () => {}),
+    mountSignIn: vi.fn<(node: HTMLDivElement) => void>(),
+    unmountSignIn: vi.fn<(node: HTMLDivElement) => void>(),
+    signOut: vi.fn(async () => {
+      fake.session = null;
+      fake.user = null;
+      listeners.forEach((listener) => listener({ session: null }));
+    }),
+    addListener: vi.fn((listener: (resources: { session?: unknown }) => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    }),
+  };
+  // Called with `new`: returning an object from a constructor makes it the instance.
+  const Clerk = vi.fn<(key: string) => typeof fake>(function () {
+    return fake;
+  });
+  return { fake, Clerk, listeners, ui: { __brand: 'clerk-ui-in-tests' } };
+});
+
+vi.mock('@clerk/clerk-js', () => ({ Clerk: clerk.Clerk }));
+vi.mock('@clerk/ui', () => ({ ui: clerk.ui }));
+
+const KEY = 'pk_test_Zm91bmRyeS5jbGVyay5hY2NvdW50cy5kZXYk';
+
+function reply(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
-vi.mock('@clerk/clerk-js', () => ({
-  Clerk: class {
-    key: string;
-    session = clerk.session;
-    user = null;
-    mounted: HTMLDivElement[] = [];
-    listeners: ((r: { session?: unknown }) => void)[] = [];
-    signOut = vi.fn(async () => {
-      this.session = null;
-      for (const l of this.listeners) l({ session: null });
-    });
-    constructor(key: string) {
-      this.key = key;
-      clerk.instances.push(this as unknown as FakeClerk);
-    }
-    async load() {
-      if (clerk.loadError) throw clerk.loadError;
-    }
-    mountSignIn(node: HTMLDivElement) {
-      this.mounted.push(node);
-    }
-    unmountSignIn(node: HTMLDivElement) {
-      this.mounted = this.mounted.filter((n) => n !== node);
-    }
-    addListener(listener: (r: { session?: unknown }) => void) {
-      this.listeners.push(listener);
-      return () => {
-        this.listeners = this.listeners.filter((l) => l !== listener);
-      };
-    }
-  },
-}));
+const unauthenticated = () =>
+  reply(401, { errors: [{ message: 'invalid token', extensions: { code: 'UNAUTHENTICATED' } }] });
 
-const fetch = vi.fn<typeof globalThis.fetch>();
+function stubFetch(impl: () => Promise<Response>) {
+  const fetch = vi.fn<typeof globalThis.fetch>(impl);
+  vi.stubGlobal('fetch', fetch);
+  const authorizations = () => fetch.mock.calls.map(([, init]) => (init?.headers as Record<string, string>).authorization);
+  return { fetch, authorizations };
+}
+
+function signInWithClerk(getToken: () => Promise<string | null>) {
+  clerk.fake.session = { getToken };
+  clerk.fake.user = { id: 'user_1' };
+}
 
 beforeEach(() => {
-  clerk.instances.length = 0;
-  clerk.session = null;
-  clerk.loadError = null;
-  fetch.mockReset();
-  vi.stubGlobal('fetch', fetch);
+  clerk.fake.session = null;
+  clerk.fake.user = null;
+  clerk.listeners.clear();
+  vi.clearAllMocks();
+  clerk.Clerk.mockImplementation(function () {
+    return clerk.fake;
+  });
+  clerk.fake.load.mockImplementation(async () => {});
+});
+
+afterEach(() => {
+  forgetClerk();
   sessionStorage.clear();
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
-afterEach(() => vi.unstubAllGlobals());
-
-function authorizations() {
-  return fetch.mock.calls.map(([, init]) => (init?.headers as Record<string, string>).authorization);
-}
-
-describe('signing in with Clerk', () => {
-  it('mounts Clerk’s sign-in with the publishable key when no one is signed in', async () => {
-    render(<App clerkKey="pk_test_abc" />);
-    expect(await screen.findByRole('heading', { name: 'Sign in to Foundry' })).toBeInTheDocument();
-    const [instance] = clerk.instances;
-    expect(instance.key).toBe('pk_test_abc');
-    expect(instance.mounted).toEqual([screen.getByTestId('clerk-sign-in')]);
+describe('App with a Clerk publishable key', () => {
+  it('loads Clerk with the key and its UI, and mounts Clerk’s sign-in under a focused heading', async () => {
+    render(<App clerkPublishableKey={KEY} />);
+    expect(screen.getByRole('status')).toHaveTextContent('Loading sign-in…');
+    await waitFor(() => expect(clerk.fake.mountSignIn).toHaveBeenCalledTimes(1));
+    expect(clerk.Clerk).toHaveBeenCalledWith(KEY);
+    expect(clerk.fake.load).toHaveBeenCalledWith({ ui: clerk.ui });
+    expect(clerk.fake.mountSignIn.mock.calls[0][0]).toBe(screen.getByTestId('clerk-sign-in'));
+    expect(screen.getByRole('heading', { name: 'Sign in to Foundry' })).toHaveFocus();
     expect(screen.queryByLabelText('Session token')).not.toBeInTheDocument();
-    expect(fetch).not.toHaveBeenCalled();
   });
 
-  it('asks the session for a token on every request, and signs out on UNAUTHENTICATED, saying why', async () => {
-    const getToken = vi.fn<() => Promise<string | null>>().mockResolvedValueOnce('clerk.jwt.1').mockResolvedValue('clerk.jwt.2');
-    clerk.session = { getToken };
-    fetch.mockResolvedValue(
-      new Response(JSON.stringify({ errors: [{ message: 'expired', extensions: { code: 'UNAUTHENTICATED' } }] }), {
-        status: 401,
-        headers: { 'content-type': 'application/json' },
-      }),
-    );
-    render(<App clerkKey="pk_test_abc" />);
-    const notice = await screen.findByText('Your session is not valid or has expired. Sign in again.');
-    expect(notice).toHaveAttribute('role', 'status');
-    expect(authorizations()[0]).toBe('Bearer clerk.jwt.1');
-    expect(getToken).toHaveBeenCalledTimes(fetch.mock.calls.length);
-    const [instance] = clerk.instances;
-    expect(instance.signOut).toHaveBeenCalled();
-    expect(instance.mounted).toHaveLength(1);
+  it('a session signed in on Clerk’s form shows the documents screen', async () => {
+    const { authorizations } = stubFetch(() => new Promise<Response>(() => {}));
+    render(<App clerkPublishableKey={KEY} />);
+    await waitFor(() => expect(clerk.fake.mountSignIn).toHaveBeenCalled());
+    act(() => {
+      signInWithClerk(async () => 'clerk.token.1');
+      clerk.listeners.forEach((listener: Listener) => listener({ session: clerk.fake.session }));
+    });
+    expect(await screen.findByRole('heading', { name: 'Foundry documents' })).toHaveFocus();
+    expect(clerk.fake.unmountSignIn).toHaveBeenCalled();
+    await waitFor(() => expect(authorizations()).toEqual(['Bearer clerk.token.1']));
   });
 
-  it('signs out through Clerk from the documents screen', async () => {
-    clerk.session = { getToken: () => Promise.resolve('clerk.jwt.1') };
-    fetch.mockReturnValue(new Promise(() => {}));
-    render(<App clerkKey="pk_test_abc" />);
-    const button = await screen.findByRole('button', { name: 'Sign out' });
-    expect(screen.getByRole('heading', { name: 'Foundry documents' })).toHaveFocus();
-    await waitFor(() => expect(authorizations()).toEqual(['Bearer clerk.jwt.1']));
-    await userEvent.click(button);
-    expect(clerk.instances[0].signOut).toHaveBeenCalled();
-    expect(await screen.findByTestId('clerk-sign-in')).toBeInTheDocument();
+  it('sends each request with a fresh getToken() result; a 401 signs out of Clerk and says why', async () => {
+    let n = 0;
+    const getToken = vi.fn(async () => `clerk.token.${++n}`);
+    signInWithClerk(getToken);
+    const { fetch, authorizations } = stubFetch(async () => unauthenticated());
+    render(<App clerkPublishableKey={KEY} />);
+
+    // The documents query is answered 401: back to Clerk's sign-in, with the sentence.
+    expect(await screen.findByText(ERROR_SENTENCES.UNAUTHENTICATED)).toHaveAttribute('role', 'status');
+    expect(clerk.fake.signOut).toHaveBeenCalledTimes(1);
+    await waitFor(() => expect(clerk.fake.mountSignIn).toHaveBeenCalled());
+    expect(authorizations()).toEqual(['Bearer clerk.token.1']);
+
+    // Signed in again: the next request asks Clerk again and carries the new token.
+    fetch.mockImplementation(() => new Promise<Response>(() => {}));
+    act(() => {
+      signInWithClerk(getToken);
+      clerk.listeners.forEach((listener: Listener) => listener({ session: clerk.fake.session }));
+    });
+    await screen.findByRole('heading', { name: 'Foundry documents' });
+    await waitFor(() => expect(authorizations()).toEqual(['Bearer clerk.token.1', 'Bearer clerk.token.2']));
+    expect(getToken).toHaveBeenCalledTimes(2);
   });
 
-  it('says in one sentence that sign-in is unavailable when Clerk cannot load', async () => {
-    clerk.loadError = new Error('invalid publishable key');
-    render(<App clerkKey="pk_test_bad" />);
-    expect(await screen.findByRole('alert')).toHaveTextContent(
-      'Sign-in is unavailable: Clerk could not be loaded (invalid publishable key). Check VITE_CLERK_PUBLISHABLE_KEY and the network, then reload the page.',
-    );
+  it('the Sign out button signs out of Clerk and shows Clerk’s sign-in again', async () => {
+    signInWithClerk(async () => 'clerk.token.1');
+    stubFetch(() => new Promise<Response>(() => {}));
+    render(<App clerkPublishableKey={KEY} />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Sign out' }));
+    expect(clerk.fake.signOut).toHaveBeenCalledTimes(1);
+    await waitFor(() => expect(clerk.fake.mountSignIn).toHaveBeenCalledTimes(1));
+    expect(screen.getByRole('heading', { name: 'Sign in to Foundry' })).toBeInTheDocument();
+    expect(screen.queryByRole('status')).not.toBeInTheDocument();
+  });
+
+  it.each([
+    [
+      'a key Clerk refuses',
+      () =>
+        clerk.Clerk.mockImplementation(function () {
+          throw new Error('Publishable key not valid.');
+        }),
+      ERROR_SENTENCES.CLERK_KEY_INVALID,
+    ],
+    [
+      'Clerk unreachable',
+      () => clerk.fake.load.mockRejectedValue(new TypeError('Failed to fetch')),
+      ERROR_SENTENCES.CLERK_UNAVAILABLE,
+    ],
+  ])('%s: one sentence, no stack trace', async (_case, arrange, sentence) => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    arrange();
+    render(<App clerkPublishableKey={KEY} />);
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent(sentence);
+    expect(alert.textContent).not.toMatch(/Error|at |Failed to fetch|Publishable key not valid/);
+    expect(clerk.fake.mountSignIn).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalled();
   });
 });
 
-describe('without a Clerk key', () => {
-  it('signs in with a pasted token and never loads Clerk', async () => {
-    fetch.mockReturnValue(new Promise(() => {}));
-    render(<App clerkKey="" />);
-    await userEvent.click(screen.getByLabelText('Session token'));
+describe('App without a Clerk publishable key', () => {
+  it('asks for a pasted token, never loads Clerk, and sends the token as the bearer', async () => {
+    const { authorizations } = stubFetch(() => new Promise<Response>(() => {}));
+    render(<App clerkPublishableKey="" />);
+    expect(screen.getByLabelText('Session token')).toHaveFocus();
     await userEvent.paste('aaa.bbb.ccc');
     await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('heading', { name: 'Foundry documents' })).toHaveFocus();
     await waitFor(() => expect(authorizations()).toEqual(['Bearer aaa.bbb.ccc']));
-    expect(clerk.instances).toHaveLength(0);
+    expect(clerk.Clerk).not.toHaveBeenCalled();
+  });
+
+  it('a 401 sends the pasted-token user back to the token field with the sentence', async () => {
+    sessionStorage.setItem('foundry.token', 'aaa.bbb.ccc');
+    stubFetch(async () => unauthenticated());
+    render(<App clerkPublishableKey="" />);
+    expect(await screen.findByText(ERROR_SENTENCES.UNAUTHENTICATED)).toHaveAttribute('role', 'status');
+    expect(screen.getByLabelText('Session token')).toHaveFocus();
+    expect(sessionStorage.getItem('foundry.token')).toBeNull();
   });
 });

@@ -1,9 +1,9 @@
 import { Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { RelayEnvironmentProvider } from 'react-relay';
-import { describeClerkFailure, loadClerk, type ClerkLike } from './auth/clerk';
+import type { Environment } from 'relay-runtime';
+import { loadClerk, type ClerkClient } from './auth/clerk';
 import { describeError, errorCode } from './errors';
 import { createEnvironment } from './relay/environment';
-import type { TokenSource } from './relay/network';
 import { ClerkSignIn } from './components/ClerkSignIn';
 import { DocumentsPage } from './components/DocumentsPage';
 import { ErrorBoundary } from './components/ErrorBoundary';
@@ -12,19 +12,18 @@ import { SignIn } from './components/SignIn';
 // The tab's session only: a pasted token should not outlive the tab.
 const TOKEN_KEY = 'foundry.token';
 
-/**
- * With a Clerk publishable key (`VITE_CLERK_PUBLISHABLE_KEY` at build time)
- * the app signs in with Clerk; without one (local stacks), with a pasted
- * token from `foundry local token`.
- */
-export function App({ clerkKey = import.meta.env.VITE_CLERK_PUBLISHABLE_KEY }: { clerkKey?: string }) {
-  return clerkKey ? <ClerkApp publishableKey={clerkKey} /> : <TokenApp />;
+/** Set at build time; empty or absent: sign in by pasting a token. */
+const CLERK_PUBLISHABLE_KEY = import.meta.env.VITE_CLERK_PUBLISHABLE_KEY?.trim() ?? '';
+
+export function App({ clerkPublishableKey = CLERK_PUBLISHABLE_KEY }: { clerkPublishableKey?: string }) {
+  return clerkPublishableKey ? <ClerkApp publishableKey={clerkPublishableKey} /> : <TokenApp />;
 }
 
+/** Sign in by pasting a session token (locally: `foundry local token`). */
 function TokenApp() {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY));
   const [notice, setNotice] = useState<string | undefined>();
-  const getToken = useMemo<TokenSource | null>(() => (token ? () => Promise.resolve(token) : null), [token]);
+  const environment = useMemo(() => (token ? createEnvironment(() => Promise.resolve(token)) : null), [token]);
 
   function signIn(value: string) {
     sessionStorage.setItem(TOKEN_KEY, value);
@@ -38,14 +37,14 @@ function TokenApp() {
     setToken(null);
   }
 
-  if (!getToken) return <SignIn onSignIn={signIn} notice={notice} />;
-  return <SignedIn getToken={getToken} onSignOut={signOut} />;
+  if (!token || !environment) return <SignIn onSignIn={signIn} notice={notice} />;
+  return <SignedIn environment={environment} onSignOut={signOut} />;
 }
 
-type ClerkState = { status: 'loading' } | { status: 'failed'; message: string } | { status: 'ready'; clerk: ClerkLike };
-
+/** Sign in with Clerk's JS SDK; each request asks Clerk for a current token. */
 function ClerkApp({ publishableKey }: { publishableKey: string }) {
-  const [state, setState] = useState<ClerkState>({ status: 'loading' });
+  const [clerk, setClerk] = useState<ClerkClient | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
   const [signedIn, setSignedIn] = useState(false);
   const [notice, setNotice] = useState<string | undefined>();
 
@@ -53,13 +52,19 @@ function ClerkApp({ publishableKey }: { publishableKey: string }) {
     let live = true;
     let unsubscribe: (() => void) | undefined;
     loadClerk(publishableKey).then(
-      (clerk) => {
+      (loaded) => {
         if (!live) return;
-        setState({ status: 'ready', clerk });
-        setSignedIn(Boolean(clerk.session));
-        unsubscribe = clerk.addListener(({ session }) => setSignedIn(Boolean(session)));
+        setClerk(loaded);
+        setSignedIn(Boolean(loaded.session));
+        // Sign-in, sign-out (also in another tab) and a session that ends.
+        unsubscribe = loaded.addListener(({ session }) => setSignedIn(Boolean(session)));
       },
-      (error: unknown) => live && setState({ status: 'failed', message: describeClerkFailure(error) }),
+      (error: unknown) => {
+        if (!live) return;
+        // The cause stays in the console; the screen gets one sentence.
+        console.warn('Clerk did not load:', error);
+        setLoadError(error);
+      },
     );
     return () => {
       live = false;
@@ -67,41 +72,42 @@ function ClerkApp({ publishableKey }: { publishableKey: string }) {
     };
   }, [publishableKey]);
 
-  const getToken = useMemo<TokenSource | null>(() => {
-    if (state.status !== 'ready') return null;
-    const { clerk } = state;
-    return async () => (clerk.session ? clerk.session.getToken() : null);
-  }, [state]);
+  const environment = useMemo(
+    () => (clerk && signedIn ? createEnvironment(() => clerk.session?.getToken() ?? Promise.resolve(null)) : null),
+    [clerk, signedIn],
+  );
 
-  if (state.status === 'loading') return <p role="status">Loading sign-in…</p>;
-  if (state.status === 'failed')
+  function signOut(reason?: string) {
+    setNotice(reason);
+    setSignedIn(false);
+    clerk?.signOut().catch((error: unknown) => console.warn('Clerk sign-out failed:', error));
+  }
+
+  if (loadError || !clerk) {
     return (
       <main>
         <h1>Sign in to Foundry</h1>
-        <p role="alert" className="error">
-          {state.message}
-        </p>
+        {loadError ? (
+          <p role="alert" className="error">
+            {describeError(loadError)}
+          </p>
+        ) : (
+          <p role="status">Loading sign-in…</p>
+        )}
       </main>
     );
-  if (!signedIn || !getToken) return <ClerkSignIn clerk={state.clerk} notice={notice} />;
-
-  const { clerk } = state;
-  async function signOut(reason?: string) {
-    setNotice(reason);
-    await clerk.signOut();
-    setSignedIn(false);
   }
-  return <SignedIn getToken={getToken} onSignOut={signOut} />;
+  if (!signedIn || !environment) return <ClerkSignIn clerk={clerk} notice={notice} />;
+  return <SignedIn environment={environment} onSignOut={signOut} />;
 }
 
-/** The documents screen for a signed-in user; an UNAUTHENTICATED answer signs out, saying why. */
-function SignedIn({ getToken, onSignOut }: { getToken: TokenSource; onSignOut: (reason?: string) => void }) {
-  const environment = useMemo(() => createEnvironment(getToken), [getToken]);
+/** The documents screen, whichever way the session came. */
+function SignedIn({ environment, onSignOut }: { environment: Environment; onSignOut: (reason?: string) => void }) {
   const heading = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => {
     heading.current?.focus();
-  }, []);
+  }, [environment]);
 
   return (
     <RelayEnvironmentProvider environment={environment}>
@@ -141,8 +147,6 @@ function SignedIn({ getToken, onSignOut }: { getToken: TokenSource; onSignOut: (
 }
 
 function SignOutOnRender({ onRender }: { onRender: () => void }) {
-  useEffect(() => {
-    onRender();
-  }, [onRender]);
+  useEffect(onRender, [onRender]);
   return null;
 }

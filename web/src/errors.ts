@@ -25,6 +25,9 @@ export const ERROR_SENTENCES: Record<string, string> = {
   // The client's own, not the api's.
   NETWORK: 'The service cannot be reached. Check your connection and try again.',
   NO_FILE: 'Choose a file to upload first.',
+  CLERK_KEY_INVALID:
+    "Sign-in is not set up correctly: this build's Clerk publishable key is not valid. Contact the site's administrators.",
+  CLERK_UNAVAILABLE: 'The sign-in service cannot be reached right now. Check your connection and reload the page.',
 };
 
 const UNKNOWN = 'Something unexpected went wrong. Try again.';

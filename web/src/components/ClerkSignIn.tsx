@@ -1,20 +1,29 @@
 import { useEffect, useRef } from 'react';
-import type { ClerkLike } from '../auth/clerk';
+import type { ClerkClient } from '../auth/clerk';
 
-/** Clerk's own sign-in form, mounted into this screen. */
-export function ClerkSignIn({ clerk, notice }: { clerk: ClerkLike; notice?: string }) {
+/**
+ * Clerk's prebuilt sign-in form, mounted into a div this component owns. Clerk
+ * labels its own fields; the heading takes focus so a screen reader starts at
+ * the top of the screen (and reads the notice after it).
+ */
+export function ClerkSignIn({ clerk, notice }: { clerk: ClerkClient; notice?: string }) {
   const node = useRef<HTMLDivElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => heading.current?.focus(), []);
 
   useEffect(() => {
-    const target = node.current;
-    if (!target) return;
-    clerk.mountSignIn(target);
-    return () => clerk.unmountSignIn(target);
+    const div = node.current;
+    if (!div) return;
+    clerk.mountSignIn(div);
+    return () => clerk.unmountSignIn(div);
   }, [clerk]);
 
   return (
     <main>
-      <h1>Sign in to Foundry</h1>
+      <h1 ref={heading} tabIndex={-1}>
+        Sign in to Foundry
+      </h1>
       {notice && <p role="status">{notice}</p>}
       <div ref={node} data-testid="clerk-sign-in" />
     </main>

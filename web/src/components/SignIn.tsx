@@ -2,8 +2,8 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 
 /**
  * Sign in by pasting a session token (locally: `foundry local token`; in a
- * stack built without a Clerk key: a Clerk session token). With
- * `VITE_CLERK_PUBLISHABLE_KEY`, `ClerkSignIn` replaces this screen.
+ * stack: a Clerk session token). A build with VITE_CLERK_PUBLISHABLE_KEY
+ * shows Clerk's own sign-in instead (ClerkSignIn).
  */
 export function SignIn({ onSignIn, notice }: { onSignIn: (token: string) => void; notice?: string }) {
   const [token, setToken] = useState('');

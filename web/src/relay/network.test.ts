@@ -12,7 +12,7 @@ function reply(status: number, body: unknown) {
 function setup(...replies: Response[]) {
   const fetch = vi.fn<typeof globalThis.fetch>();
   for (const r of replies) fetch.mockResolvedValueOnce(r);
-  const run = createFetchGraphQL({ endpoint: '/graphql', getToken: () => Promise.resolve('tok.en.x'), texts: { abc123: 'query DocumentsPageQuery { me { id } }' }, fetch });
+  const run = createFetchGraphQL({ endpoint: '/graphql', getToken: async () => 'tok.en.x', texts: { abc123: 'query DocumentsPageQuery { me { id } }' }, fetch });
   const sent = () => fetch.mock.calls.map(([, init]) => JSON.parse(String(init?.body)));
   return { fetch, run, sent };
 }
@@ -47,21 +47,55 @@ describe('the network layer', () => {
 
   it('a fetch that cannot connect is a NETWORK error', async () => {
     const fetch = vi.fn<typeof globalThis.fetch>().mockRejectedValue(new TypeError('Failed to fetch'));
-    const run = createFetchGraphQL({ endpoint: '/graphql', getToken: () => Promise.resolve('t'), texts: {}, fetch });
+    const run = createFetchGraphQL({ endpoint: '/graphql', getToken: async () => 't', texts: {}, fetch });
     const error = await run(params, {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('NETWORK');
   });
 
-  it('asks for the token before each request, and fails as UNAUTHENTICATED when there is none', async () => {
+  it('asks the token provider once per request and sends what it resolves to', async () => {
     const fetch = vi.fn<typeof globalThis.fetch>().mockImplementation(async () => reply(200, { data: { me: null } }));
-    const getToken = vi.fn<() => Promise<string | null>>().mockResolvedValueOnce('one.a.b').mockResolvedValueOnce('two.a.b').mockResolvedValueOnce(null);
+    let n = 0;
+    const getToken = vi.fn(async () => {
+      // Resolves later than the call: the request must wait for it.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return `tok.${++n}.x`;
+    });
     const run = createFetchGraphQL({ endpoint: '/graphql', getToken, texts: {}, fetch });
     await run(params, {});
     await run(params, {});
-    const headers = fetch.mock.calls.map(([, init]) => (init?.headers as Record<string, string>).authorization);
-    expect(headers).toEqual(['Bearer one.a.b', 'Bearer two.a.b']);
-    await expect(run(params, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(getToken).toHaveBeenCalledTimes(2);
+    const auth = fetch.mock.calls.map(([, init]) => (init?.headers as Record<string, string>).authorization);
+    expect(auth).toEqual(['Bearer tok.1.x', 'Bearer tok.2.x']);
+  });
+
+  it('reuses the request\'s token when it resends the text for an unknown hash', async () => {
+    const fetch = vi.fn<typeof globalThis.fetch>();
+    fetch.mockResolvedValueOnce(reply(200, { errors: [{ message: 'PersistedQueryNotFound' }] }));
+    fetch.mockResolvedValueOnce(reply(200, { data: { me: null } }));
+    const getToken = vi.fn(async () => 'tok.en.x');
+    const run = createFetchGraphQL({ endpoint: '/graphql', getToken, texts: { abc123: 'query X { me { id } }' }, fetch });
+    await run(params, {});
     expect(fetch).toHaveBeenCalledTimes(2);
+    expect(getToken).toHaveBeenCalledTimes(1);
+  });
+
+  it('no session (the provider resolves null) is UNAUTHENTICATED, without a request', async () => {
+    const fetch = vi.fn<typeof globalThis.fetch>();
+    const run = createFetchGraphQL({ endpoint: '/graphql', getToken: async () => null, texts: {}, fetch });
+    await expect(run(params, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it('a provider that cannot get a token (Clerk unreachable) is a NETWORK error', async () => {
+    const fetch = vi.fn<typeof globalThis.fetch>();
+    const run = createFetchGraphQL({
+      endpoint: '/graphql',
+      getToken: () => Promise.reject(new Error('Failed to fetch')),
+      texts: {},
+      fetch,
+    });
+    await expect(run(params, {})).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(fetch).not.toHaveBeenCalled();
   });
 });

@@ -8,28 +8,39 @@ import { ApiError, apiErrorFrom } from '../errors';
 
 export type QueryTexts = Record<string, string>;
 
+/**
+ * The session token for one request, or null when there is no session. Asked
+ * for every request: Clerk's tokens live about a minute, and its getToken()
+ * answers from its cache or refreshes; a pasted token simply resolves to itself.
+ */
+export type TokenProvider = () => Promise<string | null>;
+
 export type FetchGraphQL = (params: RequestParameters, variables: Variables) => Promise<GraphQLResponse>;
 
 type Json = { data?: unknown; errors?: { message?: string; extensions?: { code?: string; retryAfter?: number } }[] };
 
-/**
- * The session token for a request, asked for each time: Clerk's live about a
- * minute and `getToken` refreshes them; a pasted one is returned as is.
- * `null` means signed out.
- */
-export type TokenSource = () => Promise<string | null>;
-
 export function createFetchGraphQL(options: {
   endpoint: string;
-  getToken: TokenSource;
+  getToken: TokenProvider;
   texts: QueryTexts;
   fetch?: typeof fetch;
 }): FetchGraphQL {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
-  async function post(body: unknown): Promise<Json> {
-    const token = await options.getToken();
-    if (!token) throw new ApiError('UNAUTHENTICATED', 'signed out');
+  async function bearer(): Promise<string> {
+    let token: string | null;
+    try {
+      token = await options.getToken();
+    } catch (cause) {
+      // Clerk could not refresh the token: it could not reach its servers.
+      throw new ApiError('NETWORK', String(cause));
+    }
+    // No session (signed out elsewhere, or it ended): the api would answer 401.
+    if (!token) throw new ApiError('UNAUTHENTICATED', 'no session token');
+    return token;
+  }
+
+  async function post(body: unknown, token: string): Promise<Json> {
     let response: Response;
     try {
       response = await doFetch(options.endpoint, {
@@ -51,18 +62,23 @@ export function createFetchGraphQL(options: {
 
   return async (params, variables) => {
     const base = { operationName: params.name, variables };
+    // One token per request; the text-after-unknown-hash retry reuses it.
+    const token = await bearer();
     let json: Json;
     if (params.id) {
-      json = await post({ ...base, extensions: { persistedQuery: { version: 1, sha256Hash: params.id } } });
+      json = await post({ ...base, extensions: { persistedQuery: { version: 1, sha256Hash: params.id } } }, token);
       if (isNotFound(json) && options.texts[params.id]) {
-        json = await post({
-          ...base,
-          query: options.texts[params.id],
-          extensions: { persistedQuery: { version: 1, sha256Hash: params.id } },
-        });
+        json = await post(
+          {
+            ...base,
+            query: options.texts[params.id],
+            extensions: { persistedQuery: { version: 1, sha256Hash: params.id } },
+          },
+          token,
+        );
       }
     } else {
-      json = await post({ ...base, query: params.text });
+      json = await post({ ...base, query: params.text }, token);
     }
     if (json.errors?.length) {
       // Partial data would leave Relay's store half-updated with no way for
