@@ -15,8 +15,14 @@ const TOKEN_KEY = 'foundry.token';
 /** Set at build time; empty or absent: sign in by pasting a token. */
 const CLERK_PUBLISHABLE_KEY = import.meta.env.VITE_CLERK_PUBLISHABLE_KEY?.trim() ?? '';
 
+// A constant at build time: without a key the Clerk branch (and its dynamic
+// imports) is dropped, so the build does not even emit Clerk's chunks. Tests
+// pass a key as a prop.
+const CLERK_BUILT_IN = import.meta.env.MODE === 'test' || !!import.meta.env.VITE_CLERK_PUBLISHABLE_KEY;
+
 export function App({ clerkPublishableKey = CLERK_PUBLISHABLE_KEY }: { clerkPublishableKey?: string }) {
-  return clerkPublishableKey ? <ClerkApp publishableKey={clerkPublishableKey} /> : <TokenApp />;
+  if (CLERK_BUILT_IN && clerkPublishableKey) return <ClerkApp publishableKey={clerkPublishableKey} />;
+  return <TokenApp />;
 }
 
 /** Sign in by pasting a session token (locally: `foundry local token`). */
@@ -80,7 +86,9 @@ function ClerkApp({ publishableKey }: { publishableKey: string }) {
   function signOut(reason?: string) {
     setNotice(reason);
     setSignedIn(false);
-    clerk?.signOut().catch((error: unknown) => console.warn('Clerk sign-out failed:', error));
+    // The callback keeps Clerk from navigating away (a page load would lose the notice):
+    // this screen already shows the sign-in.
+    clerk?.signOut(() => {}).catch((error: unknown) => console.warn('Clerk sign-out failed:', error));
   }
 
   if (loadError || !clerk) {

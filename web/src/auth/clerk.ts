@@ -9,7 +9,8 @@ export interface ClerkClient {
   readonly user: unknown;
   mountSignIn(node: HTMLDivElement): void;
   unmountSignIn(node: HTMLDivElement): void;
-  signOut(): Promise<unknown>;
+  /** With a callback Clerk calls it instead of navigating to its after-sign-out URL. */
+  signOut(callback: () => void): Promise<unknown>;
   addListener(listener: (resources: { session?: unknown }) => void): () => void;
 }
 
