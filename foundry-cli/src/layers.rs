@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Modules of one layer know nothing of each other.
 const LAYERS: &[&[&str]] = &[
     &["vocab"],
-    &["aws"],
+    &["aws", "http"],
     &["resources"],
     &["stack", "state"],
     // `local` resolves a stack's `[auth]` to the local issuer.

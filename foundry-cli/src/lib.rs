@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod compute;
 pub mod engine;
+pub mod http;
 pub mod images;
 pub mod local;
 pub mod logs;

@@ -68,13 +68,13 @@ impl Probe {
 /// Asks `url` once, within `timeout`.
 pub async fn probe(url: &str, timeout: Duration) -> Probe {
     let started = Instant::now();
-    let answer = match reqwest::Client::builder().timeout(timeout).build() {
+    let answer = match crate::http::client(timeout) {
         Ok(client) => client
             .get(url)
             .send()
             .await
             .map_err(|e| format!("no answer ({})", crate::aws::root_cause(&e))),
-        Err(e) => Err(format!("cannot build an HTTP client: {e}")),
+        Err(e) => Err(e),
     };
     let latency_ms = started.elapsed().as_millis() as u64;
     let (status, error) = match answer {

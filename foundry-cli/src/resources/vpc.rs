@@ -12,7 +12,12 @@ use crate::vocab::{Props, Value};
 
 pub struct Vpc;
 
-async fn dns_attribute(aws: &Aws, vpc_id: &str, name: VpcAttributeName) -> Result<bool, AwsError> {
+/// Whether the VPC's DNS attribute `name` is on.
+pub async fn dns_attribute(
+    aws: &Aws,
+    vpc_id: &str,
+    name: VpcAttributeName,
+) -> Result<bool, AwsError> {
     let out = aws
         .ec2
         .describe_vpc_attribute()

@@ -14,10 +14,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// GETs `url` as JSON; the error is one sentence.
 async fn fetch_json(url: &str) -> Result<serde_json::Value, String> {
-    let client = reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let client = crate::http::client(FETCH_TIMEOUT)?;
     let response = client
         .get(url)
         .send()

@@ -267,6 +267,15 @@ impl Outcome {
     }
 }
 
+impl Fix {
+    /// The stack file describes `what`; the live stack lost it (drift).
+    pub(super) fn restored_by_up(what: &str) -> Fix {
+        Fix::Apply {
+            description: format!("the stack file describes {what}; `foundry up` puts it back"),
+        }
+    }
+}
+
 /// What every check of one run shares.
 pub struct Context<'a> {
     pub session: &'a Session,

@@ -54,12 +54,6 @@ async fn instance(cx: &Context<'_>) -> Result<Option<Instance>, AwsError> {
     }))
 }
 
-fn up_fix(what: &str) -> Fix {
-    Fix::Apply {
-        description: format!("the stack file describes {what}; `foundry up` puts it back"),
-    }
-}
-
 pub async fn instance_available(cx: &Context<'_>) -> Result<Outcome, AwsError> {
     if cx.stack.database.is_none() {
         return Ok(Outcome::pass("the stack has no database"));
@@ -69,7 +63,7 @@ pub async fn instance_available(cx: &Context<'_>) -> Result<Outcome, AwsError> {
             "there is no instance {}",
             cx.session.scope.name(ids::DB)
         ))
-        .with(Status::Fail, up_fix("the instance")));
+        .with(Status::Fail, Fix::restored_by_up("the instance")));
     };
     let evidence = vec![format!(
         "{}: {} at {}, security group(s) {}, in {}",
@@ -178,7 +172,7 @@ pub async fn admits_services(cx: &Context<'_>) -> Result<Outcome, CheckError> {
     }
     let Some(db) = instance(cx).await? else {
         return Ok(Outcome::pass("there is no database instance to reach")
-            .with(Status::Fail, up_fix("the instance")));
+            .with(Status::Fail, Fix::restored_by_up("the instance")));
     };
     let port = db.endpoint.as_ref().map_or(5432, |(_, p)| *p);
     let history = crate::release::load(&cx.session.state)
@@ -331,7 +325,9 @@ pub(super) async fn running_env_all(
 
 pub async fn vpc_dns(cx: &Context<'_>) -> Result<Outcome, AwsError> {
     let Some(vpc) = &cx.network.vpc_id else {
-        return Ok(Outcome::pass("there is no VPC yet").with(Status::Fail, up_fix("the VPC")));
+        return Ok(
+            Outcome::pass("there is no VPC yet").with(Status::Fail, Fix::restored_by_up("the VPC"))
+        );
     };
     let mut evidence = Vec::new();
     let mut off = Vec::new();
@@ -339,21 +335,7 @@ pub async fn vpc_dns(cx: &Context<'_>) -> Result<Outcome, AwsError> {
         (VpcAttributeName::EnableDnsSupport, "enableDnsSupport"),
         (VpcAttributeName::EnableDnsHostnames, "enableDnsHostnames"),
     ] {
-        let out = cx
-            .aws
-            .ec2
-            .describe_vpc_attribute()
-            .vpc_id(vpc)
-            .attribute(name.clone())
-            .send()
-            .await
-            .or_aws("DescribeVpcAttribute")?;
-        let on = match name {
-            VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
-            _ => out.enable_dns_hostnames(),
-        }
-        .and_then(|v| v.value())
-        .unwrap_or(false);
+        let on = crate::resources::vpc::dns_attribute(cx.aws, vpc, name).await?;
         evidence.push(format!("{vpc}: {label} = {on}"));
         if !on {
             off.push(label);
@@ -370,5 +352,5 @@ pub async fn vpc_dns(cx: &Context<'_>) -> Result<Outcome, AwsError> {
         off.join(" and ")
     ))
     .evidence(evidence)
-    .with(Status::Fail, up_fix("both attributes on")))
+    .with(Status::Fail, Fix::restored_by_up("both attributes on")))
 }

@@ -33,12 +33,19 @@ fn s3_endpoint(cx: &Context<'_>) -> String {
 /// This machine's clock against the `Date` S3 answers with.
 pub async fn clock_skew(warn_seconds: f64, cx: &Context<'_>) -> Outcome {
     let endpoint = s3_endpoint(cx);
-    let client = match reqwest::Client::builder()
-        .timeout(crate::release::health::PROBE_TIMEOUT)
-        .build()
-    {
+    let client = match crate::http::client(crate::release::health::PROBE_TIMEOUT) {
         Ok(client) => client,
-        Err(e) => return Outcome::pass(format!("cannot build an HTTP client: {e}")),
+        Err(e) => {
+            return Outcome::pass("no HTTP client to ask S3 with")
+                .evidence(vec![e])
+                .with(
+                    Status::Warn,
+                    Fix::Manual {
+                        description: "fix SSL_CERT_FILE (or unset it) and run the runbook again"
+                            .into(),
+                    },
+                );
+        }
     };
     let sent = SystemTime::now();
     let answer = client.head(&endpoint).send().await;
@@ -129,12 +136,6 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-fn restore(what: &str) -> Fix {
-    Fix::Apply {
-        description: format!("the stack file declares {what}; `foundry up` puts it back"),
-    }
-}
-
 /// Every origin the stack file lists under a bucket's `cors_origins` may PUT.
 pub async fn cors(cx: &Context<'_>) -> Result<Outcome, AwsError> {
     let mut evidence = Vec::new();
@@ -176,9 +177,10 @@ pub async fn cors(cx: &Context<'_>) -> Result<Outcome, AwsError> {
     }
     let summary = broken[0].clone();
     evidence.extend(broken);
-    Ok(Outcome::pass(summary)
-        .evidence(evidence)
-        .with(Status::Fail, restore("each bucket's cors_origins")))
+    Ok(Outcome::pass(summary).evidence(evidence).with(
+        Status::Fail,
+        Fix::restored_by_up("each bucket's cors_origins"),
+    ))
 }
 
 /// Each bucket keeps its TLS-only policy and blocks public access, and each
@@ -265,7 +267,7 @@ pub async fn policy_and_grants(cx: &Context<'_>) -> Result<Outcome, AwsError> {
     evidence.extend(broken);
     Ok(Outcome::pass(summary).evidence(evidence).with(
         Status::Fail,
-        restore("the buckets' policies and the services' grants"),
+        Fix::restored_by_up("the buckets' policies and the services' grants"),
     ))
 }
 

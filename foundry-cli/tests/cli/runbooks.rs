@@ -66,7 +66,36 @@ async fn seed(
         .unwrap();
 }
 
-fn check<'r>(report: &'r Value, id: &str) -> &'r Value {
+/// One datapoint, ten minutes ago.
+pub(crate) async fn put_metric(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    metric: &str,
+    dimensions: &[(&str, &str)],
+    value: f64,
+) {
+    cloudwatch
+        .put_metric_data()
+        .namespace(namespace)
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name(metric)
+                .set_dimensions(Some(
+                    dimensions
+                        .iter()
+                        .map(|(n, v)| Dimension::builder().name(*n).value(*v).build())
+                        .collect(),
+                ))
+                .timestamp((SystemTime::now() - Duration::from_secs(600)).into())
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+pub(crate) fn check<'r>(report: &'r Value, id: &str) -> &'r Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -568,25 +597,7 @@ async fn rds_connections_compares_the_peak_with_the_class_limit() {
     );
 
     // A spike to 100 of 112: a warning, with what to do.
-    cloudwatch
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("DatabaseConnections")
-                .dimensions(
-                    Dimension::builder()
-                        .name(dims[0].0)
-                        .value(dims[0].1)
-                        .build(),
-                )
-                .timestamp((SystemTime::now() - Duration::from_secs(600)).into())
-                .value(100.0)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    put_metric(&cloudwatch, "AWS/RDS", "DatabaseConnections", &dims, 100.0).await;
     let run = env.foundry(&["runbook", "rds-connections", "--env", "dev", "--json"]);
     assert_eq!(run.code(), Some(3), "{}", run.stderr());
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();

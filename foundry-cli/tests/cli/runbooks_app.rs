@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use aws_sdk_ec2::types::{AttributeBooleanValue, IpPermission, UserIdGroupPair};
 use serde_json::Value;
 
+use crate::runbooks::check;
 use crate::support::{REFERENCE, Run, TestEnv, tag_filters};
 
 fn report(run: &Run, code: i32) -> Value {
@@ -25,15 +26,6 @@ fn report(run: &Run, code: i32) -> Value {
         run.stderr()
     );
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
-}
-
-fn check<'r>(report: &'r Value, id: &str) -> &'r Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
 }
 
 fn statuses(report: &Value) -> Vec<String> {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::deploy::ComputeEnv;
+use crate::runbooks::put_metric;
 
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("--json prints JSON ({e}):\n{stdout}"))
@@ -377,31 +378,14 @@ async fn cloudfront_502_checks_origin_health_and_the_5xx_rate() {
     assert_eq!(code, 200);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&app.env.sdk_config().await);
     let distribution = origin.split_whitespace().nth(1).unwrap().to_owned();
-    cloudwatch
-        .put_metric_data()
-        .namespace("AWS/CloudFront")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("5xxErrorRate")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("DistributionId")
-                        .value(&distribution)
-                        .build(),
-                )
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("Region")
-                        .value("Global")
-                        .build(),
-                )
-                .timestamp((std::time::SystemTime::now() - Duration::from_secs(300)).into())
-                .value(12.5)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    put_metric(
+        &cloudwatch,
+        "AWS/CloudFront",
+        "5xxErrorRate",
+        &[("DistributionId", &distribution), ("Region", "Global")],
+        12.5,
+    )
+    .await;
     let run = app.foundry(&["runbook", "cloudfront-502", "--env", "dev", "--json"]);
     assert_eq!(run.code(), Some(3), "{}", run.stderr());
     let report = json(&run.stdout());
@@ -495,7 +479,6 @@ async fn ai_private_dns_follows_the_private_service_path_and_finds_a_missing_con
 /// healthy run into warnings that count them by error code.
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_rotation_restarts_stale_readers_and_ai_timeouts_reads_metrics_and_log() {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
     let app = ComputeEnv::start(Duration::from_millis(100)).await;
@@ -578,32 +561,19 @@ async fn secrets_rotation_restarts_stale_readers_and_ai_timeouts_reads_metrics_a
     let (name, id) = (ai.service_name().to_owned(), ai.service_id().to_owned());
     let config = app.env.sdk_config().await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-    let at = (std::time::SystemTime::now() - Duration::from_secs(600)).into();
     for (metric, value) in [
         ("Requests", 1000.0),
         ("5xxStatusResponses", 50.0),
         ("RequestLatency", 45_000.0),
     ] {
-        cloudwatch
-            .put_metric_data()
-            .namespace("AWS/AppRunner")
-            .metric_data(
-                MetricDatum::builder()
-                    .metric_name(metric)
-                    .dimensions(
-                        Dimension::builder()
-                            .name("ServiceName")
-                            .value(&name)
-                            .build(),
-                    )
-                    .dimensions(Dimension::builder().name("ServiceID").value(&id).build())
-                    .timestamp(at)
-                    .value(value)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        put_metric(
+            &cloudwatch,
+            "AWS/AppRunner",
+            metric,
+            &[("ServiceName", &name), ("ServiceID", &id)],
+            value,
+        )
+        .await;
     }
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let group = format!("/aws/apprunner/{name}/{id}/application");
