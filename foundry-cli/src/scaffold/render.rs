@@ -116,9 +116,12 @@ pub fn render(answers: &Answers, foundry_version: &str) -> Result<Files, Scaffol
 /// The subset of foundry's lock file still names packages that only
 /// foundry's features pull in, and versions where foundry has two; cargo
 /// drops those on its first resolve without changing any version. Letting
-/// cargo resolve once here (offline: from the packages foundry was built
-/// with) gives the lock file the first build keeps. Without cargo or those
-/// packages, the subset stays and the first build settles it.
+/// cargo resolve once here gives the lock file the first build keeps:
+/// `cargo update --workspace --offline` re-locks only the app's own crates
+/// and needs nothing but the registry index foundry's build left (`cargo
+/// metadata` would also want every platform's packages downloaded, which a
+/// machine that only built foundry lacks). Without cargo, the subset stays
+/// and the first build settles it.
 fn settle_lock(files: &mut Files) {
     let Ok(scratch) = tempfile::tempdir() else {
         return;
@@ -127,13 +130,7 @@ fn settle_lock(files: &mut Files) {
         return;
     }
     let resolved = std::process::Command::new("cargo")
-        .args([
-            "metadata",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
+        .args(["update", "--workspace", "--offline", "--manifest-path"])
         .arg(scratch.path().join("Cargo.toml"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
