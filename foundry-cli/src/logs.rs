@@ -151,7 +151,8 @@ fn release_window(
     Ok((start, end))
 }
 
-fn millis(t: SystemTime) -> i64 {
+/// Milliseconds since the epoch, as CloudWatch Logs counts time.
+pub fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)

@@ -240,18 +240,10 @@ pub async fn estimate_usage(
         .iter()
         .filter(|(_, o)| o.kind == Kind::NatGateway)
     {
-        let mut bytes = 0.0;
-        for metric in ["BytesInFromSource", "BytesInFromDestination"] {
-            bytes += crate::aws::cloudwatch::metric_sum(
-                aws,
-                "AWS/NATGateway",
-                metric,
-                &[("NatGatewayId", &observed.physical_id)],
-                USAGE_DAYS,
-                now,
-            )
-            .await?;
-        }
+        let (from_subnets, back) =
+            crate::aws::cloudwatch::nat_gateway_bytes(aws, &observed.physical_id, USAGE_DAYS, now)
+                .await?;
+        let bytes = from_subnets + back;
         let monthly_gb = bytes / BYTES_PER_GB / f64::from(USAGE_DAYS) * DAYS_PER_MONTH;
         let monthly = monthly_gb * prices.nat_gateway_gb;
         out.push(UsageCost {

@@ -89,3 +89,22 @@ async fn metric_points(
         })
         .collect())
 }
+
+/// Bytes a NAT gateway processed over the last `days`: what it charges per
+/// GB for (traffic in from the subnets, and back in from destinations).
+pub async fn nat_gateway_bytes(
+    aws: &Aws,
+    nat_id: &str,
+    days: u32,
+    now: SystemTime,
+) -> Result<(f64, f64), AwsError> {
+    let dimensions = [("NatGatewayId", nat_id)];
+    let mut sums = [0.0; 2];
+    for (sum, metric) in sums
+        .iter_mut()
+        .zip(["BytesInFromSource", "BytesInFromDestination"])
+    {
+        *sum = metric_sum(aws, "AWS/NATGateway", metric, &dimensions, days, now).await?;
+    }
+    Ok((sums[0], sums[1]))
+}

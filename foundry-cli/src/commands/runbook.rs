@@ -75,9 +75,7 @@ pub async fn run(g: &Global, args: RunbookArgs) -> anyhow::Result<ExitCode> {
         restarts.extend(
             session
                 .stack
-                .services
-                .iter()
-                .filter(|s| s.secrets.contains(&secret))
+                .services_reading(&secret)
                 .map(|s| s.name.clone()),
         );
         restarts.sort();

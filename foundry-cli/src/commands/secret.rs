@@ -41,9 +41,7 @@ async fn rotate(g: &Global, name: String) -> anyhow::Result<ExitCode> {
     let version = secret::rotate_generated(&session.aws, &full_name).await?;
     let readers: Vec<&str> = session
         .stack
-        .services
-        .iter()
-        .filter(|s| s.secrets.contains(&name))
+        .services_reading(&name)
         .map(|s| s.name.as_str())
         .collect();
     println!("Stored a new generated value for {full_name} (version {version}).");

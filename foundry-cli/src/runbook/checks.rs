@@ -426,26 +426,9 @@ fn nat_policy(params: &toml::Table, cx: &Context<'_>) -> Outcome {
     o
 }
 
-/// Bytes a NAT gateway processed over the window: what it charges per GB
-/// for (traffic in from the subnets and back in from destinations).
+/// Bytes the NAT gateway processed over the run's window.
 async fn nat_bytes(cx: &Context<'_>, nat_id: &str) -> Result<(f64, f64), AwsError> {
-    let dimensions = [("NatGatewayId", nat_id)];
-    let mut sums = [0.0; 2];
-    for (sum, metric) in sums
-        .iter_mut()
-        .zip(["BytesInFromSource", "BytesInFromDestination"])
-    {
-        *sum = network::metric_sum(
-            cx.aws,
-            "AWS/NATGateway",
-            metric,
-            &dimensions,
-            cx.days,
-            cx.now,
-        )
-        .await?;
-    }
-    Ok((sums[0], sums[1]))
+    crate::aws::cloudwatch::nat_gateway_bytes(cx.aws, nat_id, cx.days, cx.now).await
 }
 
 async fn idle_nats_and_addresses(cx: &Context<'_>) -> Result<Outcome, AwsError> {

@@ -126,10 +126,7 @@ pub async fn log_lines(params: &toml::Table, cx: &Context<'_>) -> Result<Outcome
         .unwrap_or(UNIX_EPOCH);
     let query = crate::logs::LogQuery {
         group: group.clone(),
-        start_ms: start
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
+        start_ms: crate::logs::millis(start),
         end_ms: None,
         filter: Some(pattern.to_owned()),
     };

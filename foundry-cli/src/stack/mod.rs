@@ -60,6 +60,15 @@ pub struct Stack {
     pub keep_images: u32,
 }
 
+impl Stack {
+    /// The services that read the declared secret `name`.
+    pub fn services_reading<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Service> {
+        self.services
+            .iter()
+            .filter(move |s| s.secrets.iter().any(|x| x == name))
+    }
+}
+
 /// The port a service listens on when its table names none.
 pub const DEFAULT_SERVICE_PORT: u16 = 8080;
 
