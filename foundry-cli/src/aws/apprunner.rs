@@ -21,30 +21,10 @@ pub const SERVICE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long a VPC ingress connection or a deletion may take.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// The App Runner name of logical id `id`: `scope.name(id)` when it fits in
-/// `max` characters, otherwise its first `max - 9` characters, `-` and 8 hex
-/// digits of a stable hash (FNV-1a) of the whole name, so a long stack or
-/// environment name still gives one name per resource, the same on every run.
-/// Characters App Runner refuses (only `[A-Za-z0-9-_]`) become `-`.
+/// The App Runner name of logical id `id` ([`Scope::short_name`]; App
+/// Runner takes `[A-Za-z0-9-_]`).
 pub fn name(scope: &Scope, id: &str, max: usize) -> String {
-    let full: String = scope
-        .name(id)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if full.len() <= max {
-        return full;
-    }
-    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{}-{:08x}", &full[..max - 9], hash as u32)
+    scope.short_name(id, max, &['_'])
 }
 
 /// Whether an App Runner name may be one this scope gave: names start with
@@ -53,12 +33,9 @@ pub fn may_be_ours(scope: &Scope, name: &str, max: usize) -> bool {
     name.starts_with(&name_prefix(scope, max))
 }
 
-/// What every name [`name`] gives in `scope` starts with: `<stack>-<env>-`,
-/// or the part of it a shortened name keeps.
+/// What every name [`name`] gives in `scope` starts with.
 pub fn name_prefix(scope: &Scope, max: usize) -> String {
-    let mut prefix = scope.name("");
-    prefix.truncate(max - 9);
-    prefix
+    scope.short_name_prefix(max)
 }
 
 /// `foundry:*` and `Name` tags for a create call.

@@ -8,6 +8,8 @@ pub mod cloudfront;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod ecr;
+pub mod ecs;
+pub mod elb;
 pub mod fault;
 pub mod rds;
 pub mod s3;
@@ -348,6 +350,12 @@ pub struct Aws {
     pub apprunner: aws_sdk_apprunner::Client,
     /// CloudWatch Logs, where the compute targets write services' output.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The ECS target: services, task definitions, clusters.
+    pub ecs: aws_sdk_ecs::Client,
+    /// The ECS target's load balancers, target groups and listeners.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// The ECS target's service scaling.
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub region: String,
     /// Where pushes to ECR's registry go instead (`host:port`, plain HTTP),
     /// in local mode.
@@ -433,6 +441,21 @@ impl Aws {
                 .interceptor(requests.clone())
                 .build(),
         );
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let autoscaling = aws_sdk_applicationautoscaling::Client::from_conf(
+            aws_sdk_applicationautoscaling::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
         let mut apprunner = aws_sdk_apprunner::config::Builder::from(&config);
         let mut registry_override = None;
         if let Target::Local {
@@ -461,6 +484,9 @@ impl Aws {
             cloudfront,
             apprunner,
             logs,
+            ecs,
+            elb,
+            autoscaling,
             region: region.to_string(),
             registry_override,
             local: matches!(target, Target::Local { .. }),

@@ -137,12 +137,30 @@ impl Session {
         let account = crate::aws::account_id(&self.aws);
         let (azs, account) = tokio::try_join!(azs, account)?;
         let images = self.running_images.clone();
+        let cloudfront_prefix_list = if self.stack.compute == crate::stack::ComputeTarget::Ecs
+            && self
+                .stack
+                .services
+                .iter()
+                .any(|s| s.ingress == crate::stack::Ingress::Public)
+        {
+            Some(
+                crate::aws::ec2::managed_prefix_list(
+                    &self.aws,
+                    crate::aws::ec2::CLOUDFRONT_ORIGIN_FACING,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let graph = expand::expand(
             &self.stack,
             &expand::Facts {
                 azs,
                 account,
                 images,
+                cloudfront_prefix_list,
             },
         )?;
         // Expanded first: whether App Runner is observed depends on the graph.

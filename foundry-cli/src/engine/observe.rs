@@ -129,7 +129,7 @@ mod tests {
     use crate::state::Applied;
 
     #[test]
-    fn app_runner_is_observed_only_where_the_graph_or_the_record_has_it() {
+    fn app_runner_and_ecs_are_observed_only_where_the_graph_or_the_record_has_them() {
         let observed = |graph: &Graph, recorded: &Snapshot| {
             kinds(graph, recorded)
                 .iter()
@@ -138,8 +138,8 @@ mod tests {
         };
         let empty = Snapshot::default();
         assert_eq!(observed(&Graph::default(), &empty), 0);
-        // Neither App Runner's five types nor `[ci]`'s OIDC provider.
-        assert_eq!(kinds(&Graph::default(), &empty).len(), Kind::ALL.len() - 6);
+        // Neither App Runner's five types, ECS's nine nor `[ci]`'s OIDC provider.
+        assert_eq!(kinds(&Graph::default(), &empty).len(), Kind::ALL.len() - 15);
         let mut recorded = Snapshot::default();
         recorded.resources.insert(
             "svc-api".into(),

@@ -210,6 +210,15 @@ fn props_of(d: &DistributionConfig) -> Props {
                 .unwrap_or_default(),
         ),
     );
+    put(
+        "api_origin_protocol",
+        Value::str(
+            origin(API_ORIGIN)
+                .and_then(|o| o.custom_origin_config())
+                .map(|c| c.origin_protocol_policy().as_str())
+                .unwrap_or_default(),
+        ),
+    );
     put("behaviors", behaviors_of(d));
     put(
         "web_viewer_request_function",
@@ -308,7 +317,10 @@ fn origins(props: &Props) -> Result<Origins, ConfigError> {
             CustomOriginConfig::builder()
                 .http_port(80)
                 .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .origin_protocol_policy(OriginProtocolPolicy::from(prop_str(
+                    props,
+                    "api_origin_protocol",
+                )?))
                 .origin_ssl_protocols(tls)
                 .build()?,
         )
@@ -494,6 +506,9 @@ impl ResourceType for Distribution {
             PropSpec::required("web_origin_domain", Ty::Str),
             PropSpec::required("web_origin_access_control", Ty::Str),
             PropSpec::required("api_origin_domain", Ty::Str),
+            // `https-only`, or `http-only` for a load balancer without a
+            // certificate (the ECS target without `[compute] certificate_arn`).
+            PropSpec::required("api_origin_protocol", Ty::Str),
             PropSpec::required("behaviors", Ty::Map),
             // The CloudFront Function the web behaviour runs on each viewer
             // request (its ARN; "" for none).
@@ -686,6 +701,7 @@ mod tests {
             ("web_origin_domain", Value::str("web.s3.us-east-1.amazonaws.com")),
             ("web_origin_access_control", Value::str("E2OAC")),
             ("api_origin_domain", Value::str("api.acme.example")),
+            ("api_origin_protocol", Value::str("https-only")),
             ("behaviors", Value::Map(behaviors)),
             ("web_viewer_request_function", Value::str(function)),
         ]

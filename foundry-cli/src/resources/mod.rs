@@ -74,6 +74,15 @@ resource_types! {
     ApprunnerVpcConnector => "apprunner_vpc_connector", apprunner_vpc_connector::ApprunnerVpcConnector;
     ApprunnerService => "apprunner_service", apprunner_service::ApprunnerService;
     ApprunnerVpcIngressConnection => "apprunner_vpc_ingress_connection", apprunner_vpc_ingress_connection::ApprunnerVpcIngressConnection;
+    EcsCluster => "ecs_cluster", ecs_cluster::EcsCluster;
+    LogGroup => "log_group", log_group::LogGroup;
+    EcsTaskDefinition => "ecs_task_definition", ecs_task_definition::EcsTaskDefinition;
+    LoadBalancer => "load_balancer", load_balancer::LoadBalancer;
+    TargetGroup => "target_group", target_group::TargetGroup;
+    Listener => "listener", listener::Listener;
+    EcsService => "ecs_service", ecs_service::EcsService;
+    ScalingTarget => "scaling_target", scaling_target::ScalingTarget;
+    ScalingPolicy => "scaling_policy", scaling_policy::ScalingPolicy;
 }
 
 impl Kind {
@@ -82,11 +91,30 @@ impl Kind {
         self.name().starts_with("apprunner_")
     }
 
+    /// A type of the ECS target (its services, load balancers, scaling and
+    /// log groups).
+    pub fn is_ecs(self) -> bool {
+        matches!(
+            self,
+            Kind::EcsCluster
+                | Kind::LogGroup
+                | Kind::EcsTaskDefinition
+                | Kind::LoadBalancer
+                | Kind::TargetGroup
+                | Kind::Listener
+                | Kind::EcsService
+                | Kind::ScalingTarget
+                | Kind::ScalingPolicy
+        )
+    }
+
     /// The optional feature this type belongs to: its types are observed
     /// only where a stack uses one of them (`engine::observe::kinds`).
     pub fn feature(self) -> Option<&'static str> {
         if self.is_app_runner() {
             Some("apprunner")
+        } else if self.is_ecs() {
+            Some("ecs")
         } else if self == Kind::IamOidcProvider {
             Some("ci")
         } else {

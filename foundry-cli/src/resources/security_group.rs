@@ -1,9 +1,12 @@
-//! Security group with its ingress rules, each from an IPv4 CIDR (`cidr`) or
-//! from another security group (`source_group`). Egress stays the AWS
+//! Security group with its ingress rules, each from an IPv4 CIDR (`cidr`),
+//! another security group (`source_group`) or a managed prefix list
+//! (`prefix_list`, CloudFront's origin-facing addresses). Egress stays the AWS
 //! default; name, description and VPC force a new group.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType as Ec2Type, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, PrefixListId, ResourceType as Ec2Type, UserIdGroupPair,
+};
 
 use crate::vocab::{PropSpec, Schema, Ty};
 use super::{Kind, Observed, ResourceType, Scope, gone_ok, missing, prop_str};
@@ -30,11 +33,15 @@ fn permission(rule: &Value) -> IpPermission {
         .ip_protocol(m.get("protocol").and_then(Value::as_str).unwrap_or("tcp"))
         .from_port(int("from_port"))
         .to_port(int("to_port"));
-    match m.get("source_group").and_then(Value::as_str) {
-        Some(group) => permission
+    let source = |k: &str| m.get(k).and_then(Value::as_str);
+    match (source("source_group"), source("prefix_list")) {
+        (Some(group), _) => permission
             .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
             .build(),
-        None => permission
+        (None, Some(list)) => permission
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build())
+            .build(),
+        (None, None) => permission
             .ip_ranges(
                 IpRange::builder()
                     .cidr_ip(m.get("cidr").and_then(Value::as_str).unwrap_or_default())
@@ -115,7 +122,11 @@ impl ResourceType for SecurityGroup {
                         .user_id_group_pairs()
                         .iter()
                         .filter_map(|g| Some(rule(p, ("source_group", g.group_id()?))));
-                    cidrs.chain(groups)
+                    let lists = p
+                        .prefix_list_ids()
+                        .iter()
+                        .filter_map(|l| Some(rule(p, ("prefix_list", l.prefix_list_id()?))));
+                    cidrs.chain(groups).chain(lists)
                 });
                 o.props.insert("ingress".into(), Value::set(ingress));
                 Some(o)

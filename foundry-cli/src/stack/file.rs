@@ -273,8 +273,14 @@ pub enum ServiceKind {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeSpec {
-    /// `apprunner` (default).
+    /// `apprunner` (default) or `ecs`.
     pub target: Option<ComputeTarget>,
+    /// `ecs`: ACM certificate (in the stack's region) for the public load
+    /// balancers' HTTPS listeners; without one they listen on HTTP.
+    pub certificate_arn: Option<String>,
+    /// `ecs`: days the services' CloudWatch log groups keep their output
+    /// (default 30; one of the values CloudWatch Logs offers).
+    pub log_retention_days: Option<u32>,
 }
 
 /// Where services run.
@@ -283,7 +289,7 @@ pub struct ComputeSpec {
 pub enum ComputeTarget {
     /// AWS App Runner (closed to new AWS accounts since 2026-04-30).
     Apprunner,
-    /// ECS Fargate behind load balancers (not available yet).
+    /// ECS Fargate behind Application Load Balancers.
     Ecs,
 }
 

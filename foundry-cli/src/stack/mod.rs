@@ -40,6 +40,8 @@ pub struct Stack {
     pub state: StateBackend,
     /// Where the services run.
     pub compute: ComputeTarget,
+    /// `[compute]`'s settings of the ECS target.
+    pub ecs: EcsSettings,
     /// The container services (`kind = "container"`, the default).
     pub services: Vec<Service>,
     /// The static services (`kind = "static"`): at most one, served by the CDN.
@@ -58,6 +60,14 @@ pub struct Stack {
     pub nat_bytes_out_per_5min: u64,
     /// Images kept per ECR repository.
     pub keep_images: u32,
+}
+
+/// What the ECS target takes from `[compute]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsSettings {
+    /// The public load balancers' certificate; none means HTTP.
+    pub certificate_arn: Option<String>,
+    pub log_retention_days: u32,
 }
 
 impl Stack {
@@ -247,7 +257,8 @@ impl Source {
             &mut diags,
         );
         let state = state_backend::resolve_state(&self.file.state, &locator, &mut diags);
-        let compute = services::resolve_compute(&self.file, overlay, env, &locator, &mut diags);
+        let (compute, ecs) =
+            services::resolve_compute(&self.file, overlay, env, &locator, &mut diags);
         let (services, secrets) =
             services::resolve_services(&self.file, overlay, env, &locator, &mut diags);
         let sites = sites::resolve_sites(&self.file, overlay, env, &locator, &mut diags);
@@ -341,6 +352,7 @@ impl Source {
                 network,
                 state,
                 compute,
+                ecs,
                 services,
                 sites,
                 secrets,

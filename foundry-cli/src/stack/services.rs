@@ -5,29 +5,87 @@ mod runtime;
 
 use super::file::{ComputeTarget, EnvOverlay};
 use super::sites::is_static;
-use super::{DEFAULT_SERVICE_PORT, Diagnostic, Locator, Secret, Service, StackFile, did_you_mean};
+use super::{
+    DEFAULT_SERVICE_PORT, Diagnostic, EcsSettings, Locator, Secret, Service, StackFile,
+    did_you_mean,
+};
 
-/// `[compute] target`, with the environment's overlay.
+/// The retention periods CloudWatch Logs offers, in days.
+const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// `[compute]`, with the environment's overlay.
 pub(super) fn resolve_compute(
     file: &StackFile,
     overlay: &EnvOverlay,
     env: &str,
     locator: &Locator,
     diags: &mut Vec<Diagnostic>,
-) -> ComputeTarget {
-    let (target, path) = match (overlay.compute.target, file.compute.target) {
-        (Some(t), _) => (t, vec!["env", env, "compute", "target"]),
-        (None, Some(t)) => (t, vec!["compute", "target"]),
-        (None, None) => return ComputeTarget::Apprunner,
+) -> (ComputeTarget, EcsSettings) {
+    let target = overlay
+        .compute
+        .target
+        .or(file.compute.target)
+        .unwrap_or(ComputeTarget::Apprunner);
+    let pick = |base: Option<&str>, over: Option<&str>, key: &'static str| match (over, base) {
+        (Some(v), _) => Some((v.to_string(), vec!["env", env, "compute", key])),
+        (None, Some(v)) => Some((v.to_string(), vec!["compute", key])),
+        (None, None) => None,
     };
-    if target == ComputeTarget::Ecs {
-        diags.push(
-            Diagnostic::new("the `ecs` compute target is not available in this foundry yet")
+    let certificate_arn = pick(
+        file.compute.certificate_arn.as_deref(),
+        overlay.compute.certificate_arn.as_deref(),
+        "certificate_arn",
+    )
+    .map(|(arn, path)| {
+        let region = arn.split(':').nth(3).unwrap_or_default();
+        if !arn.starts_with("arn:aws") || !arn.contains(":acm:") {
+            diags.push(
+                Diagnostic::new(format!("`{arn}` is not an ACM certificate ARN"))
+                    .at(locator.span(&path))
+                    .help("give arn:aws:acm:<region>:<account>:certificate/<id>"),
+            );
+        } else if region != file.region {
+            diags.push(
+                Diagnostic::new(format!(
+                    "certificate `{arn}` is in {region}, not in the stack's region {}",
+                    file.region
+                ))
                 .at(locator.span(&path))
-                .help("use target = \"apprunner\" for now; ECS Fargate support is being built"),
+                .help("a load balancer uses ACM certificates of its own region; request or import one there"),
+            );
+        }
+        arn
+    });
+    let (log_retention_days, path) = match (
+        overlay.compute.log_retention_days,
+        file.compute.log_retention_days,
+    ) {
+        (Some(d), _) => (d, vec!["env", env, "compute", "log_retention_days"]),
+        (None, Some(d)) => (d, vec!["compute", "log_retention_days"]),
+        (None, None) => (30, Vec::new()),
+    };
+    if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
+        diags.push(
+            Diagnostic::new(format!(
+                "log_retention_days = {log_retention_days} is not a retention CloudWatch Logs offers"
+            ))
+            .at(locator.span(&path))
+            .help(format!(
+                "use one of {}",
+                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+            )),
         );
     }
-    target
+    (
+        target,
+        EcsSettings {
+            certificate_arn,
+            log_retention_days,
+        },
+    )
 }
 
 /// Services and secrets: valid names, and every secret a service reads is declared.

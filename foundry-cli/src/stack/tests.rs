@@ -187,10 +187,26 @@ fn connections_name_the_database_or_another_service() {
         "12:12: service `api` connects to itself [remove it: a service always reaches itself]\n\
          12:19: service `api` connects to `aj`, which is neither \"database\" nor a declared service [did you mean `ai`?]",
     );
+}
+
+#[test]
+fn the_ecs_target_takes_a_regional_certificate_and_a_retention_logs_offer() {
+    check("[env.dev]\n[compute]\ntarget = \"ecs\"\n", "dev", "ok");
     check(
-        "[env.dev]\n[compute]\ntarget = \"ecs\"\n",
+        "[compute]\ntarget = \"ecs\"\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\nlog_retention_days = 14\n[env.dev]\n",
         "dev",
-        "5:10: the `ecs` compute target is not available in this foundry yet [use target = \"apprunner\" for now; ECS Fargate support is being built]",
+        "ok",
+    );
+    check(
+        "[compute]\ncertificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc\"\nlog_retention_days = 10\n[env.dev]\n",
+        "dev",
+        "4:19: certificate `arn:aws:acm:eu-west-1:123456789012:certificate/abc` is in eu-west-1, not in the stack's region us-east-1 [a load balancer uses ACM certificates of its own region; request or import one there]\n\
+         5:22: log_retention_days = 10 is not a retention CloudWatch Logs offers [use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]",
+    );
+    check(
+        "[env.prod.compute]\ncertificate_arn = \"not-an-arn\"\n",
+        "prod",
+        "4:19: `not-an-arn` is not an ACM certificate ARN [give arn:aws:acm:<region>:<account>:certificate/<id>]",
     );
 }
 

@@ -24,6 +24,42 @@ impl Scope {
         format!("{}-{}-{id}", self.stack, self.env)
     }
 
+    /// `name(id)` for APIs with short names (App Runner's 32 and 40, load
+    /// balancers' and target groups' 32): the whole name when it fits in
+    /// `max` characters, otherwise its first `max - 9` characters, `-` and 8
+    /// hex digits of a stable hash (FNV-1a) of the whole name, so a long
+    /// stack or environment name still gives one name per resource, the
+    /// same on every run. Characters outside `[A-Za-z0-9-]` and `also` become
+    /// `-` (App Runner also takes `_`; load balancers do not).
+    pub fn short_name(&self, id: &str, max: usize, also: &[char]) -> String {
+        let full: String = self
+            .name(id)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || also.contains(&c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if full.len() <= max {
+            return full;
+        }
+        let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{}-{:08x}", &full[..max - 9], hash as u32)
+    }
+
+    /// What every name [`Scope::short_name`] gives with this `max` starts
+    /// with: `<stack>-<env>-`, or the part of it a shortened name keeps.
+    pub fn short_name_prefix(&self, max: usize) -> String {
+        let mut prefix = self.name("");
+        prefix.truncate(max - 9);
+        prefix
+    }
+
     pub fn tags(&self, id: &str) -> [(&'static str, String); 4] {
         [
             (Self::STACK_TAG, self.stack.clone()),

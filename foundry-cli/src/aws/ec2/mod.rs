@@ -37,6 +37,36 @@ pub fn owner(scope: &Scope, tags: &[Tag]) -> Option<String> {
     scope.logical_id(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
 }
 
+/// CloudFront's origin-facing addresses: the AWS-managed prefix list a
+/// public load balancer admits, so only CloudFront reaches it.
+pub const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
+
+/// The id of the AWS-managed prefix list `name` in this region.
+pub async fn managed_prefix_list(aws: &Aws, name: &str) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            Filter::builder()
+                .name("prefix-list-name")
+                .values(name)
+                .build(),
+        )
+        .send()
+        .await
+        .or_aws("DescribeManagedPrefixLists")?;
+    out.prefix_lists()
+        .iter()
+        .find(|l| l.prefix_list_name() == Some(name))
+        .and_then(|l| l.prefix_list_id())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::Api {
+            operation: "DescribeManagedPrefixLists",
+            code: None,
+            message: format!("this region has no managed prefix list `{name}`"),
+        })
+}
+
 /// The first `count` availability zones of the region, by name.
 pub async fn availability_zones(aws: &Aws, count: usize) -> Result<Vec<String>, AwsError> {
     let out = aws

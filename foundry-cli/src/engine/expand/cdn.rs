@@ -13,7 +13,7 @@ use crate::resources::distribution::{
     DEFAULT_BEHAVIOR, WEB_ORIGIN,
 };
 use crate::resources::{Kind, Scope, bucket};
-use crate::stack::{ApiOrigin, Stack};
+use crate::stack::{ApiOrigin, ComputeTarget, Stack};
 use crate::vocab::Value;
 
 use super::{Facts, ids};
@@ -23,18 +23,36 @@ const API_PATHS: [&str; 2] = ["/graphql", "/api/*"];
 
 const ALL_METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"];
 
-/// The distribution's api origin: the domain given, or the App Runner URL
-/// of the api service. `None` while that service is not expanded (it has no
-/// image yet): then no distribution is emitted until it is, since its
-/// origin would be unknown and CloudFront needs one.
-fn api_origin(stack: &Stack, facts: &Facts) -> Option<Value> {
+/// The distribution's api origin and its protocol: the domain given, or
+/// the api service's App Runner URL, or on ECS its load balancer's DNS
+/// name (HTTP when the load balancer has no certificate). `None` while that
+/// service is not expanded (it has no image yet): then no distribution is
+/// emitted until it is, since its origin would be unknown and CloudFront
+/// needs one.
+fn api_origin(stack: &Stack, facts: &Facts) -> Option<(Value, &'static str)> {
     match &stack.cdn.as_ref()?.api_origin {
-        ApiOrigin::Domain(d) => Some(Value::str(d)),
-        ApiOrigin::Service(name) => super::compute::expanded_services(stack, facts)
-            .contains(name)
-            .then(|| Value::attr(ids::service(name), "url")),
+        ApiOrigin::Domain(d) => Some((Value::str(d), HTTPS_ONLY)),
+        ApiOrigin::Service(name) => {
+            if !super::compute::expanded_services(stack, facts).contains(name) {
+                return None;
+            }
+            let service = stack.services.iter().find(|s| &s.name == name)?;
+            Some(match stack.compute {
+                ComputeTarget::Apprunner => (Value::attr(ids::service(name), "url"), HTTPS_ONLY),
+                ComputeTarget::Ecs => (
+                    Value::attr(ids::load_balancer(name), "dns_name"),
+                    if super::ecs::https(stack, service) {
+                        HTTPS_ONLY
+                    } else {
+                        "http-only"
+                    },
+                ),
+            })
+        }
     }
 }
+
+const HTTPS_ONLY: &str = "https-only";
 
 /// Whether the distribution is part of the graph (see [`api_origin`]).
 pub fn has_distribution(stack: &Stack, facts: &Facts) -> bool {
@@ -46,7 +64,7 @@ pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
     let Some(cdn) = &stack.cdn else {
         return Vec::new();
     };
-    let Some(api_origin_domain) = api_origin(stack, facts) else {
+    let Some((api_origin_domain, api_origin_protocol)) = api_origin(stack, facts) else {
         return Vec::new();
     };
     let scope = Scope::new(&stack.name, &stack.env);
@@ -109,6 +127,7 @@ pub fn cdn(stack: &Stack, facts: &Facts) -> Vec<Resource> {
         )
         .prop("web_origin_access_control", Value::reference(ids::OAC_WEB))
         .prop("api_origin_domain", api_origin_domain)
+        .prop("api_origin_protocol", Value::str(api_origin_protocol))
         .prop("behaviors", behaviors)
         .prop(
             "web_viewer_request_function",

@@ -46,9 +46,6 @@ pub fn needs_requests_endpoint(stack: &Stack) -> bool {
 /// Names of the services that are expanded: those with an image whose env
 /// references only services that are expanded too.
 pub fn expanded_services(stack: &Stack, facts: &Facts) -> BTreeSet<String> {
-    if stack.compute != ComputeTarget::Apprunner {
-        return BTreeSet::new();
-    }
     let mut ready: BTreeSet<String> = stack
         .services
         .iter()
@@ -89,6 +86,9 @@ fn urls_named(service: &Service) -> impl Iterator<Item = &str> {
 }
 
 pub(super) fn compute(stack: &Stack, facts: &Facts) -> Vec<Resource> {
+    if stack.compute == ComputeTarget::Ecs {
+        return super::ecs::ecs(stack, facts);
+    }
     let scope = Scope::new(&stack.name, &stack.env);
     let expanded = expanded_services(stack, facts);
     let mut out = Vec::new();
@@ -148,22 +148,7 @@ fn apprunner(stack: &Stack, facts: &Facts, scope: &Scope, service: &Service) -> 
     } else {
         Value::str("")
     };
-    let env: BTreeMap<String, Value> = service
-        .env
-        .iter()
-        .filter_map(|v| match &v.value {
-            EnvValue::Text(t) => Some((v.name.clone(), env_text(stack, facts, scope, t))),
-            EnvValue::Secret(_) => None,
-        })
-        .collect();
-    let secrets: BTreeMap<String, Value> = service
-        .env
-        .iter()
-        .filter_map(|v| match &v.value {
-            EnvValue::Secret(s) => Some((v.name.clone(), Value::reference(secret::logical_id(s)))),
-            EnvValue::Text(_) => None,
-        })
-        .collect();
+    let (env, secrets) = env_maps(stack, facts, scope, service);
     out.push(
         Resource::new(&svc, Kind::ApprunnerService)
             .prop("name", Value::str(name(scope, &svc, NAME_MAX)))
@@ -206,6 +191,38 @@ fn apprunner(stack: &Stack, facts: &Facts, scope: &Scope, service: &Service) -> 
     out
 }
 
+/// A service's env: plain values (text and `${…}` references), and the
+/// secrets the platform injects by ARN.
+pub(super) fn env_maps(
+    stack: &Stack,
+    facts: &Facts,
+    scope: &Scope,
+    service: &Service,
+) -> (BTreeMap<String, Value>, BTreeMap<String, Value>) {
+    let env = service
+        .env
+        .iter()
+        .filter_map(|v| match &v.value {
+            EnvValue::Text(t) => Some((v.name.clone(), env_text(stack, facts, scope, t))),
+            EnvValue::Secret(_) => None,
+        })
+        .collect();
+    (env, runtime_secrets(service))
+}
+
+/// The secrets the platform injects into `service`: variable → the
+/// secret's ARN (a reference to it).
+pub(super) fn runtime_secrets(service: &Service) -> BTreeMap<String, Value> {
+    service
+        .env
+        .iter()
+        .filter_map(|v| match &v.value {
+            EnvValue::Secret(s) => Some((v.name.clone(), Value::reference(secret::logical_id(s)))),
+            EnvValue::Text(_) => None,
+        })
+        .collect()
+}
+
 /// Where other services reach service `name`: a private service answers
 /// inside the VPC on its VPC ingress connection's domain (the endpoint has
 /// no private DNS for the service's own URL), a public one on its URL.
@@ -224,6 +241,12 @@ fn env_text(stack: &Stack, facts: &Facts, scope: &Scope, template: &Template) ->
     for part in &template.0 {
         match part {
             Part::Text(t) => parts.push(Value::str(t)),
+            Part::Ref(Reference::ServiceUrl(n)) if stack.compute == ComputeTarget::Ecs => {
+                let service = stack.services.iter().find(|s| &s.name == n);
+                let service = service.expect("validated: the URL names a declared service");
+                parts.push(Value::str(super::ecs::scheme(stack, service)));
+                parts.push(Value::attr(ids::load_balancer(n), "dns_name"));
+            }
             Part::Ref(Reference::ServiceUrl(n)) => {
                 parts.push(Value::str("https://"));
                 parts.push(service_domain(stack, n));

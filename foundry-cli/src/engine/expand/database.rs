@@ -4,7 +4,7 @@
 
 use crate::engine::graph::Resource;
 use crate::resources::{Kind, Scope};
-use crate::stack::{Stack, Tier};
+use crate::stack::{ComputeTarget, Stack, Tier};
 use crate::vocab::Value;
 
 use super::ids;
@@ -27,7 +27,16 @@ pub fn database(stack: &Stack) -> Vec<Resource> {
                         s.name
                     )),
                 )
-                .prop("ingress", Value::set([]))
+                // On ECS the service's tasks take requests from its load
+                // balancer; App Runner's connector only sends.
+                .prop(
+                    "ingress",
+                    if stack.compute == ComputeTarget::Ecs {
+                        super::ecs::service_ingress(s)
+                    } else {
+                        Value::set([])
+                    },
+                )
         })
         .collect();
     let Some(db) = &stack.database else {

@@ -8,6 +8,7 @@ mod cdn;
 mod ci;
 pub mod compute;
 mod database;
+mod ecs;
 mod network;
 mod roles;
 mod storage;
@@ -17,7 +18,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use crate::resources::{Kind, Scope};
-use crate::stack::Stack;
+use crate::stack::{ComputeTarget, Stack};
 
 pub use network::service_name;
 pub use storage::secret_name;
@@ -47,6 +48,8 @@ pub mod ids {
     /// The web client's SPA fallback (a CloudFront Function).
     pub const FN_SPA: &str = "fn-spa";
     pub const DISTRIBUTION: &str = "cdn";
+    /// The environment's ECS cluster.
+    pub const ECS_CLUSTER: &str = "cluster";
 
     /// A service on App Runner (`svc-api`): physical id its ARN, attributes
     /// `url`, `arn`, `status`, `image`, `operation_id`.
@@ -72,6 +75,53 @@ pub mod ids {
     /// A private service's App Runner VPC ingress connection.
     pub fn service_ingress(service: &str) -> String {
         format!("ingress-{service}")
+    }
+
+    /// A service's log group on ECS.
+    pub fn log_group(service: &str) -> String {
+        format!("logs-{service}")
+    }
+
+    /// A service's ECS task definition family.
+    pub fn task_definition(service: &str) -> String {
+        format!("task-{service}")
+    }
+
+    /// A service's load balancer, its target group and its listener.
+    pub fn load_balancer(service: &str) -> String {
+        format!("lb-{service}")
+    }
+
+    pub fn target_group(service: &str) -> String {
+        format!("tg-{service}")
+    }
+
+    pub fn listener(service: &str) -> String {
+        format!("listener-{service}")
+    }
+
+    /// The security group of a service's load balancer.
+    pub fn load_balancer_sg(service: &str) -> String {
+        format!("sg-lb-{service}")
+    }
+
+    /// A service on ECS: physical id its ARN.
+    pub fn ecs_service(service: &str) -> String {
+        format!("ecs-{service}")
+    }
+
+    /// A service's Application Auto Scaling target and CPU policy.
+    pub fn scaling_target(service: &str) -> String {
+        format!("scaling-{service}")
+    }
+
+    pub fn scaling_policy(service: &str) -> String {
+        format!("scaling-cpu-{service}")
+    }
+
+    /// The ECS execution role of a service (pull, logs, injected secrets).
+    pub fn execution_role(service: &str) -> String {
+        format!("role-{service}-exec")
     }
 
     pub fn service_role(service: &str) -> String {
@@ -126,6 +176,9 @@ pub struct Facts {
     /// current release. A service without one gets no compute resources
     /// (see `compute.rs`).
     pub images: BTreeMap<String, String>,
+    /// The id of CloudFront's origin-facing managed prefix list, which the
+    /// public load balancers of the ECS target admit (looked up only then).
+    pub cloudfront_prefix_list: Option<String>,
 }
 
 pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
@@ -136,6 +189,9 @@ pub fn expand(stack: &Stack, facts: &Facts) -> Result<Graph, GraphError> {
     out.extend(roles::roles(stack, &facts.account));
     out.extend(ci::ci(stack, &facts.account));
     out.extend(database::database(stack));
+    if stack.compute == ComputeTarget::Ecs {
+        out.extend(ecs::load_balancer_groups(stack, facts));
+    }
     out.extend(compute::compute(stack, facts));
     out.extend(cdn::cdn(stack, facts));
     out.extend(alarms(stack, nat_count));

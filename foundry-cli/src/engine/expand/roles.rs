@@ -1,12 +1,17 @@
-//! IAM roles: App Runner's ECR access role, and one instance role per service
-//! whose inline policy grants exactly what the service declares (its
-//! secrets, bucket prefixes and database secret) — least privilege by
-//! construction.
+//! IAM roles: one role per service whose inline policy grants exactly what
+//! the service declares (its secrets, bucket prefixes and database secret)
+//! — least privilege by construction — trusted by the compute target's
+//! tasks; on App Runner its ECR access role, on ECS each service's
+//! execution role (`ecs.rs`: its image, its log group, its injected
+//! secrets).
 
-use super::{ECR_ACCESS_POLICY, database, ids, policy};
+use super::{ECR_ACCESS_POLICY, database, ecs, ids, policy};
 use crate::engine::graph::Resource;
 use crate::resources::{Kind, Scope, bucket, iam_role, secret};
-use crate::stack::Stack;
+use crate::stack::{ComputeTarget, Stack};
+
+/// The principal ECS tasks assume roles as.
+const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 use crate::vocab::Value;
 
 /// The App Runner ECR access role, and one instance role per service whose
@@ -30,12 +35,24 @@ pub(super) fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
                 Value::set(managed.iter().map(|a| Value::str(*a))),
             )
     };
-    let mut out = vec![role(
-        ids::ROLE_ECR_ACCESS,
-        "build.apprunner.amazonaws.com",
-        policy(vec![]),
-        &[ECR_ACCESS_POLICY],
-    )];
+    let (mut out, tasks) = match stack.compute {
+        ComputeTarget::Apprunner => (
+            vec![role(
+                ids::ROLE_ECR_ACCESS,
+                "build.apprunner.amazonaws.com",
+                policy(vec![]),
+                &[ECR_ACCESS_POLICY],
+            )],
+            "tasks.apprunner.amazonaws.com",
+        ),
+        ComputeTarget::Ecs => (
+            ecs::execution_roles(stack, account)
+                .into_iter()
+                .map(|(id, policy)| role(&id, ECS_TASKS, policy, &[]))
+                .collect(),
+            ECS_TASKS,
+        ),
+    };
     for service in &stack.services {
         let mut statements = Vec::new();
         if !service.secrets.is_empty() {
@@ -77,7 +94,7 @@ pub(super) fn roles(stack: &Stack, account: &str) -> Vec<Resource> {
         }
         out.push(role(
             &ids::service_role(&service.name),
-            "tasks.apprunner.amazonaws.com",
+            tasks,
             policy(statements),
             &[],
         ));

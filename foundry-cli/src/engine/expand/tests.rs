@@ -39,6 +39,7 @@ fn check(env: &str, images: &[&str], edit: &dyn Fn(String) -> String, expect: Ex
                 )
             })
             .collect(),
+        cloudfront_prefix_list: Some("pl-3b927c52".into()),
     };
     let graph = expand(&stack, &facts).unwrap();
     let mut text = String::new();
@@ -106,6 +107,22 @@ fn a_service_waits_for_the_services_its_env_names() {
         &["api"],
         &as_written,
         expect_file!["snapshots/reference-dev-api-waits.txt"],
+    );
+}
+
+/// `[env.dev] compute.target = "ecs"`, both services released: the cluster,
+/// per service a log group, task definition, load balancer (the api's
+/// internet-facing, ai's internal), target group, HTTP listener, service and
+/// scaling; execution roles; security groups CloudFront → api's load
+/// balancer → api → ai's load balancer → ai, api → database; the CDN's api
+/// origin is the api's load balancer over HTTP; no App Runner anything.
+#[test]
+fn reference_stack_dev_on_ecs() {
+    check(
+        "dev",
+        &["api", "ai"],
+        &|text| text.replace("[env.dev]\n", "[env.dev]\ncompute.target = \"ecs\"\n"),
+        expect_file!["snapshots/reference-dev-ecs.txt"],
     );
 }
 
