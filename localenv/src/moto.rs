@@ -24,6 +24,9 @@ const PERSISTENT_SERVER: &str = include_str!("moto_persistent.py");
 /// What moto lacks of CloudFront Functions, added before it serves.
 const CLOUDFRONT_FUNCTIONS: &str = include_str!("moto_cloudfront_functions.py");
 
+/// What moto lacks of ECS service deployments, added before it serves.
+const ECS_DEPLOYMENTS: &str = include_str!("moto_ecs_deployments.py");
+
 /// Runs `moto_server`'s own entry point with the arguments that follow.
 const SERVE: &str = "import sys\nfrom moto.server import main\nsys.exit(main(sys.argv[1:]))\n";
 
@@ -180,7 +183,9 @@ pub fn server_command(moto_server: &Path, port: u16) -> Command {
     let mut cmd = Command::new(moto_server.with_file_name("python"));
     cmd.arg("-I")
         .arg("-c")
-        .arg(format!("{CLOUDFRONT_FUNCTIONS}\n{SERVE}"))
+        .arg(format!(
+            "{CLOUDFRONT_FUNCTIONS}\n{ECS_DEPLOYMENTS}\n{SERVE}"
+        ))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     with_settings(&mut cmd);
     cmd
@@ -199,7 +204,9 @@ pub fn persistent_server_command(moto_server: &Path, port: u16, snapshot: &Path)
     let mut cmd = Command::new(moto_server.with_file_name("python"));
     cmd.arg("-I")
         .arg("-c")
-        .arg(format!("{CLOUDFRONT_FUNCTIONS}\n{PERSISTENT_SERVER}"))
+        .arg(format!(
+            "{CLOUDFRONT_FUNCTIONS}\n{ECS_DEPLOYMENTS}\n{PERSISTENT_SERVER}"
+        ))
         .arg(snapshot)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     with_settings(&mut cmd);

@@ -300,6 +300,7 @@ impl Compute for AppRunner {
             requests: "Requests",
             errors_5xx: "5xxStatusResponses",
             latency: "RequestLatency",
+            latency_to_ms: 1.0,
         }))
     }
 }

@@ -7,6 +7,7 @@
 //! A target never decides what to run or what to go back to: it is told.
 
 pub mod apprunner;
+pub mod ecs;
 
 use std::collections::BTreeMap;
 
@@ -26,8 +27,6 @@ pub enum ComputeError {
         service: String,
         target: &'static str,
     },
-    #[error("compute target `{target}` is not available yet; use target = \"apprunner\"")]
-    Unsupported { target: &'static str },
 }
 
 /// What one service is to run: the whole of it, so that running it again
@@ -136,29 +135,35 @@ pub trait Compute: Sync + Send {
 
 /// A platform's request metrics of one service: the namespace, the
 /// dimensions naming the service, and its metric names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestMetrics {
     pub namespace: &'static str,
     pub dimensions: Vec<(&'static str, String)>,
     pub requests: &'static str,
     pub errors_5xx: &'static str,
-    /// In milliseconds.
     pub latency: &'static str,
+    /// What turns a `latency` figure into milliseconds (App Runner reports
+    /// milliseconds, a load balancer seconds).
+    pub latency_to_ms: f64,
 }
 
-/// The stack environment's target.
-pub fn for_target(
-    kind: TargetKind,
-    aws: &Aws,
-    names: ServiceNames,
-) -> Result<Box<dyn Compute>, ComputeError> {
+/// The stack environment's target. `place` says where its services are.
+pub fn for_target(kind: TargetKind, aws: &Aws, place: Placement) -> Box<dyn Compute> {
     match kind {
-        TargetKind::Apprunner => Ok(Box::new(apprunner::AppRunner::new(aws.clone(), names))),
-        // The stack file's checks refuse it first; kept as an error, not a panic.
-        TargetKind::Ecs => Err(ComputeError::Unsupported { target: "ecs" }),
+        TargetKind::Apprunner => Box::new(apprunner::AppRunner::new(aws.clone(), place.names)),
+        TargetKind::Ecs => Box::new(ecs::Ecs::new(aws.clone(), place.ecs_cluster, place.names)),
     }
 }
 
 /// How the stack's service names map to the platform's: given by the layer
 /// that expands the stack, so targets never compute names themselves.
 pub type ServiceNames = BTreeMap<String, String>;
+
+/// Where an environment's services are, as the expanding layer names them.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// Stack service name → the platform's name for it.
+    pub names: ServiceNames,
+    /// The ECS cluster (ECS only).
+    pub ecs_cluster: String,
+}

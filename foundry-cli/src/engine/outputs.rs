@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use super::expand::ids;
 use super::observe::World;
 use crate::resources::{bucket, ecr_repository, secret};
-use crate::stack::{Stack, Tier};
+use crate::stack::{ComputeTarget, Stack, Tier};
 
 pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
     let physical = |id: &str| world.get(id).map(|o| o.physical_id.clone());
@@ -55,14 +55,24 @@ pub fn compute(stack: &Stack, world: &World) -> BTreeMap<String, Json> {
         })
         .collect();
     out.insert("repository_uris".into(), json!(repositories));
-    // https:// for every service; a private one answers only inside the VPC
-    // (through its VPC ingress connection), which the URL does not say.
+    // App Runner: https:// for every service; a private one answers only
+    // inside the VPC (through its VPC ingress connection), which the URL
+    // does not say. ECS: its load balancer, internal for a private one.
     let service_urls: BTreeMap<_, _> = stack
         .services
         .iter()
         .filter_map(|s| {
-            let url = attr(ids::service(&s.name), "url")?;
-            Some((s.name.clone(), format!("https://{url}")))
+            let url = match stack.compute {
+                ComputeTarget::Apprunner => {
+                    format!("https://{}", attr(ids::service(&s.name), "url")?)
+                }
+                ComputeTarget::Ecs => format!(
+                    "{}{}",
+                    crate::engine::expand::ecs_scheme(stack, s),
+                    attr(ids::load_balancer(&s.name), "dns_name")?
+                ),
+            };
+            Some((s.name.clone(), url))
         })
         .collect();
     out.insert("service_urls".into(), json!(service_urls));

@@ -127,7 +127,11 @@ pub async fn deploy(
     attach(session).await?;
     let prepared = session.plan().await?;
     for service in &selected {
-        if prepared.graph.get(&ids::service(service)).is_none() {
+        if prepared
+            .graph
+            .get(&ids::runtime(session.stack.compute, service))
+            .is_none()
+        {
             return Err(ReleaseError::NotUp(service.clone()));
         }
     }
@@ -208,7 +212,8 @@ async fn release_images(
         .unwrap_or_default();
     let mut targets = BTreeMap::new();
     for (service, (image, git_sha)) in new_images {
-        let (env, secrets) = env::resolve(&session.aws, prepared, &service).await?;
+        let (env, secrets) =
+            env::resolve(&session.aws, prepared, session.stack.compute, &service).await?;
         let release = ServiceRelease {
             image,
             git_sha,
@@ -469,28 +474,31 @@ impl Run<'_> {
 }
 
 /// The compute target of the session's environment, with the platform's
-/// name of every service.
+/// name of every service (`engine::expand` names them).
 pub fn compute_of(session: &Session) -> Result<Box<dyn Compute>, ReleaseError> {
+    let scope = &session.scope;
+    let ecs = session.stack.compute == crate::stack::ComputeTarget::Ecs;
     let names = session
         .stack
         .services
         .iter()
         .map(|s| {
-            (
-                s.name.clone(),
-                aws::apprunner::name(
-                    &session.scope,
-                    &ids::service(&s.name),
-                    aws::apprunner::NAME_MAX,
-                ),
-            )
+            let name = if ecs {
+                scope.name(&ids::ecs_service(&s.name))
+            } else {
+                aws::apprunner::name(scope, &ids::service(&s.name), aws::apprunner::NAME_MAX)
+            };
+            (s.name.clone(), name)
         })
         .collect();
     Ok(compute::for_target(
         session.stack.compute,
         &session.aws,
-        names,
-    )?)
+        compute::Placement {
+            names,
+            ecs_cluster: scope.name(ids::ECS_CLUSTER),
+        },
+    ))
 }
 
 /// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@<digest>`: how

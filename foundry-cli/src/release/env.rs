@@ -10,9 +10,11 @@ use super::history::SecretRef;
 use crate::aws::{self, Aws};
 use crate::engine::Prepared;
 use crate::engine::expand::ids;
+use crate::stack::ComputeTarget;
 use crate::vocab::Value;
 
-/// The create-only keys of a service resource that say what runs.
+/// The create-only keys of a service's runtime resource (`ids::runtime`)
+/// that say what runs.
 pub const ENV_KEY: &str = "create:env";
 pub const SECRETS_KEY: &str = "create:secrets";
 
@@ -21,9 +23,10 @@ pub const SECRETS_KEY: &str = "create:secrets";
 pub async fn resolve(
     aws: &Aws,
     prepared: &Prepared,
+    compute: ComputeTarget,
     service: &str,
 ) -> Result<(BTreeMap<String, String>, BTreeMap<String, SecretRef>), ReleaseError> {
-    let id = ids::service(service);
+    let id = ids::runtime(compute, service);
     let resource = prepared
         .graph
         .get(&id)

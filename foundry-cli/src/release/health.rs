@@ -23,9 +23,13 @@ pub fn timeout() -> Duration {
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
 }
 
-/// The URL the gate asks: App Runner serves HTTPS on its domain; a service
-/// on loopback (the local emulator) speaks plain HTTP, as local registries do.
+/// The URL the gate asks: a URL the target gave with its scheme (ECS's load
+/// balancers) as it is; App Runner serves HTTPS on its domain; a service on
+/// loopback (the local emulator) speaks plain HTTP, as local registries do.
 pub fn health_url(host: &str, path: &str) -> String {
+    if host.starts_with("http://") || host.starts_with("https://") {
+        return format!("{host}{path}");
+    }
     let bare = host.split(':').next().unwrap_or(host);
     let scheme = if bare == "127.0.0.1" || bare == "localhost" {
         "http"

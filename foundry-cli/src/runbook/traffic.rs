@@ -57,7 +57,8 @@ pub async fn requests(params: &toml::Table, cx: &Context<'_>) -> Result<Outcome,
         cx.days,
         cx.now,
     )
-    .await?;
+    .await?
+    .map(|v| v * metrics.latency_to_ms);
     let percent = if requests > 0.0 {
         100.0 * errors / requests
     } else {

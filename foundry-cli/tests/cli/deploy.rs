@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::support::{Run, TestEnv, git, sdk_config};
 
-const STACK: &str = r#"
+pub(crate) const STACK: &str = r#"
 name = "shop"
 region = "us-east-1"
 
@@ -73,6 +73,11 @@ pub(crate) struct ComputeEnv {
 
 impl ComputeEnv {
     pub(crate) async fn start(operation_delay: Duration) -> Self {
+        Self::start_with(operation_delay, STACK).await
+    }
+
+    /// As [`ComputeEnv::start`], with another stack file.
+    pub(crate) async fn start_with(operation_delay: Duration, stack: &str) -> Self {
         let env = TestEnv::start().await;
         let registry = RegistryServer::start().unwrap_or_else(|e| panic!("{e}"));
         let state = tempfile::tempdir().unwrap();
@@ -89,7 +94,7 @@ impl ComputeEnv {
             aws_sdk_apprunner::config::Builder::from(&sdk_config(&emulator.endpoint()).await)
                 .build(),
         );
-        env.write("foundry.toml", STACK);
+        env.write("foundry.toml", stack);
         app_repository(env.path());
         ComputeEnv {
             env,
@@ -164,14 +169,14 @@ impl ComputeEnv {
             .unwrap()
     }
 
-    fn edit(&self, service: &str, from: &str, to: &str) {
+    pub(crate) fn edit(&self, service: &str, from: &str, to: &str) {
         let path = self.env.path().join(service).join("src/main.rs");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from), "{from:?} not in {}", path.display());
         std::fs::write(&path, text.replace(from, to)).unwrap();
     }
 
-    fn edit_stack(&self, from: &str, to: &str) {
+    pub(crate) fn edit_stack(&self, from: &str, to: &str) {
         let path = self.env.path().join("foundry.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from));
@@ -517,7 +522,7 @@ async fn a_second_deploy_meets_the_lock_and_a_killed_deploy_resumes_its_release(
 }
 
 /// The subnet ids of one tier, by their logical-id tag, sorted.
-async fn subnet_ids_named(env: &TestEnv, prefix: &str) -> Vec<String> {
+pub(crate) async fn subnet_ids_named(env: &TestEnv, prefix: &str) -> Vec<String> {
     let subnets = env.ec2.describe_subnets().send().await.unwrap();
     let mut ids: Vec<String> = subnets
         .subnets()

@@ -11,6 +11,7 @@ mod database;
 mod deploy;
 mod destroy;
 mod drift;
+mod ecs;
 mod errors;
 mod faults;
 mod local;

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use crate::resources::{Kind, Scope};
 use crate::stack::{ComputeTarget, Stack};
 
+pub use ecs::scheme as ecs_scheme;
 pub use network::service_name;
 pub use storage::secret_name;
 
@@ -75,6 +76,16 @@ pub mod ids {
     /// A private service's App Runner VPC ingress connection.
     pub fn service_ingress(service: &str) -> String {
         format!("ingress-{service}")
+    }
+
+    /// The resource whose `create:image`, `create:env` and
+    /// `create:secrets` say what `service` runs: its App Runner service, or
+    /// on ECS its task definition.
+    pub fn runtime(compute: crate::stack::ComputeTarget, service: &str) -> String {
+        match compute {
+            crate::stack::ComputeTarget::Apprunner => self::service(service),
+            crate::stack::ComputeTarget::Ecs => task_definition(service),
+        }
     }
 
     /// A service's log group on ECS.
