@@ -20,6 +20,10 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
         if let Some(object) = plan.as_object_mut() {
             object.insert("first_images".into(), serde_json::json!(first));
             object.insert(
+                "notes".into(),
+                serde_json::json!(render::compute_notes(&prepared.plan, &session.stack)),
+            );
+            object.insert(
                 "running_images".into(),
                 serde_json::json!(session.running_images),
             );
@@ -34,6 +38,9 @@ pub async fn run(g: &Global, json: bool, detailed_exitcode: bool) -> anyhow::Res
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", render::human(&prepared.plan, stack, env));
+        for note in render::compute_notes(&prepared.plan, &session.stack) {
+            println!("\n{note}");
+        }
         print!("{}", super::up::running_note(&session.running_images));
         let unbuildable = foundry::release::without_source(&session);
         print!("{}", super::up::first_images_note(&first, &unbuildable));

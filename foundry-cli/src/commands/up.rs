@@ -19,6 +19,9 @@ pub async fn run(
     let prepared = session.plan().await.map_err(super::engine_error)?;
     let (stack, env) = (session.stack.name.clone(), session.stack.env.clone());
     print!("{}", render::human(&prepared.plan, &stack, &env));
+    for note in render::compute_notes(&prepared.plan, &session.stack) {
+        println!("\n{note}");
+    }
     let first = release::without_image(&session);
     print!("{}", running_note(&session.running_images));
     print!(
@@ -64,6 +67,9 @@ pub async fn run(
         if !images.pushed.is_empty() {
             let prepared = session.plan().await.map_err(super::engine_error)?;
             print!("{}", render::human(&prepared.plan, &stack, &env));
+            for note in render::compute_notes(&prepared.plan, &session.stack) {
+                println!("\n{note}");
+            }
             outputs = session
                 .apply(
                     &prepared,

@@ -143,3 +143,48 @@ pub fn json(plan: &Plan, stack: &str, env: &str) -> serde_json::Value {
         }
     })
 }
+
+/// What the plan means for the services' traffic, in sentences: a switch
+/// of compute target (where traffic moves, and that the old target's
+/// services go only after), and ECS load balancers that will listen on
+/// plain HTTP because no certificate is given. Empty when none applies.
+pub fn compute_notes(plan: &Plan, stack: &crate::stack::Stack) -> Vec<String> {
+    use crate::resources::Kind;
+    use crate::stack::{ComputeTarget, Ingress};
+    let planned = |kind: Kind, action: Action| {
+        plan.changes
+            .iter()
+            .any(|c| c.kind == kind && c.action == action)
+    };
+    let mut notes = Vec::new();
+    match stack.compute {
+        ComputeTarget::Ecs if planned(Kind::ApprunnerService, Action::Delete) => notes.push(
+            "Traffic moves from App Runner to ECS: the services start on ECS behind their load balancers, the CDN's api origin moves to the api's load balancer, and only then are the App Runner services deleted.".to_string(),
+        ),
+        ComputeTarget::Apprunner if planned(Kind::EcsService, Action::Delete) => notes.push(
+            "Traffic moves from ECS to App Runner: the services start on App Runner, the CDN's api origin moves to the api's App Runner URL, and only then are the ECS services and their load balancers deleted.".to_string(),
+        ),
+        _ => {}
+    }
+    if stack.compute == ComputeTarget::Ecs
+        && stack.ecs.certificate_arn.is_none()
+        && planned(Kind::Listener, Action::Create)
+    {
+        let public: Vec<&str> = stack
+            .services
+            .iter()
+            .filter(|s| s.ingress == Ingress::Public)
+            .map(|s| s.name.as_str())
+            .collect();
+        if !public.is_empty() {
+            notes.push(format!(
+                "The load balancer{} of {} will listen on HTTP (port 80): no `[compute] certificate_arn` is given. Only CloudFront may reach {}, and viewers still use HTTPS to CloudFront; set an ACM certificate of {} to listen on HTTPS.",
+                if public.len() == 1 { "" } else { "s" },
+                public.join(", "),
+                if public.len() == 1 { "it" } else { "them" },
+                stack.region
+            ));
+        }
+    }
+    notes
+}

@@ -132,14 +132,18 @@ impl ResourceType for Listener {
     ) -> Result<String, AwsError> {
         let load_balancer = prop_str(props, "load_balancer_arn")?;
         let port = prop_int(props, "port")?;
-        if let Some(existing) = of_load_balancer(aws, scope, load_balancer)
-            .await?
-            .into_iter()
-            .find(|o| o.id == id && o.props.get("port") == Some(&Value::Int(port)))
-        {
-            return Ok(existing.physical_id);
+        let existing = || async {
+            Ok::<_, AwsError>(
+                of_load_balancer(aws, scope, load_balancer)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.id == id && o.props.get("port") == Some(&Value::Int(port))),
+            )
+        };
+        if let Some(found) = existing().await? {
+            return Ok(found.physical_id);
         }
-        let out = aws
+        let created = aws
             .elb
             .create_listener()
             .load_balancer_arn(load_balancer)
@@ -150,13 +154,21 @@ impl ResourceType for Listener {
             .set_tags(Some(elb::tags(scope, id)))
             .send()
             .await
-            .or_aws("CreateListener")?;
-        Ok(out
-            .listeners()
-            .first()
-            .and_then(|l| l.listener_arn())
-            .unwrap_or_default()
-            .to_string())
+            .or_aws("CreateListener");
+        match created {
+            Ok(out) => Ok(out
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .unwrap_or_default()
+                .to_string()),
+            // The SDK's retry of a create whose answer was lost.
+            Err(e) if e.code() == Some("DuplicateListener") => match existing().await? {
+                Some(found) => Ok(found.physical_id),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     async fn update(&self, aws: &Aws, current: &Observed, desired: &Props) -> Result<(), AwsError> {

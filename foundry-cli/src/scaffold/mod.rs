@@ -78,7 +78,7 @@ pub enum ScaffoldError {
     #[error("`{0}` is not an AWS region name: pass a region code such as --region us-east-1.")]
     InvalidRegion(String),
     #[error(
-        "the `{0}` compute target is not available in this foundry yet: pass --compute apprunner."
+        "`{0}` is not a compute target: pass --compute ecs (ECS Fargate, open to every AWS account) or --compute apprunner (App Runner, for accounts it still takes)."
     )]
     Compute(String),
     #[error(
@@ -147,11 +147,10 @@ pub fn create(options: &NewOptions) -> Result<Created, ScaffoldError> {
     if !crate::stack::is_region(&answers.region) {
         return Err(ScaffoldError::InvalidRegion(answers.region.clone()));
     }
-    match serde_json::from_value::<ComputeTarget>(serde_json::Value::String(
-        answers.compute.clone(),
-    )) {
-        Ok(ComputeTarget::Apprunner) => {}
-        _ => return Err(ScaffoldError::Compute(answers.compute.clone())),
+    if serde_json::from_value::<ComputeTarget>(serde_json::Value::String(answers.compute.clone()))
+        .is_err()
+    {
+        return Err(ScaffoldError::Compute(answers.compute.clone()));
     }
 
     let dir = &options.dir;

@@ -587,3 +587,131 @@ async fn up_on_ecs_then_deploy_rollback_a_failed_rollout_and_destroy() {
         .unwrap();
     assert!(left.log_groups().is_empty(), "{left:?}");
 }
+
+/// App Runner services of the stack that are not deleted.
+async fn app_runner_services(app: &ComputeEnv) -> usize {
+    let listed = app.apprunner.list_services().send().await.unwrap();
+    listed
+        .service_summary_list()
+        .iter()
+        .filter(|s| s.status().is_some_and(|st| st.as_str() != "DELETED"))
+        .count()
+}
+
+async fn active_ecs_services(clients: &Clients) -> usize {
+    let mut active = 0;
+    for name in ["api", "ai"] {
+        let described = clients
+            .ecs
+            .describe_services()
+            .cluster("shop-dev-cluster")
+            .services(format!("shop-dev-ecs-{name}"))
+            .send()
+            .await;
+        if let Ok(described) = described {
+            active += described
+                .services()
+                .iter()
+                .filter(|s| s.status() == Some("ACTIVE"))
+                .count();
+        }
+    }
+    active
+}
+
+/// The CDN's api origin domain.
+async fn api_origin(app: &ComputeEnv) -> String {
+    let cloudfront = aws_sdk_cloudfront::Client::new(&app.env.sdk_config().await);
+    let listed = cloudfront.list_distributions().send().await.unwrap();
+    let id = listed
+        .distribution_list()
+        .and_then(|l| l.items().first())
+        .map(|d| d.id().to_owned())
+        .expect("a distribution");
+    let config = cloudfront
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config
+        .unwrap();
+    config
+        .origins()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|o| o.id() == "api")
+        .map(|o| o.domain_name().to_owned())
+        .expect("the api origin")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_dev_between_app_runner_and_ecs_converges_both_ways() {
+    let app = ComputeEnv::start(Duration::from_millis(10)).await;
+    let lbs = LoadBalancers::start();
+    let clients = Clients::new(&app).await;
+    foundry(
+        &app,
+        &lbs,
+        &["up", "--env", "dev", "--yes", "--profile", "dev"],
+    )
+    .success();
+    assert_eq!(app_runner_services(&app).await, 2);
+    let on_app_runner = api_origin(&app).await;
+
+    // To ECS: the plan says traffic moves; afterwards only ECS runs them,
+    // the CDN's api origin is the api's load balancer, and nothing is left
+    // to do.
+    app.edit_stack(ENV_DEV, "[env.dev]\ncompute.target = \"ecs\"\n");
+    let plan = foundry(&app, &lbs, &["plan", "--env", "dev"]).success();
+    assert!(
+        plan.stdout()
+            .contains("Traffic moves from App Runner to ECS"),
+        "{}",
+        plan.stdout()
+    );
+    foundry(&app, &lbs, &["up", "--env", "dev", "--yes"]).success();
+    assert_eq!(active_ecs_services(&clients).await, 2);
+    assert_eq!(app_runner_services(&app).await, 0, "App Runner left behind");
+    let on_ecs = api_origin(&app).await;
+    assert!(on_ecs.starts_with("shop-dev-lb-api"), "{on_ecs}");
+    let again = foundry(&app, &lbs, &["plan", "--env", "dev"]).success();
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+
+    // And back: App Runner runs them again, nothing of ECS is left.
+    app.edit_stack("[env.dev]\ncompute.target = \"ecs\"\n", ENV_DEV);
+    let plan = foundry(&app, &lbs, &["plan", "--env", "dev"]).success();
+    assert!(
+        plan.stdout()
+            .contains("Traffic moves from ECS to App Runner"),
+        "{}",
+        plan.stdout()
+    );
+    foundry(&app, &lbs, &["up", "--env", "dev", "--yes"]).success();
+    assert_eq!(app_runner_services(&app).await, 2);
+    assert_eq!(active_ecs_services(&clients).await, 0, "ECS left behind");
+    assert_ne!(api_origin(&app).await, on_ecs);
+    assert_ne!(
+        api_origin(&app).await,
+        on_app_runner,
+        "a new App Runner service"
+    );
+    let left = clients.elb.describe_load_balancers().send().await.unwrap();
+    assert!(left.load_balancers().is_empty(), "{left:?}");
+    let left = clients.elb.describe_target_groups().send().await.unwrap();
+    assert!(left.target_groups().is_empty(), "{left:?}");
+    for family in ["shop-dev-task-api", "shop-dev-task-ai"] {
+        assert!(clients.revisions(family).await.is_empty(), "{family}");
+    }
+    let left = clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/foundry/shop/dev/")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.log_groups().is_empty(), "{left:?}");
+    let again = foundry(&app, &lbs, &["plan", "--env", "dev"]).success();
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+}

@@ -297,7 +297,6 @@ fn refused_answers_say_what_to_do_and_leave_nothing_behind() {
             "pass a region code such as --region us-east-1",
         ),
         (&["acme", "--github", "acme"], "pass --github ORG/REPO"),
-        (&["acme", "--compute", "ecs"], "pass --compute apprunner"),
     ];
     for (args, expected) in cases {
         let run = new(cwd, args);
