@@ -37,6 +37,9 @@ pub struct Prices {
     pub alarm_month: f64,
     pub db_storage_gb_month: f64,
     pub apprunner_provisioned_gb_hour: f64,
+    pub fargate_vcpu_hour: f64,
+    pub fargate_gb_hour: f64,
+    pub load_balancer_hour: f64,
     /// Instance class → dollars per instance-hour (Single-AZ).
     pub db_instance_hour: BTreeMap<String, f64>,
 }
@@ -175,6 +178,35 @@ pub fn monthly(
                 format!(
                     "{min} instance(s) × {memory_gb} GB × 730 h × ${} (provisioned; active vCPU-hours are usage)",
                     p.apprunner_provisioned_gb_hour
+                ),
+            )
+        }
+        Kind::LoadBalancer => cost(
+            p.load_balancer_hour * HOURS_PER_MONTH,
+            format!(
+                "730 h × ${} (Application Load Balancer; LCUs are usage)",
+                p.load_balancer_hour
+            ),
+        ),
+        Kind::EcsService => {
+            let name = id.strip_prefix("ecs-")?;
+            let task = resolve(&format!("task-{name}"))?;
+            let number = |v: Option<&Value>| v.and_then(Value::as_str)?.parse::<f64>().ok();
+            let vcpu = number(task.get("cpu"))? / 1024.0;
+            let memory_gb = number(task.get("memory"))? / 1024.0;
+            let tasks = resolve(&format!("scaling-{name}"))
+                .and_then(|props| match props.get("min") {
+                    Some(Value::Int(n)) => Some(*n as f64),
+                    _ => None,
+                })
+                .unwrap_or(1.0);
+            cost(
+                tasks
+                    * (vcpu * p.fargate_vcpu_hour + memory_gb * p.fargate_gb_hour)
+                    * HOURS_PER_MONTH,
+                format!(
+                    "{tasks} task(s) × 730 h × ({vcpu} vCPU × ${} + {memory_gb} GB × ${}) (Fargate, at the minimum)",
+                    p.fargate_vcpu_hour, p.fargate_gb_hour
                 ),
             )
         }
@@ -441,5 +473,27 @@ mod tests {
         for region in ["us-east-2", "us-west-2"] {
             assert_eq!(for_region(region).unwrap(), east, "{region}");
         }
+    }
+
+    /// A Fargate service costs its minimum tasks' vCPU and memory by the
+    /// hour, its task definition and scaling target read through `resolve`.
+    #[test]
+    fn an_ecs_service_costs_its_minimum_tasks() {
+        let p = for_region("us-east-1").unwrap();
+        let task = Props::from([
+            ("cpu".to_string(), Value::str("1024")),
+            ("memory".to_string(), Value::str("2048")),
+        ]);
+        let scaling = Props::from([("min".to_string(), Value::Int(2))]);
+        let resolve = |id: &str| match id {
+            "task-api" => Some(task.clone()),
+            "scaling-api" => Some(scaling.clone()),
+            _ => None,
+        };
+        let service = monthly("ecs-api", Kind::EcsService, &Props::new(), &resolve, &p).unwrap();
+        // 2 × 730 × (1 × 0.04048 + 2 × 0.004445)
+        assert_eq!(dollars(service.monthly), "$72.08");
+        let lb = monthly("lb-api", Kind::LoadBalancer, &Props::new(), &resolve, &p).unwrap();
+        assert_eq!(dollars(lb.monthly), "$16.43");
     }
 }

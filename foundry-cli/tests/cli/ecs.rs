@@ -28,9 +28,14 @@ use crate::support::Run;
 
 const ENV_DEV: &str = "[env.dev]\n";
 
+/// The deploy tests' stack on ECS, with a database the api connects to.
 fn ecs_stack() -> String {
-    assert!(STACK.contains(ENV_DEV));
-    STACK.replace(ENV_DEV, "[env.dev]\ncompute.target = \"ecs\"\n")
+    let connect = "connect = [\"ai\"]";
+    assert!(STACK.contains(ENV_DEV) && STACK.contains(connect));
+    STACK
+        .replace(ENV_DEV, "[env.dev]\ncompute.target = \"ecs\"\n")
+        .replace(connect, "connect = [\"ai\", \"database\"]")
+        + "\n[database]\nengine = \"postgres\"\ndeletion_protection = false\nfinal_snapshot = false\n"
 }
 
 /// The load balancers' stand-in: an HTTP proxy answering every GET with
@@ -437,6 +442,24 @@ async fn up_on_ecs_then_deploy_rollback_a_failed_rollout_and_destroy() {
     );
     assert_eq!(rules(&app, "sg-lb-ai").await, vec![(80, "sg-api".into())]);
     assert_eq!(rules(&app, "sg-ai").await, vec![(8081, "sg-lb-ai".into())]);
+    assert_eq!(
+        rules(&app, "sg-database").await,
+        vec![(5432, "sg-api".into())]
+    );
+
+    // status reads ECS: each service ACTIVE and settled, its scaling, the
+    // api's health through its load balancer.
+    let run = foundry(&app, &lbs, &["status", "--env", "dev", "--json"]);
+    assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(report["target"], "ECS", "{report:#}");
+    for service in report["services"].as_array().unwrap() {
+        let name = service["name"].as_str().unwrap();
+        assert_eq!(service["platform"]["status"], "ACTIVE", "{name}");
+        assert_eq!(service["platform"]["settled"], true, "{name}");
+        assert_eq!(service["scaling"]["min"], 1, "{name}: {service}");
+        assert_eq!(service["healthy"], true, "{name}: {service}");
+    }
 
     // A second plan has nothing to do.
     let again = foundry(&app, &lbs, &["plan", "--env", "dev"]).success();
@@ -586,6 +609,12 @@ async fn up_on_ecs_then_deploy_rollback_a_failed_rollout_and_destroy() {
         .await
         .unwrap();
     assert!(left.log_groups().is_empty(), "{left:?}");
+    let rds = aws_sdk_rds::Client::new(&app.env.sdk_config().await);
+    let left = rds.describe_db_instances().send().await.unwrap();
+    assert!(left.db_instances().is_empty(), "{left:?}");
+    let census = app.env.census("shop", "dev").await;
+    assert_eq!(census.vpcs, 0, "{census:?}");
+    assert_eq!(census.security_groups, 0, "{census:?}");
 }
 
 /// App Runner services of the stack that are not deleted.
