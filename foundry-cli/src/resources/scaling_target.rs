@@ -17,11 +17,6 @@ pub struct ScalingTarget;
 /// Logical ids: `scaling-<service>`, for the ECS service `ecs-<service>`.
 pub const ID_PREFIX: &str = "scaling-";
 
-/// `service/<cluster>/<service name>`.
-pub fn resource_id(cluster: &str, service_name: &str) -> String {
-    format!("service/{cluster}/{service_name}")
-}
-
 /// The logical id a resource id of this scope's cluster gives, from the
 /// service name `<stack>-<env>-ecs-<service>` in it.
 pub fn logical_id(scope: &Scope, resource_id: &str, id_prefix: &str) -> Option<String> {
