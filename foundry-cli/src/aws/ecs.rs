@@ -69,10 +69,7 @@ impl Shape {
             self.log_group,
             self.region
         );
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("{hash:016x}")
+        format!("{:016x}", crate::vocab::fnv1a(&text))
     }
 
     /// The shape of a registered revision (its container `app`).

@@ -85,13 +85,10 @@ impl Ecs {
             .map(|(t, _)| t))
     }
 
-    /// `scheme://dns-name` of the service's load balancer.
-    async fn url(&self, described: &Service) -> Result<Option<String>, AwsError> {
-        let Some(target_group) = described
-            .load_balancers()
-            .first()
-            .and_then(|l| l.target_group_arn())
-        else {
+    /// The ARN of the load balancer in front of `described` (through its
+    /// target group), `None` when it has none.
+    async fn load_balancer_arn(&self, described: &Service) -> Result<Option<String>, AwsError> {
+        let Some(target_group) = target_group(described) else {
             return Ok(None);
         };
         let groups = AwsError::none_if_not_found(
@@ -103,18 +100,23 @@ impl Ecs {
                 .await
                 .or_aws("DescribeTargetGroups"),
         )?;
-        let Some(lb) = groups
+        Ok(groups
             .as_ref()
             .and_then(|g| g.target_groups().first())
             .and_then(|g| g.load_balancer_arns().first())
-        else {
+            .cloned())
+    }
+
+    /// `scheme://dns-name` of the service's load balancer.
+    async fn url(&self, described: &Service) -> Result<Option<String>, AwsError> {
+        let Some(lb) = self.load_balancer_arn(described).await? else {
             return Ok(None);
         };
         let lbs = AwsError::none_if_not_found(
             self.aws
                 .elb
                 .describe_load_balancers()
-                .load_balancer_arns(lb)
+                .load_balancer_arns(&lb)
                 .send()
                 .await
                 .or_aws("DescribeLoadBalancers"),
@@ -130,7 +132,7 @@ impl Ecs {
             .aws
             .elb
             .describe_listeners()
-            .load_balancer_arn(lb)
+            .load_balancer_arn(&lb)
             .send()
             .await
             .or_aws("DescribeListeners")?;
@@ -170,11 +172,7 @@ impl Ecs {
     /// Targets of the service's target group the load balancer finds
     /// unhealthy, with its reasons.
     async fn unhealthy_targets(&self, described: &Service) -> Result<Vec<String>, AwsError> {
-        let Some(target_group) = described
-            .load_balancers()
-            .first()
-            .and_then(|l| l.target_group_arn())
-        else {
+        let Some(target_group) = target_group(described) else {
             return Ok(Vec::new());
         };
         let out = self
@@ -200,6 +198,14 @@ impl Ecs {
             })
             .collect())
     }
+}
+
+/// The target group ECS registers `described`'s tasks in.
+fn target_group(described: &Service) -> Option<&str> {
+    described
+        .load_balancers()
+        .first()
+        .and_then(|l| l.target_group_arn())
 }
 
 fn deployment_of<'a>(described: &'a Service, task_definition: &str) -> Option<&'a Deployment> {
@@ -448,33 +454,17 @@ impl Compute for Ecs {
         let Some(described) = self.describe(service).await? else {
             return Ok(None);
         };
-        let Some(target_group) = described
-            .load_balancers()
-            .first()
-            .and_then(|l| l.target_group_arn())
-        else {
-            return Ok(None);
-        };
-        let groups = self
-            .aws
-            .elb
-            .describe_target_groups()
-            .target_group_arns(target_group)
-            .send()
-            .await
-            .or_aws("DescribeTargetGroups")?;
-        let Some(lb) = groups
-            .target_groups()
-            .first()
-            .and_then(|g| g.load_balancer_arns().first())
-        else {
+        let (Some(target_group), Some(lb)) = (
+            target_group(&described),
+            self.load_balancer_arn(&described).await?,
+        ) else {
             return Ok(None);
         };
         // The load balancer's per-target-group metrics (AWS/ApplicationELB).
         Ok(Some(RequestMetrics {
             namespace: "AWS/ApplicationELB",
             dimensions: vec![
-                ("LoadBalancer", elb::dimension(lb).to_owned()),
+                ("LoadBalancer", elb::dimension(&lb).to_owned()),
                 ("TargetGroup", elb::dimension(target_group).to_owned()),
             ],
             requests: "RequestCount",

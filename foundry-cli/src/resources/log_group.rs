@@ -118,13 +118,7 @@ impl ResourceType for LogGroup {
             .logs
             .create_log_group()
             .log_group_name(name)
-            .set_tags(Some(
-                scope
-                    .tags(id)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-            ))
+            .set_tags(Some(scope.tag_map(id)))
             .send()
             .await
             .map(drop)

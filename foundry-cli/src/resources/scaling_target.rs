@@ -76,13 +76,7 @@ async fn register(aws: &Aws, scope: &Scope, id: &str, props: &Props) -> Result<(
         .resource_id(prop_str(props, "resource_id")?)
         .min_capacity(prop_int(props, "min")? as i32)
         .max_capacity(prop_int(props, "max")? as i32)
-        .set_tags(Some(
-            scope
-                .tags(id)
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        ))
+        .set_tags(Some(scope.tag_map(id)))
         .send()
         .await
         .or_aws("RegisterScalableTarget")?;

@@ -11,5 +11,5 @@ pub use schema::{
     PropError, PropSpec, Schema, Ty, opt_strs, problems as schema_problems, prop_bool, prop_int,
     prop_str, prop_strs,
 };
-pub use scope::Scope;
+pub use scope::{Scope, fnv1a};
 pub use value::{CREATE_ONLY, CREATE_ONLY_GENERATE, Props, Value, is_compared, split_ref};

@@ -46,10 +46,7 @@ impl Scope {
         if full.len() <= max {
             return full;
         }
-        let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("{}-{:08x}", &full[..max - 9], hash as u32)
+        format!("{}-{:08x}", &full[..max - 9], fnv1a(&full) as u32)
     }
 
     /// What every name [`Scope::short_name`] gives with this `max` starts
@@ -58,6 +55,15 @@ impl Scope {
         let mut prefix = self.name("");
         prefix.truncate(max - 9);
         prefix
+    }
+
+    /// [`Scope::tags`] as the map the JSON APIs take (CloudWatch Logs,
+    /// Application Auto Scaling).
+    pub fn tag_map(&self, id: &str) -> std::collections::HashMap<String, String> {
+        self.tags(id)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     pub fn tags(&self, id: &str) -> [(&'static str, String); 4] {
@@ -95,4 +101,12 @@ impl Scope {
         }
         if stack && env { id } else { None }
     }
+}
+
+/// A stable 64-bit hash of `text` (FNV-1a): the same on every run and
+/// machine, for names and digests that must not change.
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
