@@ -93,10 +93,9 @@ pub fn http_get(host: &str, path: &str) -> std::io::Result<String> {
 pub fn http_get_waiting(host: &str, path: &str, wait: Duration) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(wait))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` would send the request in pieces.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     if response.is_empty() {
